@@ -1,0 +1,175 @@
+package broker
+
+// Produce (key 0), v3–v12.
+//
+// Each partition's payload must be exactly one v2 record batch (Kafka 4.0 removed older
+// formats). It is validated (CRC-32C, lengths, magic, record count, every record's framing; a
+// compressed batch is decompressed to check it) and stored as sent, with the broker's offsets
+// and, for LogAppendTime topics, its timestamp. acks=all is answered only once the batch is
+// fsynced (bulwark.log.flush.acks.all, default on), with every waiting request sharing one fsync
+// per partition; acks=1 is answered once the batch is written; acks=0 gets no response, and a
+// connection whose acks=0 produce failed is closed, as Kafka does, so the client refreshes
+// metadata. Produce never auto-creates topics. Deviation: a compressed batch that expands beyond
+// maxUncompressedBatchBytes is rejected with INVALID_RECORD, bounding the memory one request can
+// claim. Idempotent and transactional producer state is a later issue: producer ids and
+// sequences are stored but not yet checked.
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	plog "github.com/bulwark-kafka/bulwark/broker/log"
+	"github.com/bulwark-kafka/bulwark/broker/record"
+)
+
+// maxUncompressedBatchBytes caps the memory used to validate one compressed batch.
+const maxUncompressedBatchBytes = 64 << 20
+
+var scratchPool = sync.Pool{New: func() any { return new(record.Scratch) }}
+
+// produceWait is a partition whose acks=all answer waits for its data to be durable.
+type produceWait struct {
+	p   *partition
+	end int64
+	out *kmsg.ProduceResponseTopicPartition
+}
+
+func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	validAcks := req.Acks == -1 || req.Acks == 0 || req.Acks == 1
+	scratch := scratchPool.Get().(*record.Scratch)
+	defer scratchPool.Put(scratch)
+
+	var waits []produceWait
+	failed := false
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		out := &resp.Topics[i]
+		out.Topic = rt.Topic
+		out.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		t := s.cluster.lookupTopic(rt.Topic)
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			op := &out.Partitions[j]
+			*op = kmsg.NewProduceResponseTopicPartition()
+			op.Partition = rp.Partition
+			if !validAcks {
+				op.ErrorCode = kerr.InvalidRequiredAcks.Code
+				failed = true
+				continue
+			}
+			var p *partition
+			if t != nil {
+				p = t.partition(rp.Partition)
+			}
+			if p == nil {
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				failed = true
+				continue
+			}
+			res, err := s.appendProduced(t, p, rp.Records, h.version, scratch)
+			if err != nil {
+				op.ErrorCode, op.ErrorMessage = errorCode(err)
+				if h.version < 8 {
+					op.ErrorMessage = nil
+				}
+				failed = true
+				continue
+			}
+			op.BaseOffset = res.BaseOffset
+			op.LogAppendTime = res.LogAppendTime
+			op.LogStartOffset = res.LogStartOffset
+			if req.Acks == -1 && s.cfg.FlushAcksAll {
+				waits = append(waits, produceWait{p: p, end: res.LastOffset + 1, out: op})
+			}
+		}
+	}
+	switch {
+	case req.Acks == 0:
+		return reply{none: true, closeConn: failed}
+	case len(waits) == 0:
+		return respond(resp)
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	return reply{later: func(ctx context.Context) kmsg.Response {
+		s.awaitDurable(ctx, waits, timeout)
+		return resp
+	}}
+}
+
+// awaitDurable waits for every partition's data to be fsynced, up to the request's timeout.
+// A partition that does not make it answers REQUEST_TIMED_OUT (the data may still be written;
+// the producer retries, as it would against Kafka), and a failed fsync KAFKA_STORAGE_ERROR.
+func (s *Server) awaitDurable(ctx context.Context, waits []produceWait, timeout time.Duration) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	for _, w := range waits {
+		err := w.p.log.Sync(ctx, w.end)
+		switch {
+		case err == nil:
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			w.out.ErrorCode = kerr.RequestTimedOut.Code
+		default:
+			s.logger.Error("fsync failed", "topic", w.p.topicName, "partition", w.p.index, "err", err)
+			w.out.ErrorCode = kerr.KafkaStorageError.Code
+		}
+		if w.out.ErrorCode != 0 {
+			w.out.BaseOffset, w.out.LogAppendTime = -1, -1
+		}
+	}
+}
+
+// appendProduced validates one partition's batch and appends it.
+func (s *Server) appendProduced(t *topic, p *partition, batch []byte, version int16, scratch *record.Scratch) (plog.AppendResult, error) {
+	hdr, err := record.ValidateProduced(batch, record.Limits{
+		MaxBatchBytes:        int(t.cfg.MaxMessageBytes),
+		MaxUncompressedBytes: maxUncompressedBatchBytes,
+		AllowZstd:            version >= 7,
+	}, scratch)
+	if err != nil {
+		return plog.AppendResult{}, &apiError{code: kerr.ErrorForCode(record.ErrorCode(err)), msg: err.Error()}
+	}
+	if int64(hdr.Size()) > t.cfg.SegmentBytes {
+		return plog.AppendResult{}, newAPIError(kerr.RecordListTooLarge, "batch of %d bytes exceeds segment.bytes", hdr.Size())
+	}
+	ts := now()
+	if !t.cfg.LogAppendTime {
+		if err := checkTimestamps(hdr, ts.UnixMilli(), t.cfg.TimestampBeforeMaxMs, t.cfg.TimestampAfterMaxMs); err != nil {
+			return plog.AppendResult{}, err
+		}
+	}
+	res, err := p.log.Append(batch, plog.AppendOptions{LogAppendTime: t.cfg.LogAppendTime, Now: ts, LeaderEpoch: p.leaderEpoch})
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.Is(err, plog.ErrClosed):
+		// The topic was deleted (or the broker is stopping) between lookup and append.
+		return res, newAPIError(kerr.NotLeaderForPartition, "partition is not available")
+	default:
+		s.logger.Error("append failed", "topic", p.topicName, "partition", p.index, "err", err)
+		return res, newAPIError(kerr.KafkaStorageError, "the broker could not write the batch")
+	}
+}
+
+// checkTimestamps applies message.timestamp.before.max.ms and .after.max.ms to a CreateTime
+// batch, comparing its earliest and latest timestamps with the broker's clock.
+func checkTimestamps(hdr record.Header, nowMs, beforeMax, afterMax int64) error {
+	if beforeMax >= 0 && beforeMax < math.MaxInt64 && hdr.BaseTimestamp >= 0 && nowMs-hdr.BaseTimestamp > beforeMax {
+		return newAPIError(kerr.InvalidTimestamp, "timestamp %d is more than %d ms before the broker's time", hdr.BaseTimestamp, beforeMax)
+	}
+	if afterMax >= 0 && afterMax < math.MaxInt64 && hdr.MaxTimestamp-nowMs > afterMax {
+		return newAPIError(kerr.InvalidTimestamp, "timestamp %d is more than %d ms after the broker's time", hdr.MaxTimestamp, afterMax)
+	}
+	return nil
+}

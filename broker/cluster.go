@@ -1,0 +1,372 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulwark-kafka/bulwark/broker/config"
+	plog "github.com/bulwark-kafka/bulwark/broker/log"
+	"github.com/bulwark-kafka/bulwark/broker/meta"
+)
+
+// metadataDirName is the directory, under the first log dir, holding the metadata log. The name
+// is reserved: no topic may take it.
+const metadataDirName = "__cluster_metadata"
+
+// partitionMetadataFile names the file in every partition directory that records which topic id
+// the directory belongs to, so a directory left behind by a deleted topic is never mistaken for
+// a new topic of the same name.
+const partitionMetadataFile = "partition.metadata"
+
+// cluster owns the broker's topics: the durable metadata store and one open log per partition.
+//
+// Concurrency: mu guards the topics maps; request handlers take it for reading only long enough
+// to look a partition up. adminMu serializes every change to topics (create, delete, configs,
+// partitions, log start offsets), which commits to the metadata store first and only then
+// changes the maps, so the maps never hold what the metadata log does not. Lock order: adminMu,
+// then mu.
+type cluster struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	store  *meta.Store
+
+	adminMu sync.Mutex
+	mu      sync.RWMutex
+	topics  map[string]*topic
+	byID    map[meta.TopicID]*topic
+
+	// drain is closed when the broker starts shutting down, ending long polls early.
+	drain     chan struct{}
+	drainOnce sync.Once
+}
+
+// topic is the runtime view of one topic. It is replaced, never mutated, when its configuration
+// changes; partitions are shared between the old and new values.
+type topic struct {
+	name       string
+	id         meta.TopicID
+	overrides  map[string]string
+	cfg        config.TopicConfig
+	partitions []*partition
+}
+
+// partition is one topic-partition this broker leads.
+type partition struct {
+	topicName   string
+	topicID     meta.TopicID
+	index       int32
+	dir         string
+	log         *plog.Log
+	leaderEpoch int32
+}
+
+func openCluster(cfg *config.Config, logger *slog.Logger) (*cluster, error) {
+	if len(cfg.LogDirs) == 0 {
+		return nil, errors.New("broker: no log.dirs configured")
+	}
+	for _, d := range cfg.LogDirs {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("broker: log dir: %w", err)
+		}
+	}
+	store, err := meta.Open(filepath.Join(cfg.LogDirs[0], metadataDirName), meta.Options{NodeID: cfg.NodeID, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{cfg: cfg, logger: logger, store: store,
+		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{})}
+	st := store.State()
+	for _, mt := range st.Topics {
+		t, err := c.openTopic(mt, st)
+		if err != nil {
+			_ = c.close()
+			return nil, err
+		}
+		c.topics[t.name] = t
+		c.byID[t.id] = t
+	}
+	c.removeOrphans()
+	logger.Info("storage open", "cluster_id", st.ClusterID, "topics", len(c.topics))
+	return c, nil
+}
+
+// effectiveConfig resolves a topic's overrides over the broker's static and dynamic configs.
+func (c *cluster) effectiveConfig(st *meta.State, overrides map[string]string) config.TopicConfig {
+	return c.cfg.WithDynamic(st.BrokerConfigs).EffectiveTopic(overrides)
+}
+
+func (c *cluster) openTopic(mt *meta.Topic, st *meta.State) (*topic, error) {
+	t := &topic{name: mt.Name, id: mt.ID, overrides: mt.Configs, cfg: c.effectiveConfig(st, mt.Configs)}
+	for _, mp := range mt.Partitions {
+		p, err := c.openPartition(t, mp)
+		if err != nil {
+			for _, q := range t.partitions {
+				_ = q.log.Close()
+			}
+			return nil, err
+		}
+		t.partitions = append(t.partitions, p)
+	}
+	return t, nil
+}
+
+func (c *cluster) openPartition(t *topic, mp meta.Partition) (*partition, error) {
+	name := t.name + "-" + strconv.Itoa(int(mp.Index))
+	dir := c.findPartitionDir(name)
+	if err := claimPartitionDir(dir, t.id); err != nil {
+		return nil, err
+	}
+	l, err := plog.Open(dir, logConfig(t.cfg), mp.LogStartOffset, c.logger.With("partition", name))
+	if err != nil {
+		return nil, fmt.Errorf("broker: open %s: %w", name, err)
+	}
+	return &partition{topicName: t.name, topicID: t.id, index: mp.Index, dir: dir, log: l, leaderEpoch: mp.LeaderEpoch}, nil
+}
+
+// findPartitionDir returns the existing directory of a partition in any log dir, or a new one in
+// the log dir holding the fewest partitions.
+func (c *cluster) findPartitionDir(name string) string {
+	best, bestCount := "", -1
+	for _, d := range c.cfg.LogDirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		entries, _ := os.ReadDir(d)
+		if bestCount < 0 || len(entries) < bestCount {
+			best, bestCount = p, len(entries)
+		}
+	}
+	return best
+}
+
+// claimPartitionDir makes dir belong to topic id: a directory left by an earlier topic of the
+// same name (whose deletion was interrupted) is wiped first.
+func claimPartitionDir(dir string, id meta.TopicID) error {
+	want := "version: 0\ntopic_id: " + id.String() + "\n"
+	got, err := os.ReadFile(filepath.Join(dir, partitionMetadataFile))
+	switch {
+	case err == nil && string(got) == want:
+		return nil
+	case err == nil:
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("broker: remove stale partition dir: %w", err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("broker: read partition metadata: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("broker: partition dir: %w", err)
+	}
+	return writeFileSync(filepath.Join(dir, partitionMetadataFile), []byte(want))
+}
+
+// removeOrphans deletes partition directories whose topic no longer exists (a crash between the
+// DeleteTopic record and the directory removal). Only directories carrying partition metadata
+// are touched.
+func (c *cluster) removeOrphans() {
+	for _, d := range c.cfg.LogDirs {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if !e.IsDir() || e.Name() == metadataDirName {
+				continue
+			}
+			dir := filepath.Join(d, e.Name())
+			if _, err := os.Stat(filepath.Join(dir, partitionMetadataFile)); err != nil {
+				continue
+			}
+			if c.ownsDir(dir) {
+				continue
+			}
+			c.logger.Info("removing orphaned partition directory", "dir", dir)
+			_ = os.RemoveAll(dir)
+		}
+	}
+}
+
+func (c *cluster) ownsDir(dir string) bool {
+	for _, t := range c.topics {
+		for _, p := range t.partitions {
+			if p.dir == dir {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func logConfig(tc config.TopicConfig) plog.Config {
+	return plog.Config{
+		SegmentBytes:       tc.SegmentBytes,
+		SegmentMs:          time.Duration(tc.SegmentMs) * time.Millisecond,
+		IndexIntervalBytes: tc.IndexIntervalBytes,
+		SegmentIndexBytes:  tc.SegmentIndexBytes,
+		RetentionMs:        tc.RetentionMs,
+		RetentionBytes:     tc.RetentionBytes,
+		FileDeleteDelay:    time.Duration(tc.FileDeleteDelayMs) * time.Millisecond,
+	}
+}
+
+// lookupTopic returns a topic by name.
+func (c *cluster) lookupTopic(name string) *topic {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.topics[name]
+}
+
+// lookupTopicID returns a topic by id.
+func (c *cluster) lookupTopicID(id meta.TopicID) *topic {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.byID[id]
+}
+
+// allTopics returns every topic, in no particular order.
+func (c *cluster) allTopics() []*topic {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*topic, 0, len(c.topics))
+	for _, t := range c.topics {
+		out = append(out, t)
+	}
+	return out
+}
+
+func (t *topic) partition(i int32) *partition {
+	if i < 0 || int(i) >= len(t.partitions) {
+		return nil
+	}
+	return t.partitions[i]
+}
+
+// retentionLoop enforces retention and time-based rolls every log.retention.check.interval.ms,
+// and persists any log start offset that moved.
+func (c *cluster) retentionLoop(ctx context.Context, wg *sync.WaitGroup) {
+	defer wg.Done()
+	interval := c.cfg.RetentionCheckInterval
+	if interval <= 0 {
+		interval = 5 * time.Minute
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.drain:
+			return
+		case now := <-tick.C:
+			c.enforceRetention(now)
+		}
+	}
+}
+
+func (c *cluster) enforceRetention(now time.Time) {
+	for _, t := range c.allTopics() {
+		for _, p := range t.partitions {
+			before := p.log.LogStartOffset()
+			n, err := p.log.EnforceRetention(now)
+			if err != nil {
+				c.logger.Error("retention failed", "topic", t.name, "partition", p.index, "err", err)
+				continue
+			}
+			if after := p.log.LogStartOffset(); after != before {
+				c.logger.Info("retention deleted segments", "topic", t.name, "partition", p.index,
+					"segments", n, "log_start_offset", after)
+				c.persistLogStart(p, after)
+			}
+		}
+	}
+}
+
+// persistLogStart records a partition's new log start offset in the metadata log, so that a
+// restart does not serve records that DeleteRecords or retention removed.
+func (c *cluster) persistLogStart(p *partition, offset int64) {
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	if c.lookupTopicID(p.topicID) == nil {
+		return // deleted meanwhile
+	}
+	if _, err := c.store.Commit(meta.SetLogStartOffset{ID: p.topicID, Partition: p.index, Offset: offset}); err != nil {
+		c.logger.Error("persist log start offset", "topic", p.topicName, "partition", p.index, "err", err)
+	}
+}
+
+func (c *cluster) wakeAll() { c.drainOnce.Do(func() { close(c.drain) }) }
+
+// close syncs and closes every log and the metadata store.
+func (c *cluster) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, t := range c.topics {
+		for _, p := range t.partitions {
+			if err := p.log.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := c.store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// validTopicName reports why name cannot be a topic, or "" if it can (Kafka's Topic.validate).
+func validTopicName(name string) string {
+	switch {
+	case name == "":
+		return "topic name is empty"
+	case name == "." || name == "..":
+		return "topic name cannot be '.' or '..'"
+	case len(name) > 249:
+		return "topic name is longer than 249 characters"
+	case name == metadataDirName:
+		return "topic name is reserved"
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return "topic name contains characters other than ASCII alphanumerics, '.', '_' and '-'"
+		}
+	}
+	return ""
+}
+
+// collisionKey folds '.' into '_', because metric names cannot tell them apart (Kafka rejects a
+// topic whose name collides with an existing one under this folding).
+func collisionKey(name string) string { return strings.ReplaceAll(name, ".", "_") }

@@ -1,0 +1,240 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/meta"
+)
+
+// apiError is a Kafka error code with a message for the client. Handlers put both into the
+// response; the message never carries internal detail (that goes to the log).
+type apiError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.code.Message + ": " + e.msg }
+
+func newAPIError(code *kerr.Error, format string, args ...any) *apiError {
+	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// errorCode returns the Kafka code for any error a cluster operation returned: an apiError's own
+// code, or UNKNOWN_SERVER_ERROR for internal failures (which the operation has logged).
+func errorCode(err error) (int16, *string) {
+	if err == nil {
+		return 0, nil
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		msg := ae.msg
+		return ae.code.Code, &msg
+	}
+	return kerr.UnknownServerError.Code, nil
+}
+
+// createTopic validates and (unless validateOnly) creates a topic. numPartitions -1 means the
+// broker default (KIP-464).
+func (c *cluster) createTopic(name string, numPartitions int32, overrides map[string]string, validateOnly bool) (*topic, error) {
+	if why := validTopicName(name); why != "" {
+		return nil, newAPIError(kerr.InvalidTopicException, "%s", why)
+	}
+	if numPartitions == -1 {
+		numPartitions = c.cfg.NumPartitions
+	}
+	if numPartitions <= 0 {
+		return nil, newAPIError(kerr.InvalidPartitions, "number of partitions must be larger than 0")
+	}
+	if err := config.ValidateTopicConfigs(overrides); err != nil {
+		return nil, newAPIError(kerr.InvalidConfig, "%v", err)
+	}
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	if c.lookupTopic(name) != nil {
+		return nil, newAPIError(kerr.TopicAlreadyExists, "topic '%s' already exists", name)
+	}
+	for _, t := range c.allTopics() {
+		if collisionKey(t.name) == collisionKey(name) {
+			return nil, newAPIError(kerr.InvalidTopicException, "topic '%s' collides with existing topic '%s'", name, t.name)
+		}
+	}
+	if validateOnly {
+		return nil, nil
+	}
+	id := meta.NewTopicID()
+	st, err := c.store.Commit(meta.CreateTopic{Name: name, ID: id, Partitions: numPartitions, Configs: overrides})
+	if err != nil {
+		c.logger.Error("create topic: metadata commit failed", "topic", name, "err", err)
+		return nil, err
+	}
+	t, err := c.openTopic(st.TopicsByID[id], st)
+	if err != nil {
+		c.logger.Error("create topic: opening logs failed", "topic", name, "err", err)
+		return nil, err
+	}
+	c.mu.Lock()
+	c.topics[name] = t
+	c.byID[id] = t
+	c.mu.Unlock()
+	c.logger.Info("topic created", "topic", name, "id", id.String(), "partitions", numPartitions)
+	return t, nil
+}
+
+// deleteTopic removes a topic: the metadata record first (the durable decision), then its logs.
+// A crash between the two leaves directories that the next start removes as orphans.
+func (c *cluster) deleteTopic(t *topic) error {
+	if !c.cfg.DeleteTopicEnable {
+		return newAPIError(kerr.TopicDeletionDisabled, "topic deletion is disabled")
+	}
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	if c.lookupTopicID(t.id) == nil {
+		return newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", t.name)
+	}
+	if _, err := c.store.Commit(meta.DeleteTopic{ID: t.id}); err != nil {
+		c.logger.Error("delete topic: metadata commit failed", "topic", t.name, "err", err)
+		return err
+	}
+	c.mu.Lock()
+	delete(c.topics, t.name)
+	delete(c.byID, t.id)
+	c.mu.Unlock()
+	for _, p := range t.partitions {
+		if err := p.log.Delete(); err != nil && !errors.Is(err, os.ErrNotExist) {
+			c.logger.Error("delete topic: removing partition failed", "topic", t.name, "partition", p.index, "err", err)
+		}
+	}
+	c.logger.Info("topic deleted", "topic", t.name, "id", t.id.String())
+	return nil
+}
+
+// createPartitions grows a topic to total partitions. Kafka never shrinks a topic.
+func (c *cluster) createPartitions(name string, total int32, validateOnly bool) error {
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	t := c.lookupTopic(name)
+	if t == nil {
+		return newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", name)
+	}
+	have := int32(len(t.partitions))
+	switch {
+	case total == have:
+		return newAPIError(kerr.InvalidPartitions, "topic already has %d partitions", have)
+	case total < have:
+		return newAPIError(kerr.InvalidPartitions, "topic currently has %d partitions, %d would not be an increase", have, total)
+	}
+	if validateOnly {
+		return nil
+	}
+	st, err := c.store.Commit(meta.CreatePartitions{ID: t.id, Total: total})
+	if err != nil {
+		c.logger.Error("create partitions: metadata commit failed", "topic", name, "err", err)
+		return err
+	}
+	nt := *t
+	nt.partitions = append([]*partition(nil), t.partitions...)
+	for _, mp := range st.TopicsByID[t.id].Partitions[have:] {
+		p, err := c.openPartition(&nt, mp)
+		if err != nil {
+			c.logger.Error("create partitions: open failed", "topic", name, "err", err)
+			return err
+		}
+		nt.partitions = append(nt.partitions, p)
+	}
+	c.swapTopic(&nt)
+	return nil
+}
+
+// setTopicConfigs replaces a topic's whole override set (AlterConfigs semantics; the incremental
+// API computes the full set first).
+func (c *cluster) setTopicConfigs(t *topic, overrides map[string]string, validateOnly bool) error {
+	if err := config.ValidateTopicConfigs(overrides); err != nil {
+		return newAPIError(kerr.InvalidConfig, "%v", err)
+	}
+	if validateOnly {
+		return nil
+	}
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	cur := c.lookupTopicID(t.id)
+	if cur == nil {
+		return newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", t.name)
+	}
+	st, err := c.store.Commit(meta.SetTopicConfigs{ID: t.id, Configs: overrides})
+	if err != nil {
+		c.logger.Error("alter topic configs: metadata commit failed", "topic", t.name, "err", err)
+		return err
+	}
+	nt := *cur
+	nt.overrides = st.TopicsByID[t.id].Configs
+	nt.cfg = c.effectiveConfig(st, nt.overrides)
+	for _, p := range nt.partitions {
+		p.log.SetConfig(logConfig(nt.cfg))
+	}
+	c.swapTopic(&nt)
+	return nil
+}
+
+// setBrokerConfigs replaces the dynamic broker config set for node ("" for the cluster default)
+// and re-resolves every topic's effective configuration, since topics inherit broker values.
+func (c *cluster) setBrokerConfigs(node string, configs map[string]string, validateOnly bool) error {
+	if err := config.ValidateBrokerDynamic(configs); err != nil {
+		return newAPIError(kerr.InvalidConfig, "%v", err)
+	}
+	if validateOnly {
+		return nil
+	}
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	st, err := c.store.Commit(meta.SetBrokerConfigs{Node: node, Configs: configs})
+	if err != nil {
+		c.logger.Error("alter broker configs: metadata commit failed", "err", err)
+		return err
+	}
+	for _, t := range c.allTopics() {
+		nt := *t
+		nt.cfg = c.effectiveConfig(st, t.overrides)
+		for _, p := range nt.partitions {
+			p.log.SetConfig(logConfig(nt.cfg))
+		}
+		c.swapTopic(&nt)
+	}
+	return nil
+}
+
+func (c *cluster) swapTopic(t *topic) {
+	c.mu.Lock()
+	c.topics[t.name] = t
+	c.byID[t.id] = t
+	c.mu.Unlock()
+}
+
+// deleteRecords moves a partition's log start offset to offset (-1: the high watermark) and
+// persists it. It returns the new low watermark.
+func (c *cluster) deleteRecords(p *partition, offset int64) (int64, error) {
+	if offset == -1 {
+		offset = p.log.HighWatermark()
+	}
+	if offset < 0 || offset > p.log.HighWatermark() {
+		return -1, newAPIError(kerr.OffsetOutOfRange, "offset %d is outside [0, %d]", offset, p.log.HighWatermark())
+	}
+	before := p.log.LogStartOffset()
+	low, err := p.log.DeleteRecordsBefore(offset)
+	if err != nil {
+		c.logger.Error("delete records failed", "topic", p.topicName, "partition", p.index, "err", err)
+		return -1, err
+	}
+	if low != before {
+		c.persistLogStart(p, low)
+	}
+	return low, nil
+}
+
+// now is the broker's clock, one place to change for tests.
+var now = time.Now

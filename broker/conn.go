@@ -1,0 +1,223 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// maxInFlight bounds how many requests one connection may have read but not yet answered. Kafka
+// allows one; pipelining clients (librdkafka, franz-go) send up to five per connection. Beyond
+// this the reader stops reading, so a client cannot queue unbounded work.
+const maxInFlight = 16
+
+// conn is one client connection. Its reader goroutine (serve) reads, decodes and handles
+// requests in order; its writer goroutine (writeLoop) writes their responses in the same order.
+// A reply that must wait runs on a goroutine of its own, so one long poll does not stop the
+// connection from reading further requests, but it does hold back later responses.
+type conn struct {
+	srv      *Server
+	nc       net.Conn
+	listener string
+	remote   string
+	logger   *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// authenticated is set once the connection may use every API. On a PLAINTEXT listener that
+	// is at accept time; SASL listeners (a later issue) set it after the exchange.
+	authenticated  atomic.Bool
+	principal      string
+	clientSoftware string
+
+	out      chan *pending
+	inFlight atomic.Int32
+	closed   sync.Once
+
+	// fetchSessions the connection created, so they can be dropped when it closes.
+	fetchSessions map[int32]struct{}
+}
+
+// pending is a request whose response is not yet written.
+type pending struct {
+	header   requestHeader
+	reply    reply
+	received time.Time
+	done     chan struct{} // closed when a later reply has produced its response
+	resp     kmsg.Response
+}
+
+func newConn(s *Server, nc net.Conn, listener string) *conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &conn{
+		srv:           s,
+		nc:            nc,
+		listener:      listener,
+		remote:        nc.RemoteAddr().String(),
+		ctx:           ctx,
+		cancel:        cancel,
+		out:           make(chan *pending, maxInFlight),
+		fetchSessions: make(map[int32]struct{}),
+		principal:     "User:ANONYMOUS",
+	}
+	c.logger = s.logger.With("conn", c.remote, "listener", listener)
+	return c
+}
+
+// serve runs the reader loop until the peer goes away, sends something that must close the
+// connection, or the server drains. It then lets the writer finish every response already owed.
+func (c *conn) serve() {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	close(c.out)
+	<-writerDone
+	c.close()
+	c.srv.sessions.dropConn(c)
+	c.logDisconnect(err)
+}
+
+func (c *conn) readLoop() error {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	idle := c.srv.cfg.ConnectionsMaxIdle
+	for {
+		if c.srv.draining.Load() {
+			return errDraining
+		}
+		if idle > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		frame, err := readFrame(br, &sizeBuf, c.frameLimit())
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && c.inFlight.Load() > 0 && !c.srv.draining.Load() {
+				continue // a long poll is still owed a response: not idle
+			}
+			return err
+		}
+		received := time.Now()
+		h, req, err := parseRequest(frame, c.srv.table)
+		if err != nil {
+			c.logger.Warn("closing connection: bad request", "api_key", h.key, "api_version", h.version,
+				"correlation_id", h.correlationID, "client_id", h.clientID, "err", err)
+			return err
+		}
+		entry, _ := c.srv.table.lookup(h.key)
+		if !c.authenticated.Load() && !entry.preAuth {
+			c.logger.Warn("closing connection: request before authentication", "api_key", h.key)
+			return errNotAuthenticated
+		}
+		p := &pending{header: h, received: received, done: make(chan struct{})}
+		p.reply = c.srv.dispatch(c, entry, h, req)
+		c.start(p)
+		select {
+		case c.out <- p:
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		}
+		if p.reply.closeConn {
+			return errClosedByReply
+		}
+	}
+}
+
+// frameLimit is socket.request.max.bytes once authenticated and the much smaller pre-auth cap
+// before, so an unauthenticated peer cannot make the broker allocate large buffers.
+func (c *conn) frameLimit() int32 {
+	if c.authenticated.Load() {
+		return c.srv.cfg.SocketRequestMaxBytes
+	}
+	return c.srv.cfg.PreAuthMaxFrameBytes
+}
+
+// start resolves a pending reply: at once, or on its own goroutine for a reply that waits.
+func (c *conn) start(p *pending) {
+	c.inFlight.Add(1)
+	if p.reply.later == nil {
+		p.resp = p.reply.resp
+		close(p.done)
+		return
+	}
+	go func() {
+		defer close(p.done)
+		defer func() {
+			if r := recover(); r != nil {
+				c.logger.Error("handler panic", "api_key", p.header.key, "panic", r)
+				c.cancel()
+			}
+		}()
+		p.resp = p.reply.later(c.ctx)
+	}()
+}
+
+func (c *conn) writeLoop() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	broken := false
+	for p := range c.out {
+		select {
+		case <-p.done:
+		case <-c.ctx.Done():
+			<-p.done // later replies watch the same context, so this returns promptly
+		}
+		c.inFlight.Add(-1)
+		if !broken && !p.reply.none && p.resp != nil {
+			buf = appendResponse(buf[:0], p.header.correlationID, p.resp)
+			if _, err := bw.Write(buf); err != nil {
+				broken = true
+			}
+		}
+		c.srv.hooks.requestDone(c, p)
+		if len(c.out) == 0 && !broken {
+			if err := bw.Flush(); err != nil {
+				broken = true
+			}
+		}
+		if broken {
+			c.close() // unblock the reader; keep draining c.out so the reader never blocks
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // do not pin a large fetch response's buffer to an idle connection
+		}
+	}
+	if !broken {
+		_ = bw.Flush()
+	}
+}
+
+func (c *conn) close() {
+	c.closed.Do(func() {
+		c.cancel()
+		_ = c.nc.Close()
+	})
+}
+
+func (c *conn) logDisconnect(err error) {
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, errDraining):
+		c.logger.Debug("connection closed")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.logger.Info("closing idle connection", "idle", c.srv.cfg.ConnectionsMaxIdle)
+	default:
+		c.logger.Info("connection closed", "err", err)
+	}
+}
+
+var (
+	errDraining         = errors.New("broker: server draining")
+	errNotAuthenticated = errors.New("broker: request before authentication")
+	errClosedByReply    = errors.New("broker: connection closed after reply")
+)

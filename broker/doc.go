@@ -1,0 +1,30 @@
+// Package broker is Bulwark's Kafka protocol server: listeners, connections, the request
+// pipeline and one handler per Kafka API (files named by API key, NN_name.go).
+//
+// # Request path
+//
+// A connection's reader goroutine reads a size-capped frame (a small cap until the connection
+// has authenticated), decodes the header and body with kmsg, refuses anything but the
+// pre-authentication APIs before authentication, and runs the handler. Handlers answer with
+// Kafka error codes inside the response; a Go error, a malformed frame or an unknown API closes
+// the connection with a log line, as Kafka does. The handler table (handlers.go) drives both
+// dispatch and the ApiVersions answer.
+//
+// # Concurrency
+//
+//   - Per connection: one reader goroutine handles requests in order (so appends and fetch
+//     session updates happen in request order) and one writer goroutine writes responses in the
+//     same order. A reply that must wait (acks=all fsync, Fetch long poll) runs on its own
+//     goroutine; the writer waits for it before writing anything later. At most maxInFlight
+//     requests per connection are outstanding.
+//   - cluster (cluster.go): adminMu serializes topic changes, which commit to the metadata log
+//     before the in-memory maps change; mu (an RWMutex) guards the maps. Lock order: adminMu, mu.
+//     Topic values are replaced, never mutated, so a handler holding one sees a consistent view.
+//   - Each partition log synchronizes itself (package broker/log).
+//   - fetchSessionCache has its own mutex; each session has one too, taken after the cache's.
+//
+// # Hooks
+//
+// Observability plugs in through Hook values (hooks.go); this package imports no metrics or audit
+// package.
+package broker

@@ -1,0 +1,148 @@
+package broker
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Frame errors. Each one means the connection is closed: Kafka answers a frame it cannot parse
+// by dropping the connection, never with a response.
+var (
+	errFrameTooLarge   = errors.New("broker: frame exceeds size cap")
+	errFrameNegative   = errors.New("broker: negative frame size")
+	errHeaderShort     = errors.New("broker: request header truncated")
+	errUnknownAPIKey   = errors.New("broker: unknown api key")
+	errBodyMalformed   = errors.New("broker: malformed request body")
+	errVersionDisabled = errors.New("broker: unsupported api version")
+)
+
+// readFrame reads one size-prefixed frame. The size is checked against limit before anything is
+// allocated, so a peer cannot make the broker allocate more than limit bytes per frame; the cap
+// is the small pre-authentication one until the connection has authenticated.
+func readFrame(r io.Reader, sizeBuf *[4]byte, limit int32) ([]byte, error) {
+	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+		return nil, err
+	}
+	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+	switch {
+	case size < 0:
+		return nil, errFrameNegative
+	case size > limit:
+		return nil, fmt.Errorf("%w: %d > %d bytes", errFrameTooLarge, size, limit)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// requestHeader is the decoded Kafka request header (v1 or v2; v0 is only ControlledShutdown v0,
+// which this broker does not serve).
+type requestHeader struct {
+	key           int16
+	version       int16
+	correlationID int32
+	clientID      string
+}
+
+// parseRequest decodes a request frame: the header, then the body with kmsg. It returns the
+// header even when the body fails so the caller can log which request was bad.
+//
+// ApiVersions is special (KIP-511): any version is accepted, and for a version newer than the
+// broker knows the body is not parsed at all; the handler answers with a v0 error body.
+func parseRequest(frame []byte, table *handlerTable) (requestHeader, kmsg.Request, error) {
+	var h requestHeader
+	if len(frame) < 10 {
+		return h, nil, errHeaderShort
+	}
+	h.key = int16(binary.BigEndian.Uint16(frame[0:]))
+	h.version = int16(binary.BigEndian.Uint16(frame[2:]))
+	h.correlationID = int32(binary.BigEndian.Uint32(frame[4:]))
+	idLen := int16(binary.BigEndian.Uint16(frame[8:]))
+	rest := frame[10:]
+	if idLen > 0 {
+		if int(idLen) > len(rest) {
+			return h, nil, errHeaderShort
+		}
+		h.clientID = string(rest[:idLen])
+		rest = rest[idLen:]
+	} else if idLen < -1 {
+		return h, nil, errHeaderShort
+	}
+
+	req := kmsg.RequestForKey(h.key)
+	if req == nil {
+		return h, nil, fmt.Errorf("%w %d", errUnknownAPIKey, h.key)
+	}
+	entry, ok := table.lookup(h.key)
+	unknownAPIVersions := h.key == apiKeyApiVersions && h.version > req.MaxVersion()
+	if !unknownAPIVersions && (!ok || h.version < entry.min || h.version > entry.max) {
+		return h, nil, fmt.Errorf("%w: key %d v%d", errVersionDisabled, h.key, h.version)
+	}
+	if unknownAPIVersions {
+		// The header of any future ApiVersions is v2 (flexible), but the body is not read.
+		req.SetVersion(req.MaxVersion())
+		return h, req, nil
+	}
+	req.SetVersion(h.version)
+	if req.IsFlexible() {
+		var err error
+		if rest, err = skipTags(rest); err != nil {
+			return h, nil, err
+		}
+	}
+	if err := req.ReadFrom(rest); err != nil {
+		return h, nil, fmt.Errorf("%w: key %d v%d: %v", errBodyMalformed, h.key, h.version, err)
+	}
+	return h, req, nil
+}
+
+// skipTags skips a tagged-field section (KIP-482): a count, then (tag, size, bytes) per field.
+// Request-header tags carry nothing this broker uses.
+func skipTags(b []byte) ([]byte, error) {
+	n, b, err := uvarint(b)
+	if err != nil {
+		return nil, err
+	}
+	for i := uint64(0); i < n; i++ {
+		if _, b, err = uvarint(b); err != nil { // tag
+			return nil, err
+		}
+		var size uint64
+		if size, b, err = uvarint(b); err != nil {
+			return nil, err
+		}
+		if size > uint64(len(b)) {
+			return nil, errHeaderShort
+		}
+		b = b[size:]
+	}
+	return b, nil
+}
+
+func uvarint(b []byte) (uint64, []byte, error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, errHeaderShort
+	}
+	return v, b[n:], nil
+}
+
+// appendResponse frames a response: size, correlation id, the response-header tag section for
+// flexible responses (never for ApiVersions, whose response header is always v0), then the body.
+func appendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
+	if resp.IsFlexible() && resp.Key() != apiKeyApiVersions {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}

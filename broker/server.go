@@ -1,0 +1,259 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bulwark-kafka/bulwark/broker/config"
+)
+
+// Server is a single Kafka broker: its listeners, connections and the partitions it leads.
+type Server struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	hooks  hookList
+
+	table    *handlerTable
+	cluster  *cluster
+	sessions *fetchSessionCache
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	listeners []*boundListener
+	conns     map[*conn]struct{}
+	connWG    sync.WaitGroup
+	bgWG      sync.WaitGroup
+	draining  atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// boundListener is a listener from `listeners` with the address it actually bound, which
+// differs from the configured one when the port is 0 (tests).
+type boundListener struct {
+	cfg      config.Listener
+	protocol string
+	ln       net.Listener
+}
+
+// Option configures a Server beyond its configuration file, for embedding and tests.
+type Option func(*Server)
+
+// WithLogger sets the broker log. The default discards everything.
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.logger = l } }
+
+// WithHooks adds observability hooks (see Hook).
+func WithHooks(hs ...Hook) Option { return func(s *Server) { s.hooks = append(s.hooks, hs...) } }
+
+// New opens the broker's storage (metadata and every partition log, recovering after a crash)
+// but does not listen yet; call Start.
+func New(cfg *config.Config, opts ...Option) (*Server, error) {
+	s := &Server{cfg: cfg, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), conns: make(map[*conn]struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for _, l := range cfg.Listeners {
+		if p := cfg.SecurityProtocolMap[l.Name]; p != "PLAINTEXT" {
+			return nil, fmt.Errorf("broker: listener %s: security protocol %q is not supported yet", l.Name, p)
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	cl, err := openCluster(cfg, s.logger)
+	if err != nil {
+		s.cancel()
+		return nil, err
+	}
+	s.cluster = cl
+	s.sessions = newFetchSessionCache(cfg.FetchSessionCacheSlots)
+	s.table = newHandlerTable(s)
+	return s, nil
+}
+
+// Start binds every listener and begins serving, plus the background retention loop.
+func (s *Server) Start() error {
+	for _, l := range s.cfg.Listeners {
+		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("broker: listener %s: %w", l.Name, err)
+		}
+		bl := &boundListener{cfg: l, protocol: s.cfg.SecurityProtocolMap[l.Name], ln: ln}
+		s.mu.Lock()
+		s.listeners = append(s.listeners, bl)
+		s.mu.Unlock()
+		s.logger.Info("listening", "listener", l.Name, "addr", ln.Addr().String(), "protocol", bl.protocol)
+	}
+	for _, bl := range s.listeners {
+		s.bgWG.Add(1)
+		go s.acceptLoop(bl)
+	}
+	s.bgWG.Add(1)
+	go s.cluster.retentionLoop(s.ctx, &s.bgWG)
+	return nil
+}
+
+// Addr returns the bound address of the first listener.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.listeners) == 0 {
+		return nil
+	}
+	return s.listeners[0].ln.Addr()
+}
+
+func (s *Server) acceptLoop(bl *boundListener) {
+	defer s.bgWG.Done()
+	var backoff time.Duration
+	for {
+		nc, err := bl.ln.Accept()
+		if err != nil {
+			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary failures (EMFILE and the like): back off rather than spin.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logger.Warn("accept failed", "listener", bl.cfg.Name, "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		c := newConn(s, nc, bl.cfg.Name)
+		if bl.protocol == "PLAINTEXT" {
+			c.authenticated.Store(true)
+		}
+		s.mu.Lock()
+		if s.draining.Load() {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.connWG.Add(1)
+		s.mu.Unlock()
+		s.hooks.connect(c)
+		go func() {
+			defer s.connWG.Done()
+			c.serve()
+			s.hooks.disconnect(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// dispatch runs a handler, turning a panic into a closed connection and a log line: a bug in one
+// handler must never take the broker down.
+func (s *Server) dispatch(c *conn, e *apiEntry, h requestHeader, req kmsg.Request) (r reply) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("handler panic", "api_key", h.key, "api_version", h.version, "panic", p)
+			r = reply{none: true, closeConn: true}
+		}
+	}()
+	return e.handle(c, h, req)
+}
+
+// Shutdown drains the broker: it stops accepting, stops reading new requests, answers every
+// request already read (waiting up to ctx for long polls and fsyncs), then syncs and closes every
+// log. It is what SIGTERM does.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.draining.Store(true)
+		s.closeListeners()
+		s.mu.Lock()
+		for c := range s.conns {
+			// Wake readers blocked on the socket; they see draining and stop reading.
+			_ = c.nc.SetReadDeadline(time.Now())
+		}
+		s.mu.Unlock()
+		done := make(chan struct{})
+		go func() { s.connWG.Wait(); close(done) }()
+		// Long polls end early when the server context is cancelled, answering with what they have.
+		s.cluster.wakeAll()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.logger.Warn("shutdown deadline reached; closing connections with requests in flight")
+		}
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.close()
+		}
+		s.mu.Unlock()
+		<-done
+		s.bgWG.Wait()
+		s.closeErr = s.cluster.close()
+	})
+	return s.closeErr
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, bl := range s.listeners {
+		_ = bl.ln.Close()
+	}
+}
+
+// advertised returns the host and port clients should use for this broker: the advertised
+// listener with the same name as the one the client connected through, falling back to the bound
+// address when the configured port is 0.
+func (s *Server) advertised(listener string) (string, int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var bound *boundListener
+	for _, bl := range s.listeners {
+		if bl.cfg.Name == listener {
+			bound = bl
+		}
+	}
+	for _, a := range s.cfg.AdvertisedListeners {
+		if a.Name == listener {
+			if a.Port == 0 && bound != nil {
+				return advertisedHost(a.Host, bound), int32(bound.ln.Addr().(*net.TCPAddr).Port)
+			}
+			return advertisedHost(a.Host, bound), int32(a.Port)
+		}
+	}
+	if bound != nil {
+		addr := bound.ln.Addr().(*net.TCPAddr)
+		return advertisedHost(bound.cfg.Host, bound), int32(addr.Port)
+	}
+	return "127.0.0.1", 9092
+}
+
+func advertisedHost(host string, bound *boundListener) string {
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		return host
+	}
+	if bound != nil {
+		if ip := bound.ln.Addr().(*net.TCPAddr).IP; !ip.IsUnspecified() {
+			return ip.String()
+		}
+	}
+	// Bound to every interface: advertise the host name, as Kafka does.
+	if name, err := os.Hostname(); err == nil {
+		return name
+	}
+	return "localhost"
+}

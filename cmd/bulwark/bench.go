@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/bulwark-kafka/bulwark/cmd/internal/bench"
+)
+
+// cmdBench runs the load generator against any Kafka broker and prints throughput and latency.
+func cmdBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := bench.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	opts.Out = stdout
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Run(ctx, *opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark bench:", err)
+		return 1
+	}
+	res.Print(stdout)
+	return 0
+}
