@@ -89,6 +89,8 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 			op.LogStartOffset = res.LogStartOffset
 			if req.Acks == -1 && s.cfg.FlushAcksAll {
 				waits = append(waits, produceWait{p: p, end: res.LastOffset + 1, out: op})
+			} else {
+				s.maybeFlushByCount(t, p, res.LastOffset+1)
 			}
 		}
 	}
@@ -138,7 +140,11 @@ func (s *Server) appendProduced(t *topic, p *partition, batch []byte, version in
 		AllowZstd:            version >= 7,
 	}, scratch)
 	if err != nil {
-		return plog.AppendResult{}, &apiError{code: kerr.ErrorForCode(record.ErrorCode(err)), msg: err.Error()}
+		code, ok := kerr.ErrorForCode(record.ErrorCode(err)).(*kerr.Error)
+		if !ok {
+			code = kerr.InvalidRecord
+		}
+		return plog.AppendResult{}, &apiError{code: code, msg: err.Error()}
 	}
 	if int64(hdr.Size()) > t.cfg.SegmentBytes {
 		return plog.AppendResult{}, newAPIError(kerr.RecordListTooLarge, "batch of %d bytes exceeds segment.bytes", hdr.Size())

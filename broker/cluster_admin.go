@@ -238,3 +238,73 @@ func (c *cluster) deleteRecords(p *partition, offset int64) (int64, error) {
 
 // now is the broker's clock, one place to change for tests.
 var now = time.Now
+
+// updateTopicConfigs computes a topic's new override set from its current one with fn and stores
+// it (AlterConfigs and IncrementalAlterConfigs). Reading and writing happen under adminMu, so
+// concurrent incremental changes never lose each other's keys. fn must not modify cur.
+func (c *cluster) updateTopicConfigs(name string, fn func(cur map[string]string) (map[string]string, error), validateOnly bool) error {
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	cur := c.lookupTopic(name)
+	if cur == nil {
+		return newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", name)
+	}
+	overrides, err := fn(cur.overrides)
+	if err != nil {
+		return err
+	}
+	if err := config.ValidateTopicConfigs(overrides); err != nil {
+		return newAPIError(kerr.InvalidConfig, "%v", err)
+	}
+	if validateOnly {
+		return nil
+	}
+	st, err := c.store.Commit(meta.SetTopicConfigs{ID: cur.id, Configs: overrides})
+	if err != nil {
+		c.logger.Error("alter topic configs: metadata commit failed", "topic", name, "err", err)
+		return err
+	}
+	nt := *cur
+	nt.overrides = st.TopicsByID[cur.id].Configs
+	nt.cfg = c.effectiveConfig(st, nt.overrides)
+	for _, p := range nt.partitions {
+		p.log.SetConfig(logConfig(nt.cfg))
+	}
+	c.swapTopic(&nt)
+	return nil
+}
+
+// updateBrokerConfigs is updateTopicConfigs for a dynamic broker config set: node is "" for the
+// cluster default or this node's id. fn receives the set's current contents (nil when empty).
+func (c *cluster) updateBrokerConfigs(node string, fn func(cur map[string]string) (map[string]string, error), validateOnly bool) error {
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	st := c.store.State()
+	cur := st.ClusterBrokerConfigs
+	if node != "" {
+		cur = st.NodeBrokerConfigs[node]
+	}
+	configs, err := fn(cur)
+	if err != nil {
+		return err
+	}
+	if err := config.ValidateBrokerDynamic(configs); err != nil {
+		return newAPIError(kerr.InvalidConfig, "%v", err)
+	}
+	if validateOnly {
+		return nil
+	}
+	if st, err = c.store.Commit(meta.SetBrokerConfigs{Node: node, Configs: configs}); err != nil {
+		c.logger.Error("alter broker configs: metadata commit failed", "err", err)
+		return err
+	}
+	for _, t := range c.allTopics() {
+		nt := *t
+		nt.cfg = c.effectiveConfig(st, t.overrides)
+		for _, p := range nt.partitions {
+			p.log.SetConfig(logConfig(nt.cfg))
+		}
+		c.swapTopic(&nt)
+	}
+	return nil
+}

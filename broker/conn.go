@@ -109,17 +109,13 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		received := time.Now()
-		h, req, err := parseRequest(frame, c.srv.table)
+		h, req, err := parseRequest(frame, c.srv.table, c.mayServe)
 		if err != nil {
 			c.logger.Warn("closing connection: bad request", "api_key", h.key, "api_version", h.version,
 				"correlation_id", h.correlationID, "client_id", h.clientID, "err", err)
 			return err
 		}
 		entry, _ := c.srv.table.lookup(h.key)
-		if !c.authenticated.Load() && !entry.preAuth {
-			c.logger.Warn("closing connection: request before authentication", "api_key", h.key)
-			return errNotAuthenticated
-		}
 		p := &pending{header: h, received: received, done: make(chan struct{})}
 		p.reply = c.srv.dispatch(c, entry, h, req)
 		c.start(p)
@@ -133,6 +129,9 @@ func (c *conn) readLoop() error {
 		}
 	}
 }
+
+// mayServe is the authentication gate: before authentication only the pre-auth APIs are served.
+func (c *conn) mayServe(e *apiEntry) bool { return e.preAuth || c.authenticated.Load() }
 
 // frameLimit is socket.request.max.bytes once authenticated and the much smaller pre-auth cap
 // before, so an unauthenticated peer cannot make the broker allocate large buffers.

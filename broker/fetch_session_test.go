@@ -39,12 +39,10 @@ func partitionsIn(resp *kmsg.FetchResponse) map[int32]kmsg.FetchResponseTopicPar
 
 func TestFetchSessions(t *testing.T) {
 	b := newTestBroker(t, withConfig(func(c *config.Config) { c.NumPartitions = 3 }))
-	cl := b.Client(t, kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl := b.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ctx := testContext(t)
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "sess", Partition: 0, Value: []byte("a")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
 	rc := dialRaw(t, b.Addr)
+	rc.roundTrip(metadataRequest(12, true, "sess")) // creates the (empty) topic
 
 	// A full fetch with epoch 0 opens a session and lists every partition.
 	full := rc.roundTrip(sessionFetch(0, 0, 0, 1, 2)).(*kmsg.FetchResponse)

@@ -50,12 +50,59 @@ type requestHeader struct {
 	clientID      string
 }
 
-// parseRequest decodes a request frame: the header, then the body with kmsg. It returns the
-// header even when the body fails so the caller can log which request was bad.
+// parseRequest decodes a request frame: the header, then (if allowed accepts the API key) the
+// body with kmsg. It returns the header even when decoding fails so the caller can log which
+// request was bad. allowed is the pre-authentication gate: a key it refuses is reported with
+// errNotAuthenticated before a single byte of the body is decoded.
 //
 // ApiVersions is special (KIP-511): any version is accepted, and for a version newer than the
-// broker knows the body is not parsed at all; the handler answers with a v0 error body.
-func parseRequest(frame []byte, table *handlerTable) (requestHeader, kmsg.Request, error) {
+// broker serves the body is not parsed at all; the handler answers with a v0 error body.
+func parseRequest(frame []byte, table *handlerTable, allowed func(*apiEntry) bool) (requestHeader, kmsg.Request, error) {
+	h, rest, err := parseHeader(frame)
+	if err != nil {
+		return h, nil, err
+	}
+	req := kmsg.RequestForKey(h.key)
+	if req == nil {
+		return h, nil, fmt.Errorf("%w %d", errUnknownAPIKey, h.key)
+	}
+	entry, ok := table.lookup(h.key)
+	if !ok {
+		return h, nil, fmt.Errorf("%w: key %d v%d", errVersionDisabled, h.key, h.version)
+	}
+	if allowed != nil && !allowed(entry) {
+		return h, nil, errNotAuthenticated
+	}
+	if h.key == apiKeyApiVersions && h.version > entry.max {
+		// The header of any future ApiVersions is v2 (flexible), but the body is not read.
+		req.SetVersion(entry.max)
+		return h, req, nil
+	}
+	if h.version < entry.min || h.version > entry.max {
+		return h, nil, fmt.Errorf("%w: key %d v%d", errVersionDisabled, h.key, h.version)
+	}
+	req.SetVersion(h.version)
+	if req.IsFlexible() {
+		if rest, err = skipTags(rest); err != nil {
+			return h, nil, err
+		}
+		// kmsg walks a tagged-field section once per claimed tag even after the input has run
+		// out, so a few bytes claiming 2^32 tags cost seconds of CPU. ApiVersions is served
+		// before authentication; check its one tag section by hand first.
+		if h.key == apiKeyApiVersions {
+			if err := checkApiVersionsBody(rest); err != nil {
+				return h, nil, err
+			}
+		}
+	}
+	if err := req.ReadFrom(rest); err != nil {
+		return h, nil, fmt.Errorf("%w: key %d v%d: %v", errBodyMalformed, h.key, h.version, err)
+	}
+	return h, req, nil
+}
+
+// parseHeader decodes a v1/v2 request header up to the client id; it returns the rest.
+func parseHeader(frame []byte) (requestHeader, []byte, error) {
 	var h requestHeader
 	if len(frame) < 10 {
 		return h, nil, errHeaderShort
@@ -65,41 +112,28 @@ func parseRequest(frame []byte, table *handlerTable) (requestHeader, kmsg.Reques
 	h.correlationID = int32(binary.BigEndian.Uint32(frame[4:]))
 	idLen := int16(binary.BigEndian.Uint16(frame[8:]))
 	rest := frame[10:]
-	if idLen > 0 {
-		if int(idLen) > len(rest) {
-			return h, nil, errHeaderShort
-		}
+	switch {
+	case idLen > 0 && int(idLen) > len(rest), idLen < -1:
+		return h, nil, errHeaderShort
+	case idLen > 0:
 		h.clientID = string(rest[:idLen])
 		rest = rest[idLen:]
-	} else if idLen < -1 {
-		return h, nil, errHeaderShort
 	}
+	return h, rest, nil
+}
 
-	req := kmsg.RequestForKey(h.key)
-	if req == nil {
-		return h, nil, fmt.Errorf("%w %d", errUnknownAPIKey, h.key)
-	}
-	entry, ok := table.lookup(h.key)
-	unknownAPIVersions := h.key == apiKeyApiVersions && h.version > req.MaxVersion()
-	if !unknownAPIVersions && (!ok || h.version < entry.min || h.version > entry.max) {
-		return h, nil, fmt.Errorf("%w: key %d v%d", errVersionDisabled, h.key, h.version)
-	}
-	if unknownAPIVersions {
-		// The header of any future ApiVersions is v2 (flexible), but the body is not read.
-		req.SetVersion(req.MaxVersion())
-		return h, req, nil
-	}
-	req.SetVersion(h.version)
-	if req.IsFlexible() {
-		var err error
-		if rest, err = skipTags(rest); err != nil {
-			return h, nil, err
+// checkApiVersionsBody validates a flexible ApiVersions body (two compact strings and a tag
+// section) without allocating, so its tag section can be trusted to kmsg.
+func checkApiVersionsBody(b []byte) error {
+	for range 2 {
+		n, rest, err := uvarint(b)
+		if err != nil || n == 0 || n-1 > uint64(len(rest)) {
+			return errBodyMalformed
 		}
+		b = rest[n-1:]
 	}
-	if err := req.ReadFrom(rest); err != nil {
-		return h, nil, fmt.Errorf("%w: key %d v%d: %v", errBodyMalformed, h.key, h.version, err)
-	}
-	return h, req, nil
+	_, err := skipTags(b)
+	return err
 }
 
 // skipTags skips a tagged-field section (KIP-482): a count, then (tag, size, bytes) per field.
@@ -108,6 +142,9 @@ func skipTags(b []byte) ([]byte, error) {
 	n, b, err := uvarint(b)
 	if err != nil {
 		return nil, err
+	}
+	if n > uint64(len(b)) { // every tag takes at least two bytes
+		return nil, errHeaderShort
 	}
 	for i := uint64(0); i < n; i++ {
 		if _, b, err = uvarint(b); err != nil { // tag

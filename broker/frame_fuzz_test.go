@@ -25,7 +25,7 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte{0, 18, 0, 99, 0, 0, 0, 1, 0, 0, 0})
 	f.Add([]byte{0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0x05, 0x01, 0x02})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		h, req, err := parseRequest(frame, table)
+		h, req, err := parseRequest(frame, table, nil)
 		if err != nil {
 			return
 		}

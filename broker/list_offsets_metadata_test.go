@@ -11,7 +11,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/config"
 )
 
-func listOffset(t *testing.T, cl *kgo.Client, version int16, topic string, ts int64) kmsg.ListOffsetsResponseTopicPartition {
+func listOffset(t *testing.T, rc *rawConn, version int16, topic string, ts int64) kmsg.ListOffsetsResponseTopicPartition {
 	t.Helper()
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.SetVersion(version)
@@ -21,11 +21,7 @@ func listOffset(t *testing.T, cl *kgo.Client, version int16, topic string, ts in
 	rp.Timestamp = ts
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testContext(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.Topics[0].Partitions[0]
+	return rc.roundTrip(req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
 }
 
 func TestListOffsets(t *testing.T) {
@@ -56,9 +52,10 @@ func TestListOffsets(t *testing.T) {
 		{"earliest local", 8, -4, 0, nil},
 		{"latest tiered", 9, -5, -1, nil},
 	}
+	rc := dialRaw(t, b.Addr)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := listOffset(t, cl, tc.version, "lo", tc.ts)
+			got := listOffset(t, rc, tc.version, "lo", tc.ts)
 			if tc.wantErr != nil {
 				if got.ErrorCode != tc.wantErr.Code {
 					t.Fatalf("error %d, want %v", got.ErrorCode, tc.wantErr)
@@ -70,7 +67,7 @@ func TestListOffsets(t *testing.T) {
 			}
 		})
 	}
-	if got := listOffset(t, cl, 7, "nope", -1); got.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+	if got := listOffset(t, rc, 7, "nope", -1); got.ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("unknown topic: error %d", got.ErrorCode)
 	}
 }

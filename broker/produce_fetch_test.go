@@ -2,9 +2,9 @@ package broker
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"hash/crc32"
+	"math/rand"
 	"testing"
 	"time"
 
@@ -102,8 +102,8 @@ func TestProduceConsumeEveryCompression(t *testing.T) {
 
 func TestProduceAcksVariants(t *testing.T) {
 	b := newTestBroker(t)
-	for _, acks := range []kgo.Acks{kgo.NoAck(), kgo.LeaderAck(), kgo.AllISRAcks()} {
-		topic := fmt.Sprintf("acks-%v", acks)
+	for i, acks := range []kgo.Acks{kgo.NoAck(), kgo.LeaderAck(), kgo.AllISRAcks()} {
+		topic := fmt.Sprintf("acks-%d", i)
 		cl := b.Client(t, kgo.RequiredAcks(acks), kgo.DisableIdempotentWrite(), kgo.AllowAutoTopicCreation())
 		produced := produceN(t, cl, topic, 100)
 		consumed := consumeAll(t, b.Addr, topic, 100)
@@ -144,6 +144,7 @@ func TestProduceErrors(t *testing.T) {
 		{"two batches", "errs", 0, -1, twoBatches, kerr.InvalidRecord},
 		{"record count", "errs", 0, -1, badCount, kerr.InvalidRecord},
 	}
+	rc := dialRaw(t, b.Addr)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req := kmsg.NewPtrProduceRequest()
@@ -155,10 +156,7 @@ func TestProduceErrors(t *testing.T) {
 			rp.Partition, rp.Records = tc.part, tc.data
 			rt.Partitions = append(rt.Partitions, rp)
 			req.Topics = append(req.Topics, rt)
-			resp, err := req.RequestWith(testContext(t), cl)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := rc.roundTrip(req).(*kmsg.ProduceResponse)
 			got := resp.Topics[0].Partitions[0]
 			if got.ErrorCode != tc.want.Code {
 				t.Fatalf("error %v, want %v", kerr.ErrorForCode(got.ErrorCode), tc.want)
@@ -201,8 +199,10 @@ func TestLargeMessageWithTopicOverride(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": &big}, "big"); err != nil {
 		t.Fatal(err)
 	}
-	cl := b.Client(t, kgo.ProducerBatchMaxBytes(12<<20), kgo.BrokerMaxWriteBytes(64<<20))
-	val := bytes.Repeat([]byte("x"), 10<<20)
+	cl := b.Client(t, kgo.ProducerBatchMaxBytes(12<<20), kgo.BrokerMaxWriteBytes(64<<20),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	val := make([]byte, 10<<20)
+	rand.Read(val) // incompressible, so the batch really is 10 MiB
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "big", Value: val}).FirstErr(); err != nil {
 		t.Fatalf("10 MiB record to a 12 MiB topic: %v", err)
 	}
@@ -231,12 +231,13 @@ func TestFetchLongPollWakesOnProduce(t *testing.T) {
 	ft.Partitions = append(ft.Partitions, fp)
 	fetch.Topics = append(fetch.Topics, ft)
 
+	rc := dialRaw(t, b.Addr)
+	corr := rc.send(fetch)
 	done := make(chan *kmsg.FetchResponse, 1)
 	go func() {
-		resp, err := fetch.RequestWith(context.Background(), cl)
-		if err != nil {
-			t.Error(err)
-		}
+		resp := kmsg.NewPtrFetchResponse()
+		resp.SetVersion(fetch.GetVersion())
+		rc.recv(corr, resp)
 		done <- resp
 	}()
 	select {
@@ -269,10 +270,7 @@ func TestFetchOffsetOutOfRangeFillsOffsets(t *testing.T) {
 	fp.FetchOffset, fp.PartitionMaxBytes = 99, 1<<20
 	ft.Partitions = append(ft.Partitions, fp)
 	fetch.Topics = append(fetch.Topics, ft)
-	resp, err := fetch.RequestWith(testContext(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := dialRaw(t, b.Addr).roundTrip(fetch).(*kmsg.FetchResponse)
 	p := resp.Topics[0].Partitions[0]
 	if p.ErrorCode != kerr.OffsetOutOfRange.Code || p.HighWatermark != 5 || p.LastStableOffset != 5 ||
 		p.LogStartOffset != 0 || p.PreferredReadReplica != -1 {
@@ -298,10 +296,7 @@ func TestFetchRespectsMaxBytesButReturnsOneBatch(t *testing.T) {
 	fp.PartitionMaxBytes = 10
 	ft.Partitions = append(ft.Partitions, fp)
 	fetch.Topics = append(fetch.Topics, ft)
-	resp, err := fetch.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := dialRaw(t, b.Addr).roundTrip(fetch).(*kmsg.FetchResponse)
 	data := resp.Topics[0].Partitions[0].RecordBatches
 	hdr, err := record.ParseHeader(data)
 	if err != nil || hdr.Size() != len(data) || hdr.BaseOffset != 0 {

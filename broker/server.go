@@ -104,8 +104,9 @@ func (s *Server) Start() error {
 		s.bgWG.Add(1)
 		go s.acceptLoop(bl)
 	}
-	s.bgWG.Add(1)
+	s.bgWG.Add(2)
 	go s.cluster.retentionLoop(s.ctx, &s.bgWG)
+	go s.cluster.flushLoop(s.ctx, &s.bgWG)
 	return nil
 }
 

@@ -24,10 +24,15 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := bench.Run(ctx, *opts)
+	if res != nil {
+		// An interrupted run still reports what it measured before the interruption.
+		if rerr := res.Report(stdout, opts.JSON); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark bench:", err)
 		return 1
 	}
-	res.Print(stdout)
 	return 0
 }

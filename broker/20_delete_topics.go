@@ -1,0 +1,130 @@
+package broker
+
+// DeleteTopics (key 20), v1–v6.
+//
+// v1–v5 name topics; v6 names each by name or by id. As in Kafka's ControllerApis: an entry with
+// both or neither is INVALID_REQUEST, a name or id listed twice gets one INVALID_REQUEST result,
+// an unknown name UNKNOWN_TOPIC_OR_PARTITION and an unknown id UNKNOWN_TOPIC_ID. With
+// delete.topic.enable=false every entry gets TOPIC_DELETION_DISABLED (INVALID_REQUEST below v3).
+// Deviation: when one topic is named both by name and by id, every reference gets
+// INVALID_REQUEST (Kafka answers only the name). Results keep request order (Kafka shuffles
+// them), and carry both the name and the id of a deleted topic. The timeout is ignored: a topic is
+// gone when the response is sent.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bulwark-kafka/bulwark/broker/meta"
+)
+
+// deleteRef is one entry of a DeleteTopics request, resolved.
+type deleteRef struct {
+	name *string
+	id   [16]byte
+	// byName and byID say how a well-formed entry named its topic.
+	byName, byID bool
+	t            *topic
+	err          error
+}
+
+func (s *Server) handleDeleteTopics(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	req := kreq.(*kmsg.DeleteTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	entries := req.Topics
+	if h.version < 6 {
+		entries = make([]kmsg.DeleteTopicsRequestTopic, len(req.TopicNames))
+		for i := range req.TopicNames {
+			entries[i].Topic = &req.TopicNames[i]
+		}
+	}
+	if !s.cfg.DeleteTopicEnable {
+		code := kerr.TopicDeletionDisabled
+		if h.version < 3 {
+			code = kerr.InvalidRequest
+		}
+		for _, e := range entries {
+			resp.Topics = append(resp.Topics, deleteResult(e.Topic, e.TopicID, newAPIError(code, "topic deletion is disabled")))
+		}
+		return respond(resp)
+	}
+	for _, ref := range s.resolveDeletes(entries) {
+		if ref.err == nil {
+			ref.err = s.cluster.deleteTopic(ref.t)
+			if ref.err == nil {
+				s.logger.Info("topic deleted by request", "topic", ref.t.name, "client_id", h.clientID, "remote", c.remote)
+			}
+		}
+		resp.Topics = append(resp.Topics, deleteResult(ref.name, ref.id, ref.err))
+	}
+	return respond(resp)
+}
+
+// resolveDeletes looks every entry up and applies the request-level checks, answering each
+// duplicated name or id once.
+func (s *Server) resolveDeletes(entries []kmsg.DeleteTopicsRequestTopic) []deleteRef {
+	refs := make([]deleteRef, 0, len(entries))
+	names := make(map[string]int)
+	ids := make(map[[16]byte]int)
+	for _, e := range entries {
+		ref := deleteRef{name: e.Topic, id: e.TopicID}
+		hasID := e.TopicID != [16]byte{}
+		switch {
+		case e.Topic != nil && hasID:
+			ref.err = newAPIError(kerr.InvalidRequest, "you may not specify both topic name and topic id")
+		case e.Topic == nil && !hasID:
+			ref.err = newAPIError(kerr.InvalidRequest, "neither topic name nor id were specified")
+		case e.Topic != nil:
+			ref.byName = true
+			names[*e.Topic]++
+			if names[*e.Topic] > 1 {
+				continue // answered once, below
+			}
+			if ref.t = s.cluster.lookupTopic(*e.Topic); ref.t == nil {
+				ref.err = newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", *e.Topic)
+			}
+		default:
+			ref.byID = true
+			ids[e.TopicID]++
+			if ids[e.TopicID] > 1 {
+				continue
+			}
+			if ref.t = s.cluster.lookupTopicID(meta.TopicID(e.TopicID)); ref.t == nil {
+				ref.err = newAPIError(kerr.UnknownTopicID, "topic id %s does not exist", meta.TopicID(e.TopicID))
+			}
+		}
+		refs = append(refs, ref)
+	}
+	// A topic referenced more than once (by repeated names or ids, or by a name and an id) is
+	// not deleted.
+	targets := make(map[*topic]int)
+	for _, r := range refs {
+		if r.err == nil {
+			targets[r.t]++
+		}
+	}
+	for i := range refs {
+		r := &refs[i]
+		switch {
+		case r.byName && names[*r.name] > 1:
+			r.err = newAPIError(kerr.InvalidRequest, "duplicate topic name")
+		case r.byID && ids[r.id] > 1:
+			r.err = newAPIError(kerr.InvalidRequest, "duplicate topic id")
+		case r.err == nil && targets[r.t] > 1:
+			r.err = newAPIError(kerr.InvalidRequest, "the provided topic name maps to an ID that was already supplied")
+		}
+		if r.err == nil {
+			name := r.t.name
+			r.name, r.id = &name, [16]byte(r.t.id)
+		}
+	}
+	return refs
+}
+
+func deleteResult(name *string, id [16]byte, err error) kmsg.DeleteTopicsResponseTopic {
+	out := kmsg.NewDeleteTopicsResponseTopic()
+	out.Topic = name
+	out.TopicID = id
+	out.ErrorCode, out.ErrorMessage = errorCode(err)
+	return out
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"errors"
+	"slices"
+	"strings"
+)
+
+// Validate checks the typed fields and the relations between keys, reporting every problem
+// (joined with errors.Join), each naming its key. Parse calls it; call it again after changing
+// fields directly.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(e *KeyError) { errs = append(errs, e) }
+	c.validateListeners(add)
+	c.validateRanges(add)
+	c.validateSecurity(add)
+	if len(c.LogDirs) == 0 {
+		add(invalid("log.dirs", "at least one directory is required"))
+	}
+	for _, d := range c.LogDirs {
+		if strings.TrimSpace(d) == "" {
+			add(invalid("log.dirs", "empty directory name"))
+		}
+	}
+	if len(c.LogCleanupPolicy) == 0 {
+		add(invalid("log.cleanup.policy", "must list delete and/or compact"))
+	}
+	if err := validHostPort(c.MetricsListen); err != nil {
+		add(invalid("bulwark.metrics.listen", "%v", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateListeners(add func(*KeyError)) {
+	if len(c.Listeners) == 0 {
+		add(invalid("listeners", "at least one listener is required"))
+	}
+	names := map[string]bool{}
+	ports := map[int]string{}
+	for _, l := range c.Listeners {
+		if names[l.Name] {
+			add(invalid("listeners", "listener name %s is used twice", l.Name))
+		}
+		names[l.Name] = true
+		if l.Port < 0 || l.Port > 65535 {
+			add(invalid("listeners", "listener %s: port %d out of range", l.Name, l.Port))
+		}
+		if other, dup := ports[l.Port]; dup && l.Port != 0 {
+			add(invalid("listeners", "listeners %s and %s use the same port %d", other, l.Name, l.Port))
+		}
+		ports[l.Port] = l.Name
+		if _, ok := c.protocolOf(l.Name); !ok {
+			add(invalid("listener.security.protocol.map", "no security protocol for listener %s", l.Name))
+		}
+	}
+	for _, a := range c.AdvertisedListeners {
+		if !names[a.Name] {
+			add(invalid("advertised.listeners", "listener %s is not in listeners", a.Name))
+		}
+		if a.Host == "0.0.0.0" || a.Host == "::" {
+			add(invalid("advertised.listeners", "listener %s: cannot advertise the meta-address %s", a.Name, a.Host))
+		}
+		if a.Port < 0 || a.Port > 65535 {
+			add(invalid("advertised.listeners", "listener %s: port %d out of range", a.Name, a.Port))
+		}
+		if slices.Contains(c.ControllerListenerNames, a.Name) {
+			add(invalid("advertised.listeners", "controller listener %s must not be advertised", a.Name))
+		}
+	}
+	for _, n := range c.ControllerListenerNames {
+		if !names[strings.ToUpper(n)] {
+			add(invalid("controller.listener.names", "listener %s is not in listeners", n))
+		}
+	}
+	if n := c.InterBrokerListenerName; n != "" && !names[strings.ToUpper(n)] {
+		add(invalid("inter.broker.listener.name", "listener %s is not in listeners", n))
+	}
+}
+
+// protocolOf returns a listener's security protocol. As in Kafka's KRaft mode, a controller
+// listener missing from the map is PLAINTEXT.
+func (c *Config) protocolOf(name string) (string, bool) {
+	if p, ok := c.SecurityProtocolMap[name]; ok {
+		return p, true
+	}
+	if slices.Contains(c.ControllerListenerNames, name) {
+		return "PLAINTEXT", true
+	}
+	return "", false
+}
+
+// validateRanges re-checks the typed fields against the same bounds the key table enforces,
+// because tests and embedders set fields directly.
+func (c *Config) validateRanges(add func(*KeyError)) {
+	type bound struct {
+		key string
+		val int64
+		min int64
+	}
+	for _, b := range []bound{
+		{"node.id", int64(c.NodeID), 0},
+		{"num.partitions", int64(c.NumPartitions), 1},
+		{"default.replication.factor", int64(c.DefaultReplicationFactor), 1},
+		{"message.max.bytes", int64(c.MessageMaxBytes), 0},
+		{"socket.request.max.bytes", int64(c.SocketRequestMaxBytes), 1},
+		{"sasl.server.max.receive.size", int64(c.PreAuthMaxFrameBytes), 1},
+		{"connections.max.idle.ms", int64(c.ConnectionsMaxIdle), 1},
+		{"connections.max.reauth.ms", int64(c.ConnectionsMaxReauth), 0},
+		{"max.connections", int64(c.MaxConnections), 0},
+		{"max.connections.per.ip", int64(c.MaxConnectionsPerIP), 0},
+		{"max.connection.creation.rate", int64(c.MaxConnectionCreationRate), 0},
+		{"connection.failed.authentication.delay.ms", int64(c.FailedAuthenticationDelay), 0},
+		{"fetch.max.bytes", int64(c.FetchMaxBytes), 1024},
+		{"max.incremental.fetch.session.cache.slots", int64(c.FetchSessionCacheSlots), 0},
+		{"log.retention.check.interval.ms", int64(c.RetentionCheckInterval), 1},
+		{"log.retention.ms", c.LogRetentionMs, -1},
+		{"log.segment.bytes", int64(c.LogSegmentBytes), 14},
+		{"log.roll.ms", c.LogRollMs, 1},
+		{"log.roll.jitter.ms", c.LogRollJitterMs, 0},
+		{"log.index.interval.bytes", int64(c.LogIndexIntervalBytes), 0},
+		{"log.index.size.max.bytes", int64(c.LogIndexSizeMaxBytes), 4},
+		{"log.segment.delete.delay.ms", c.LogSegmentDeleteDelayMs, 0},
+		{"log.flush.interval.messages", c.FlushIntervalMessages, 1},
+		{"log.flush.interval.ms", c.FlushIntervalMs, 0},
+		{"log.message.timestamp.before.max.ms", c.LogMessageTimestampBeforeMaxMs, 0},
+		{"log.message.timestamp.after.max.ms", c.LogMessageTimestampAfterMaxMs, 0},
+		{"min.insync.replicas", int64(c.MinInsyncReplicas), 1},
+		{"bulwark.shutdown.timeout.ms", int64(c.ShutdownTimeout), 0},
+	} {
+		if b.val < b.min {
+			add(invalid(b.key, "must be at least %d, is %d", b.min, b.val))
+		}
+	}
+	if c.SocketRequestMaxBytes > 0 && c.PreAuthMaxFrameBytes > c.SocketRequestMaxBytes {
+		add(invalid("sasl.server.max.receive.size", "%d exceeds socket.request.max.bytes %d", c.PreAuthMaxFrameBytes, c.SocketRequestMaxBytes))
+	}
+	if err := oneOf(false, compressionTypes...)(c.CompressionType); err != nil {
+		add(invalid("compression.type", "%v", err))
+	}
+	if err := oneOf(false, "CreateTime", "LogAppendTime")(c.LogMessageTimestampType); err != nil {
+		add(invalid("log.message.timestamp.type", "%v", err))
+	}
+}
+
+// validateSecurity checks that TLS and SASL listeners have what they need.
+func (c *Config) validateSecurity(add func(*KeyError)) {
+	var tls, sasl bool
+	for _, l := range c.Listeners {
+		p, _ := c.protocolOf(l.Name)
+		tls = tls || p == "SSL" || p == "SASL_SSL"
+		sasl = sasl || p == "SASL_PLAINTEXT" || p == "SASL_SSL"
+	}
+	_, pemChain := c.Get("ssl.keystore.certificate.chain")
+	if tls && c.SSLKeystoreLocation == "" && !pemChain && !c.anyListenerKey("ssl.keystore.location") {
+		add(invalid("ssl.keystore.location", "required by an SSL or SASL_SSL listener"))
+	}
+	if sasl && len(c.SASLEnabledMechanisms) == 0 && !c.anyListenerKey("sasl.enabled.mechanisms") {
+		add(invalid("sasl.enabled.mechanisms", "required by a SASL listener"))
+	}
+	if c.SSLClientAuth != "" {
+		if err := oneOf(false, "required", "requested", "none")(c.SSLClientAuth); err != nil {
+			add(invalid("ssl.client.auth", "%v", err))
+		}
+	}
+}
+
+// anyListenerKey reports whether some listener.name.<l>.<key> is set.
+func (c *Config) anyListenerKey(key string) bool {
+	for k := range c.Values {
+		if _, rest, ok := splitListenerKey(k); ok && rest == key {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,197 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// atLeast accepts integers (or doubles) not below min.
+func atLeast(min float64) func(string) error {
+	return func(v string) error {
+		if f := mustFloat(v); f < min {
+			return fmt.Errorf("must be at least %s: %q", fmtNum(min), v)
+		}
+		return nil
+	}
+}
+
+// between accepts numbers in [lo, hi].
+func between(lo, hi float64) func(string) error {
+	return func(v string) error {
+		if f := mustFloat(v); f < lo || f > hi {
+			return fmt.Errorf("must be between %s and %s: %q", fmtNum(lo), fmtNum(hi), v)
+		}
+		return nil
+	}
+}
+
+// levelOrDefault accepts -1 (codec default) or a level in [lo, hi], as Kafka's compression levels.
+func levelOrDefault(lo, hi float64) func(string) error {
+	inner := between(lo, hi)
+	return func(v string) error {
+		if mustInt(v) == -1 {
+			return nil
+		}
+		return inner(v)
+	}
+}
+
+func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// oneOf accepts one of the given values; like Kafka's ValidString it is case-sensitive unless
+// fold is set.
+func oneOf(fold bool, allowed ...string) func(string) error {
+	return func(v string) error {
+		for _, a := range allowed {
+			if v == a || (fold && strings.EqualFold(v, a)) {
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s: %q", strings.Join(allowed, ", "), v)
+	}
+}
+
+// listOf accepts a list whose every item is one of allowed (an empty list when allowEmpty).
+func listOf(allowEmpty bool, allowed ...string) func(string) error {
+	item := oneOf(false, allowed...)
+	return func(v string) error {
+		items := splitList(v)
+		if len(items) == 0 && !allowEmpty {
+			return fmt.Errorf("must list at least one of %s", strings.Join(allowed, ", "))
+		}
+		for _, it := range items {
+			if err := item(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// nonEmptyList accepts a list with at least one item.
+func nonEmptyList(v string) error {
+	if len(splitList(v)) == 0 {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+// validListeners accepts a listeners value; empty is accepted only when allowEmpty.
+func validListeners(allowEmpty bool) func(string) error {
+	return func(v string) error {
+		ls, err := ParseListeners(v)
+		if err != nil {
+			return err
+		}
+		if len(ls) == 0 && !allowEmpty {
+			return fmt.Errorf("must name at least one listener")
+		}
+		return nil
+	}
+}
+
+var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
+
+// parseProtocolMap parses listener.security.protocol.map: "NAME:PROTOCOL,NAME:PROTOCOL".
+func parseProtocolMap(v string) (map[string]string, error) {
+	m := make(map[string]string)
+	for _, item := range splitList(v) {
+		name, proto, ok := strings.Cut(item, ":")
+		name, proto = strings.ToUpper(strings.TrimSpace(name)), strings.ToUpper(strings.TrimSpace(proto))
+		if !ok || name == "" {
+			return nil, fmt.Errorf("entry %q is not NAME:PROTOCOL", item)
+		}
+		if err := oneOf(false, securityProtocols...)(proto); err != nil {
+			return nil, fmt.Errorf("listener %s: security protocol %w", name, err)
+		}
+		if _, dup := m[name]; dup {
+			return nil, fmt.Errorf("listener %s is mapped twice", name)
+		}
+		m[name] = proto
+	}
+	return m, nil
+}
+
+func validProtocolMap(v string) error {
+	_, err := parseProtocolMap(v)
+	return err
+}
+
+// validHostPort accepts "host:port" with a port in 0..65535 (host may be empty: all interfaces).
+func validHostPort(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("not host:port: %q", v)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("port out of range: %q", v)
+	}
+	return nil
+}
+
+// parseSuperUsers parses super.users: principals separated by ";", each "Type:name".
+func parseSuperUsers(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ";") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		typ, name, ok := strings.Cut(p, ":")
+		if !ok || typ == "" || name == "" {
+			return nil, fmt.Errorf("principal %q is not Type:name (e.g. User:alice)", p)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func validSuperUsers(v string) error {
+	_, err := parseSuperUsers(v)
+	return err
+}
+
+// parseIPOverrides parses max.connections.per.ip.overrides: "host:count,host:count".
+func parseIPOverrides(v string) (map[string]int32, error) {
+	m := make(map[string]int32)
+	for _, item := range splitList(v) {
+		i := strings.LastIndexByte(item, ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("entry %q is not host:count", item)
+		}
+		host := strings.TrimSpace(item[:i])
+		n, err := strconv.ParseInt(strings.TrimSpace(item[i+1:]), 10, 32)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("entry %q: count must be a non-negative number", item)
+		}
+		m[host] = int32(n)
+	}
+	return m, nil
+}
+
+func validIPOverrides(v string) error {
+	_, err := parseIPOverrides(v)
+	return err
+}
+
+// validThrottledReplicas accepts Kafka's throttled replica lists: "", "*", or
+// "partition:broker,partition:broker".
+func validThrottledReplicas(v string) error {
+	if v == "*" {
+		return nil
+	}
+	for _, item := range splitList(v) {
+		p, b, ok := strings.Cut(item, ":")
+		if !ok {
+			return fmt.Errorf("entry %q is not partition:broker", item)
+		}
+		if _, err := strconv.ParseUint(strings.TrimSpace(p), 10, 31); err != nil {
+			return fmt.Errorf("entry %q is not partition:broker", item)
+		}
+		if _, err := strconv.ParseUint(strings.TrimSpace(b), 10, 31); err != nil {
+			return fmt.Errorf("entry %q is not partition:broker", item)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package log
+
+import (
+	"fmt"
+	"time"
+)
+
+// AppendResult describes an appended batch.
+type AppendResult struct {
+	BaseOffset, LastOffset int64
+	LogAppendTime          int64 // -1 unless AppendOptions.LogAppendTime
+	LogStartOffset         int64
+}
+
+// AppendOptions controls how Append stamps a batch.
+type AppendOptions struct {
+	// LogAppendTime sets the timestamp-type bit and maxTimestamp to Now (recomputing the CRC).
+	LogAppendTime bool
+	// Now is the append time (time-based rolls and LogAppendTime); zero means time.Now().
+	Now time.Time
+	// LeaderEpoch is stamped into partitionLeaderEpoch; a new epoch is recorded in the
+	// leader-epoch checkpoint.
+	LeaderEpoch int32
+}
+
+// Append assigns offsets to one validated batch — rewriting its baseOffset (and, as options
+// say, partitionLeaderEpoch, attributes, maxTimestamp and CRC) in the caller's slice — and
+// writes it to the active segment, rolling first if needed. It does not fsync (see Sync). The
+// log keeps no reference to batch.
+func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
+	if err := checkBatch(batch); err != nil {
+		return AppendResult{}, err
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return AppendResult{}, ErrClosed
+	}
+	if l.failed != nil {
+		return AppendResult{}, l.failed
+	}
+	n := int64(len(batch))
+	info, _ := parseHeader(batch, 0)
+	delta := info.last - info.base
+	s := l.segs[len(l.segs)-1]
+	if l.shouldRoll(s, n, delta, now) {
+		if err := l.roll(now); err != nil {
+			return AppendResult{}, err
+		}
+		s = l.segs[len(l.segs)-1]
+	}
+	res := AppendResult{BaseOffset: l.end, LastOffset: l.end + delta, LogAppendTime: -1}
+	if opts.LogAppendTime {
+		res.LogAppendTime = now.UnixMilli()
+	}
+	stampBatch(batch, res.BaseOffset, opts.LeaderEpoch, res.LogAppendTime, opts.LogAppendTime)
+	if err := l.write(s, batch); err != nil {
+		return AppendResult{}, err
+	}
+	info, _ = parseHeader(batch, s.size)
+	if l.epochs.assign(opts.LeaderEpoch, res.BaseOffset) {
+		if err := l.writeEpochs(); err != nil {
+			// The batches carry their epochs; recovery rebuilds the cache if this write is lost.
+			l.logger.Error("leader epoch checkpoint not written", "err", err)
+		}
+	}
+	l.smu.Lock()
+	ie, te := s.track(info, l.cfg.IndexIntervalBytes)
+	l.end = res.LastOffset + 1
+	l.size += n
+	res.LogStartOffset = l.start
+	l.wakeLocked()
+	l.smu.Unlock()
+	s.writeEntries(ie, te)
+	return res, nil
+}
+
+// write puts the batch at the end of the active segment. A failed or short write is cut back
+// off the file; if even that fails the log stops accepting appends, since the file now holds
+// bytes the offsets do not account for.
+func (l *Log) write(s *segment, batch []byte) error {
+	_, err := s.f.WriteAt(batch, s.size)
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("log: write %s: %w", s.paths[0], err)
+	if terr := s.f.Truncate(s.size); terr != nil {
+		l.failed = fmt.Errorf("%w (and undoing it failed: %v)", err, terr)
+		return l.failed
+	}
+	return err
+}
+
+// shouldRoll mirrors Kafka's LogSegment.shouldRoll: a non-empty segment rolls when the batch
+// would overflow segment.bytes, when segment.ms has passed since its first batch's timestamp
+// (or its creation), when either index is full, or when the batch's offsets would not fit the
+// index's relative offsets.
+func (l *Log) shouldRoll(s *segment, n, delta int64, now time.Time) bool {
+	if s.size == 0 {
+		return false
+	}
+	switch {
+	case s.size+n > l.cfg.SegmentBytes:
+		return true
+	case l.segmentAged(s, now):
+		return true
+	case int64(len(s.idx)) >= int64(l.cfg.SegmentIndexBytes/indexEntrySize),
+		int64(len(s.tidx)) >= int64(l.cfg.SegmentIndexBytes/timeIndexEntrySize):
+		return true
+	case l.end+delta-s.base > maxRelativeDelta:
+		return true
+	}
+	return false
+}
+
+// segmentAged reports whether segment.ms has elapsed for s.
+func (l *Log) segmentAged(s *segment, now time.Time) bool {
+	if l.cfg.SegmentMs <= 0 || s.size == 0 {
+		return false
+	}
+	from := s.created.UnixMilli()
+	if s.firstTs >= 0 {
+		from = s.firstTs
+	}
+	return now.UnixMilli()-from > l.cfg.SegmentMs.Milliseconds()
+}
+
+// roll seals the active segment (fsyncing it, so only the new active segment can hold
+// unsynced data) and starts a new one at the log end offset. mu is held.
+func (l *Log) roll(now time.Time) error {
+	old := l.segs[len(l.segs)-1]
+	if old.size == 0 {
+		return nil // an empty segment already starts at the log end offset
+	}
+	if err := old.seal(&l.smu); err != nil {
+		return err
+	}
+	s, _, err := openSegment(l.dir, l.end, true, now)
+	if err != nil {
+		return fmt.Errorf("log: roll at %d: %w", l.end, err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		s.release()
+		return fmt.Errorf("log: roll at %d: fsync dir: %w", l.end, err)
+	}
+	segs := make([]*segment, len(l.segs), len(l.segs)+1)
+	copy(segs, l.segs)
+	l.smu.Lock()
+	l.segs = append(segs, s)
+	l.smu.Unlock()
+	l.setFlushed(s.base, nil)
+	l.logger.Debug("rolled segment", "base", s.base, "previous", old.base, "previous_bytes", old.size)
+	return nil
+}

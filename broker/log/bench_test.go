@@ -1,0 +1,56 @@
+package log
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Batches carry the current time: segment.ms is measured from batch timestamps, and old ones
+// would roll (and fsync) a segment per batch.
+
+// BenchmarkAppend measures Append alone (page-cache writes, no fsync) with 16 KiB batches.
+func BenchmarkAppend(b *testing.B) {
+	l := openTest(b, b.TempDir(), DefaultConfig(), 0)
+	batch := testBatch(16, 1000, time.Now().UnixMilli())
+	b.SetBytes(int64(len(batch)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := l.Append(batch, AppendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendSync measures acks=all style Append+Sync from 8 goroutines sharing fsyncs.
+func BenchmarkAppendSync(b *testing.B) {
+	l := openTest(b, b.TempDir(), DefaultConfig(), 0)
+	b.SetBytes(int64(len(testBatch(16, 1000, time.Now().UnixMilli()))))
+	var wg sync.WaitGroup
+	work := make(chan struct{})
+	b.ResetTimer()
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := testBatch(16, 1000, time.Now().UnixMilli())
+			for range work {
+				res, err := l.Append(batch, AppendOptions{})
+				if err == nil {
+					err = l.Sync(context.Background(), res.LastOffset+1)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range b.N {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	b.ReportMetric(float64(l.fsyncs.Load())/float64(b.N), "fsyncs/op")
+}

@@ -1,0 +1,389 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const cleanShutdownName = ".clean-shutdown"
+
+// Log is one partition's log. All methods are safe for concurrent use; see the package
+// documentation for the locking model.
+type Log struct {
+	dir    string
+	logger *slog.Logger
+	epochs epochCache
+
+	mu     sync.Mutex // serializes writers; see doc.go
+	cfg    Config     // written under mu and smu
+	failed error      // sticky: a write could not be undone, appends are refused
+
+	epochsRecovered bool // Open found epochs missing from the checkpoint
+
+	smu      sync.RWMutex
+	segs     []*segment // copy-on-write; the last one is active
+	start    int64      // log start offset
+	end      int64      // log end offset
+	size     int64      // total bytes of all segments
+	waitCh   chan struct{}
+	closed   bool
+	readHint atomic.Pointer[readHint]
+
+	fmu      sync.Mutex
+	flushed  int64
+	flushErr error
+	flushCh  chan struct{} // closed and replaced whenever flushed or flushErr change
+	fclosed  bool
+	kick     chan struct{}
+	stop     chan struct{}
+	flushEnd chan struct{}
+	fsyncs   atomic.Int64 // test hook: fsyncs done by the flusher
+
+	beforeFsync func() // test hook: called by the flusher before each fsync (simulates a slow disk)
+}
+
+// Open opens or creates the log in dir. Without the clean-shutdown marker it recovers the active
+// segment; any segment with missing or inconsistent indexes is recovered too. logStartOffset is
+// the start offset the broker persisted; it is raised to the first segment's base if lower.
+func Open(dir string, cfg Config, logStartOffset int64, logger *slog.Logger) (*Log, error) {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("log: create %s: %w", dir, err)
+	}
+	l := &Log{dir: dir, logger: logger, cfg: cfg.sanitize(), waitCh: make(chan struct{}),
+		flushCh: make(chan struct{}), kick: make(chan struct{}, 1), stop: make(chan struct{}), flushEnd: make(chan struct{})}
+	marker := filepath.Join(dir, cleanShutdownName)
+	_, statErr := os.Stat(marker)
+	clean := statErr == nil
+	bases, err := l.cleanDir()
+	if err != nil {
+		return nil, err
+	}
+	haveEpochs := l.loadEpochs()
+	if err := l.loadSegments(bases, clean, haveEpochs); err != nil {
+		l.closeSegments()
+		return nil, err
+	}
+	if err := l.finishOpen(logStartOffset, haveEpochs); err != nil {
+		l.closeSegments()
+		return nil, err
+	}
+	if clean {
+		if err := os.Remove(marker); err != nil {
+			l.closeSegments()
+			return nil, fmt.Errorf("log: remove clean-shutdown marker: %w", err)
+		}
+		if err := syncDir(dir); err != nil {
+			l.closeSegments()
+			return nil, fmt.Errorf("log: fsync %s: %w", dir, err)
+		}
+	}
+	go l.flushLoop()
+	return l, nil
+}
+
+// cleanDir removes leftovers of interrupted deletions and checkpoint writes, and returns the
+// base offsets of the segments present, sorted.
+func (l *Log) cleanDir() ([]int64, error) {
+	ents, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("log: read %s: %w", l.dir, err)
+	}
+	var bases []int64
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, ".tmp"):
+			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("log: remove %s: %w", name, err)
+			}
+		default:
+			if base, ok := parseSegmentName(name); ok && e.Type().IsRegular() {
+				bases = append(bases, base)
+			}
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
+
+// loadEpochs reads the leader-epoch checkpoint; false means it must be rebuilt from the batches.
+func (l *Log) loadEpochs() bool {
+	data, err := os.ReadFile(filepath.Join(l.dir, epochCheckpointName))
+	if err != nil {
+		return false
+	}
+	entries, err := decodeEpochCheckpoint(data)
+	if err != nil {
+		l.logger.Warn("rebuilding leader epoch cache", "err", err)
+		return false
+	}
+	l.epochs.entries = entries
+	return true
+}
+
+// loadSegments opens every segment, recovering the ones that need it. A segment that had to be
+// truncated in the middle of the log makes every later segment unreachable; those are deleted.
+func (l *Log) loadSegments(bases []int64, clean, haveEpochs bool) error {
+	now := time.Now()
+	for i, base := range bases {
+		s, indexesExisted, err := openSegment(l.dir, base, false, now)
+		if err != nil {
+			return fmt.Errorf("log: open segment %d: %w", base, err)
+		}
+		l.segs = append(l.segs, s)
+		last := i == len(bases)-1
+		maxLast := int64(-1)
+		if !last {
+			maxLast = bases[i+1]
+		}
+		ok := clean || !last
+		if ok && indexesExisted {
+			if ok, err = l.loadSegment(s, maxLast); err != nil {
+				return fmt.Errorf("log: load segment %d: %w", base, err)
+			}
+		} else {
+			ok = false
+		}
+		if ok {
+			continue
+		}
+		truncated, err := l.recoverSegment(s, maxLast, func(b batchInfo) {
+			if haveEpochs && l.epochs.assign(b.epoch, b.base) {
+				l.epochsRecovered = true
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if !last && (truncated || s.next != maxLast) {
+			return l.dropAfter(i, bases[i+1:])
+		}
+	}
+	return nil
+}
+
+// dropAfter deletes the segments that follow a damaged one.
+func (l *Log) dropAfter(i int, later []int64) error {
+	for _, base := range later {
+		l.logger.Warn("deleting segment after damaged one", "segment", base, "damaged", l.segs[i].base)
+		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			if err := os.Remove(segmentName(l.dir, base, suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("log: remove segment %d: %w", base, err)
+			}
+		}
+	}
+	return syncDir(l.dir)
+}
+
+// finishOpen derives the log's offsets from the loaded segments and settles the epoch cache.
+func (l *Log) finishOpen(logStartOffset int64, haveEpochs bool) error {
+	if len(l.segs) == 0 {
+		s, _, err := openSegment(l.dir, max(logStartOffset, 0), true, time.Now())
+		if err != nil {
+			return fmt.Errorf("log: create segment: %w", err)
+		}
+		l.segs = []*segment{s}
+		if err := syncDir(l.dir); err != nil {
+			return fmt.Errorf("log: fsync %s: %w", l.dir, err)
+		}
+	}
+	act := l.segs[len(l.segs)-1]
+	l.end = act.next
+	for _, s := range l.segs {
+		l.size += s.size
+	}
+	l.start = max(logStartOffset, l.segs[0].base)
+	if l.start > l.end {
+		if err := l.restartAt(l.start); err != nil {
+			return err
+		}
+	}
+	if !haveEpochs {
+		l.epochs.entries = nil
+		if err := l.rebuildEpochs(); err != nil {
+			return err
+		}
+	}
+	changed := l.epochs.truncateFromEnd(l.end)
+	changed = l.epochs.truncateFromStart(l.start) || changed
+	if changed || l.epochsRecovered || (!haveEpochs && len(l.epochs.entries) > 0) {
+		if err := l.writeEpochs(); err != nil {
+			return err
+		}
+	}
+	l.flushed = l.end
+	return nil
+}
+
+// restartAt handles a persisted log start offset beyond the data on disk (the data it covered
+// is gone): like Kafka, it drops every segment and starts an empty one at that offset.
+func (l *Log) restartAt(start int64) error {
+	l.logger.Warn("log start offset is beyond the log end; starting empty", "log_start", start, "log_end", l.end)
+	for _, s := range l.segs {
+		s.remove(0, func(err error) { l.logger.Warn("segment removal failed", "err", err) })
+	}
+	s, _, err := openSegment(l.dir, start, true, time.Now())
+	if err != nil {
+		return fmt.Errorf("log: create segment: %w", err)
+	}
+	l.segs, l.end, l.size = []*segment{s}, start, 0
+	l.epochs.entries = nil
+	return syncDir(l.dir)
+}
+
+// rebuildEpochs rebuilds a missing or damaged epoch cache from the batch headers.
+func (l *Log) rebuildEpochs() error {
+	for _, s := range l.segs {
+		lim := scanLimits{segBase: s.base, minBase: s.base, maxLast: -1, fileSize: s.size}
+		if _, err := scanBatches(s.f, 0, lim, func(b batchInfo) { l.epochs.assign(b.epoch, b.base) }); err != nil {
+			return fmt.Errorf("log: rebuild epoch cache: %w", err)
+		}
+	}
+	return nil
+}
+
+func (l *Log) writeEpochs() error {
+	if err := writeFileAtomic(l.dir, epochCheckpointName, encodeEpochCheckpoint(l.epochs.snapshot())); err != nil {
+		return fmt.Errorf("log: write %s: %w", epochCheckpointName, err)
+	}
+	return nil
+}
+
+// closeSegments drops the log's reference on every segment (Open failures, Close, Delete).
+func (l *Log) closeSegments() {
+	for _, s := range l.segs {
+		s.closeErrLog = func(err error) { l.logger.Warn("closing segment failed", "err", err) }
+		s.release()
+	}
+	l.segs = nil
+}
+
+// LogStartOffset returns the first offset that may be read.
+func (l *Log) LogStartOffset() int64 {
+	l.smu.RLock()
+	defer l.smu.RUnlock()
+	return l.start
+}
+
+// LogEndOffset returns the next offset to be assigned.
+func (l *Log) LogEndOffset() int64 {
+	l.smu.RLock()
+	defer l.smu.RUnlock()
+	return l.end
+}
+
+// HighWatermark returns the offset consumers may read up to; on a single node it is the log
+// end offset.
+func (l *Log) HighWatermark() int64 { return l.LogEndOffset() }
+
+// Size returns the total bytes of all segments.
+func (l *Log) Size() int64 {
+	l.smu.RLock()
+	defer l.smu.RUnlock()
+	return l.size
+}
+
+// NumSegments returns how many segments the log has.
+func (l *Log) NumSegments() int {
+	l.smu.RLock()
+	defer l.smu.RUnlock()
+	return len(l.segs)
+}
+
+// Wait returns a channel closed by the next append, or when the log is closed or deleted.
+// Fetch long-polls by taking the channel, checking for data, then selecting on it.
+func (l *Log) Wait() <-chan struct{} {
+	l.smu.RLock()
+	defer l.smu.RUnlock()
+	return l.waitCh
+}
+
+// wakeLocked wakes Wait callers; smu must be held for writing.
+func (l *Log) wakeLocked() {
+	close(l.waitCh)
+	if !l.closed {
+		l.waitCh = make(chan struct{})
+	}
+}
+
+// SetConfig applies changed topic configs; they take effect from the next append or retention
+// pass.
+func (l *Log) SetConfig(cfg Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.smu.Lock()
+	l.cfg = cfg.sanitize()
+	l.smu.Unlock()
+}
+
+// Close fsyncs the active segment, writes the clean-shutdown marker and closes the files. Wait
+// channels are closed; Sync callers whose data is durable succeed, the rest get ErrClosed.
+func (l *Log) Close() error { return l.shutdown(true) }
+
+// Delete closes the log without syncing and removes its directory (topic deletion).
+func (l *Log) Delete() error {
+	if err := l.shutdown(false); err != nil && !errors.Is(err, ErrClosed) {
+		l.logger.Warn("closing deleted log", "err", err)
+	}
+	if err := os.RemoveAll(l.dir); err != nil {
+		return fmt.Errorf("log: remove %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+func (l *Log) shutdown(clean bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	close(l.stop)
+	<-l.flushEnd
+	var err error
+	if clean {
+		err = l.sealForClose()
+	}
+	l.smu.Lock()
+	l.closed = true
+	l.wakeLocked()
+	end := l.end
+	l.smu.Unlock()
+	l.fmu.Lock()
+	if clean && err == nil && l.flushErr == nil {
+		l.flushed = max(l.flushed, end)
+	}
+	l.fclosed = true
+	close(l.flushCh)
+	l.fmu.Unlock()
+	l.closeSegments()
+	return err
+}
+
+// sealForClose makes the log durable and marks the shutdown clean; mu is held.
+func (l *Log) sealForClose() error {
+	err := l.segs[len(l.segs)-1].seal(&l.smu)
+	l.fmu.Lock()
+	ferr := l.flushErr
+	l.fmu.Unlock()
+	// After a failed write or fsync the file may not match what was appended (the kernel can
+	// drop dirty pages once an fsync fails), so the next Open must rescan it.
+	if err == nil && l.failed == nil && ferr == nil {
+		err = writeFileAtomic(l.dir, cleanShutdownName, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("log: close: %w", err)
+	}
+	return nil
+}

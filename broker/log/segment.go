@@ -1,0 +1,246 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+	deletedSuffix   = ".deleted"
+)
+
+// segment is one .log file and its two indexes. Fields marked "published" are written under
+// Log.mu and Log.smu together and read under either; the rest belong to Log.mu.
+type segment struct {
+	base  int64
+	paths [3]string // .log, .index, .timeindex (renamed to *.deleted when deleted)
+	f     *os.File
+	idxF  *os.File
+	tidxF *os.File
+
+	// published
+	size        int64
+	next        int64 // offset after the last batch; == base while empty
+	idx         []indexEntry
+	tidx        []timeEntry
+	maxTs       int64 // largest batch max timestamp, -1 if none
+	maxTsOffset int64 // last offset of the first batch carrying maxTs
+
+	firstTs     int64     // max timestamp of the first batch (time-based roll), -1 if none
+	created     time.Time // when this process created or opened the segment
+	sinceIndex  int64     // bytes appended since the last offset index entry
+	indexDirty  bool      // an index file write failed; rewrite the files at seal
+	refs        atomic.Int32
+	deleted     atomic.Bool
+	closeErrLog func(error)
+}
+
+func segmentName(dir string, base int64, suffix string) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, suffix))
+}
+
+// parseSegmentName returns the base offset of a "<20 digits>.log" file name.
+func parseSegmentName(name string) (int64, bool) {
+	if len(name) != 20+len(logSuffix) || filepath.Ext(name) != logSuffix {
+		return 0, false
+	}
+	base, err := strconv.ParseInt(name[:20], 10, 64)
+	if err != nil || base < 0 {
+		return 0, false
+	}
+	return base, true
+}
+
+// openSegment opens (creating when create is set) a segment's three files. It reports whether
+// both index files already existed.
+func openSegment(dir string, base int64, create bool, now time.Time) (*segment, bool, error) {
+	s := &segment{base: base, next: base, maxTs: -1, maxTsOffset: -1, firstTs: -1, created: now}
+	s.paths = [3]string{segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix)}
+	s.refs.Store(1)
+	flag := os.O_RDWR
+	if create {
+		flag |= os.O_CREATE | os.O_TRUNC
+	}
+	var err error
+	if s.f, err = os.OpenFile(s.paths[0], flag, 0o644); err != nil {
+		return nil, false, err
+	}
+	indexesExisted := true
+	files := []**os.File{&s.idxF, &s.tidxF}
+	for i, fp := range files {
+		if _, statErr := os.Stat(s.paths[i+1]); statErr != nil {
+			indexesExisted = false
+		}
+		iflag := os.O_RDWR | os.O_CREATE
+		if create {
+			iflag |= os.O_TRUNC
+		}
+		if *fp, err = os.OpenFile(s.paths[i+1], iflag, 0o644); err != nil {
+			s.closeFiles()
+			return nil, false, err
+		}
+	}
+	return s, indexesExisted, nil
+}
+
+func (s *segment) closeFiles() error {
+	var errs []error
+	for _, f := range []*os.File{s.f, s.idxF, s.tidxF} {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// acquire takes a reference for a reader. Callers hold Log.smu, under which the log's own
+// reference is still held, so the count cannot have reached zero.
+func (s *segment) acquire() { s.refs.Add(1) }
+
+// release drops a reference; the last one closes the files and, for a deleted segment, removes
+// them.
+func (s *segment) release() {
+	if s.refs.Add(-1) != 0 {
+		return
+	}
+	err := s.closeFiles()
+	if s.deleted.Load() {
+		for _, p := range s.paths {
+			if rmErr := os.Remove(p); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+				err = errors.Join(err, rmErr)
+			}
+		}
+	}
+	if err != nil && s.closeErrLog != nil {
+		s.closeErrLog(err)
+	}
+}
+
+// remove renames the files to *.deleted and drops the log's reference after delay; readers
+// still holding references keep the files open until they finish.
+func (s *segment) remove(delay time.Duration, logErr func(error)) {
+	for i, p := range s.paths {
+		if err := os.Rename(p, p+deletedSuffix); err != nil {
+			logErr(err)
+			continue
+		}
+		s.paths[i] = p + deletedSuffix
+	}
+	s.closeErrLog = logErr
+	s.deleted.Store(true)
+	if delay <= 0 {
+		s.release()
+		return
+	}
+	time.AfterFunc(delay, s.release)
+}
+
+// track records one batch appended at s.size: it advances size and next offset, updates the
+// max timestamp, and adds index entries the way Kafka's LogSegment.append does (an offset
+// entry, and a time entry if the max timestamp grew, once more than interval bytes were
+// appended since the last entry). It returns the entries added, for writing to the files.
+// Callers hold whatever lock publishes these fields.
+func (s *segment) track(b batchInfo, interval int32) (ie *indexEntry, te *timeEntry) {
+	if s.size == 0 {
+		s.firstTs = b.maxTs
+	}
+	if b.maxTs > s.maxTs {
+		s.maxTs, s.maxTsOffset = b.maxTs, b.last
+	}
+	if s.sinceIndex > int64(interval) {
+		e := indexEntry{rel: uint32(b.last - s.base), pos: uint32(b.pos)}
+		s.idx = append(s.idx, e)
+		ie = &s.idx[len(s.idx)-1]
+		te = s.addTimeEntry()
+		s.sinceIndex = 0
+	}
+	s.sinceIndex += b.size
+	s.size = b.pos + b.size
+	s.next = b.last + 1
+	return ie, te
+}
+
+// addTimeEntry appends (maxTs, maxTsOffset) to the time index when it would grow it.
+func (s *segment) addTimeEntry() *timeEntry {
+	if s.maxTs < 0 || (len(s.tidx) > 0 && s.tidx[len(s.tidx)-1].ts >= s.maxTs) {
+		return nil
+	}
+	s.tidx = append(s.tidx, timeEntry{ts: s.maxTs, rel: uint32(s.maxTsOffset - s.base)})
+	return &s.tidx[len(s.tidx)-1]
+}
+
+// writeEntries appends new index entries to the files; a failure only marks the indexes for a
+// full rewrite at seal time, because the in-memory copy stays authoritative.
+func (s *segment) writeEntries(ie *indexEntry, te *timeEntry) {
+	if ie != nil {
+		var b [indexEntrySize]byte
+		encodeIndexEntry(b[:], *ie)
+		if _, err := s.idxF.WriteAt(b[:], int64(len(s.idx)-1)*indexEntrySize); err != nil {
+			s.indexDirty = true
+		}
+	}
+	if te != nil {
+		var b [timeIndexEntrySize]byte
+		encodeTimeEntry(b[:], *te)
+		if _, err := s.tidxF.WriteAt(b[:], int64(len(s.tidx)-1)*timeIndexEntrySize); err != nil {
+			s.indexDirty = true
+		}
+	}
+}
+
+// seal makes the segment complete on disk before it stops being active (or the log closes):
+// the time index gets a final entry with the segment's max timestamp (retention reads it at the
+// next Open) and all three files are fsynced. Callers hold Log.mu; pub is Log.smu, held only
+// while the in-memory time index changes so readers do not wait for the fsyncs.
+func (s *segment) seal(pub sync.Locker) error {
+	pub.Lock()
+	te := s.addTimeEntry()
+	pub.Unlock()
+	s.writeEntries(nil, te)
+	if s.indexDirty {
+		if err := writeIndexes(s.idxF, s.tidxF, s.idx, s.tidx); err != nil {
+			return fmt.Errorf("log: rewrite indexes of segment %d: %w", s.base, err)
+		}
+		s.indexDirty = false
+	}
+	for _, f := range []*os.File{s.f, s.idxF, s.tidxF} {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("log: fsync %s: %w", f.Name(), err)
+		}
+	}
+	return nil
+}
+
+// view is a reader's snapshot of a segment, taken under Log.smu.
+type view struct {
+	s           *segment
+	base, size  int64
+	next        int64
+	idx         []indexEntry
+	tidx        []timeEntry
+	maxTs       int64
+	maxTsOffset int64
+}
+
+func (s *segment) view() view {
+	return view{s: s, base: s.base, size: s.size, next: s.next, idx: s.idx, tidx: s.tidx, maxTs: s.maxTs, maxTsOffset: s.maxTsOffset}
+}
+
+// syncDir fsyncs a directory so that file creations, renames and removals in it are durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
