@@ -20,6 +20,9 @@ import (
 // this the reader stops reading, so a client cannot queue unbounded work.
 const maxInFlight = 16
 
+// maxReusedFrame is the largest request buffer a connection keeps between requests.
+const maxReusedFrame = 4 << 20
+
 // conn is one client connection. Its reader goroutine (serve) reads, decodes and handles
 // requests in order; its writer goroutine (writeLoop) writes their responses in the same order.
 // A reply that must wait runs on a goroutine of its own, so one long poll does not stop the
@@ -93,6 +96,7 @@ func (c *conn) serve() {
 func (c *conn) readLoop() error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
+	var buf []byte
 	idle := c.srv.cfg.ConnectionsMaxIdle
 	for {
 		if c.srv.draining.Load() {
@@ -101,12 +105,17 @@ func (c *conn) readLoop() error {
 		if idle > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
-		frame, err := readFrame(br, &sizeBuf, c.frameLimit())
+		frame, err := readFrame(br, &sizeBuf, c.frameLimit(), buf)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && c.inFlight.Load() > 0 && !c.srv.draining.Load() {
 				continue // a long poll is still owed a response: not idle
 			}
 			return err
+		}
+		// Handlers finish with the request's bytes before returning (see handler), so the frame
+		// buffer is reused for the next request, up to a size worth keeping per connection.
+		if cap(frame) <= maxReusedFrame {
+			buf = frame
 		}
 		received := time.Now()
 		h, req, err := parseRequest(frame, c.srv.table, c.mayServe)

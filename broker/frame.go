@@ -23,7 +23,10 @@ var (
 // readFrame reads one size-prefixed frame. The size is checked against limit before anything is
 // allocated, so a peer cannot make the broker allocate more than limit bytes per frame; the cap
 // is the small pre-authentication one until the connection has authenticated.
-func readFrame(r io.Reader, sizeBuf *[4]byte, limit int32) ([]byte, error) {
+//
+// buf is reused when it is large enough, so a connection does not allocate a fresh buffer per
+// request; the caller must not keep the previous frame.
+func readFrame(r io.Reader, sizeBuf *[4]byte, limit int32, buf []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 		return nil, err
 	}
@@ -34,7 +37,11 @@ func readFrame(r io.Reader, sizeBuf *[4]byte, limit int32) ([]byte, error) {
 	case size > limit:
 		return nil, fmt.Errorf("%w: %d > %d bytes", errFrameTooLarge, size, limit)
 	}
-	buf := make([]byte, size)
+	if int(size) <= cap(buf) {
+		buf = buf[:size]
+	} else {
+		buf = make([]byte, size)
+	}
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, err
 	}

@@ -32,7 +32,9 @@ func respond(resp kmsg.Response) reply { return reply{resp: resp} }
 
 // handler serves one decoded request. It runs on the connection's reader goroutine, so anything
 // that must happen in request order (appends, session updates) happens here, before the next
-// request on the connection is read; only waiting is deferred to reply.later.
+// request on the connection is read; only waiting is deferred to reply.later. The request's byte
+// slices alias the connection's read buffer, which is reused for the next request: a handler (and
+// its reply.later) must not keep them after returning.
 type handler func(c *conn, h requestHeader, req kmsg.Request) reply
 
 // apiEntry is one row of the handler table: an API key, the versions this broker serves, and the
