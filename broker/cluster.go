@@ -281,19 +281,26 @@ func (c *cluster) enforceRetention(now time.Time) {
 			if after := p.log.LogStartOffset(); after != before {
 				c.logger.Info("retention deleted segments", "topic", t.name, "partition", p.index,
 					"segments", n, "log_start_offset", after)
-				c.persistLogStart(p, after)
+				c.persistLogStart(p)
 			}
 		}
 	}
 }
 
-// persistLogStart records a partition's new log start offset in the metadata log, so that a
-// restart does not serve records that DeleteRecords or retention removed.
-func (c *cluster) persistLogStart(p *partition, offset int64) {
+// persistLogStart records a partition's log start offset in the metadata log, so that a restart
+// does not serve records that DeleteRecords or retention removed. It stores the log's current
+// value under adminMu rather than the caller's, so concurrent callers can never persist an older
+// offset after a newer one.
+func (c *cluster) persistLogStart(p *partition) {
 	c.adminMu.Lock()
 	defer c.adminMu.Unlock()
-	if c.lookupTopicID(p.topicID) == nil {
+	mt := c.store.State().TopicsByID[p.topicID]
+	if mt == nil || int(p.index) >= len(mt.Partitions) {
 		return // deleted meanwhile
+	}
+	offset := p.log.LogStartOffset()
+	if offset <= mt.Partitions[p.index].LogStartOffset {
+		return
 	}
 	if _, err := c.store.Commit(meta.SetLogStartOffset{ID: p.topicID, Partition: p.index, Offset: offset}); err != nil {
 		c.logger.Error("persist log start offset", "topic", p.topicName, "partition", p.index, "err", err)
@@ -313,6 +320,10 @@ func (c *cluster) close() error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	// A snapshot at clean shutdown makes the next start replay nothing.
+	if err := c.store.Snapshot(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.store.Close(); err != nil {
 		errs = append(errs, err)

@@ -231,7 +231,7 @@ func (c *cluster) deleteRecords(p *partition, offset int64) (int64, error) {
 		return -1, err
 	}
 	if low != before {
-		c.persistLogStart(p, low)
+		c.persistLogStart(p)
 	}
 	return low, nil
 }
