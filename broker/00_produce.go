@@ -1,6 +1,8 @@
 package broker
 
-// Produce (key 0), v3–v12.
+// Produce (key 0), v3–v12; v0–v2 are advertised but every partition of such a request gets
+// UNSUPPORTED_VERSION, as in Kafka 4.0 (KAFKA-18659: librdkafka decides whether it may compress
+// from the advertised Produce range, and the old versions carry only the removed v0/v1 formats).
 //
 // Each partition's payload must be exactly one v2 record batch (Kafka 4.0 removed older
 // formats). It is validated (CRC-32C, lengths, magic, record count, every record's framing; a
@@ -28,6 +30,10 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/record"
 )
 
+// minProduceVersion is the oldest Produce version actually served: v3 introduced the v2 record
+// batch format, the only one this broker stores.
+const minProduceVersion = 3
+
 // maxUncompressedBatchBytes caps the memory used to validate one compressed batch.
 const maxUncompressedBatchBytes = 64 << 20
 
@@ -44,6 +50,7 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 	req := kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	validAcks := req.Acks == -1 || req.Acks == 0 || req.Acks == 1
+	oldVersion := h.version < minProduceVersion
 	scratch := scratchPool.Get().(*record.Scratch)
 	defer scratchPool.Put(scratch)
 
@@ -61,6 +68,11 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 			op := &out.Partitions[j]
 			*op = kmsg.NewProduceResponseTopicPartition()
 			op.Partition = rp.Partition
+			if oldVersion {
+				op.ErrorCode = kerr.UnsupportedVersion.Code
+				failed = true
+				continue
+			}
 			if !validAcks {
 				op.ErrorCode = kerr.InvalidRequiredAcks.Code
 				failed = true

@@ -179,6 +179,8 @@ func (sp *sessionPartition) newsIn(rp *kmsg.FetchResponseTopicPartition) bool {
 func (f *fetchRun) readPartition(sp *sessionPartition, budget *int64, first bool) kmsg.FetchResponseTopicPartition {
 	rp := kmsg.NewFetchResponseTopicPartition()
 	rp.Partition = sp.key.partition
+	// Kafka never sends null records; librdkafka rejects a -1 size as a parse failure.
+	rp.RecordBatches = []byte{}
 	t, p := f.resolve(sp.key)
 	if p == nil {
 		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -217,7 +219,9 @@ func (f *fetchRun) readPartition(sp *sessionPartition, budget *int64, first bool
 		rp.ErrorCode = kerr.KafkaStorageError.Code
 		return rp
 	}
-	rp.RecordBatches = data
+	if len(data) > 0 {
+		rp.RecordBatches = data
+	}
 	*budget -= int64(len(data))
 	return rp
 }

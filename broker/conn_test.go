@@ -27,7 +27,7 @@ func TestApiVersionsAdvertisesHandlerTable(t *testing.T) {
 		for _, k := range resp.ApiKeys {
 			got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
 		}
-		for key, want := range map[int16][2]int16{0: {3, 12}, 1: {4, 17}, 2: {1, 10}, 3: {0, 12}, 18: {0, 4}} {
+		for key, want := range map[int16][2]int16{0: {0, 12}, 1: {4, 17}, 2: {1, 10}, 3: {0, 12}, 18: {0, 4}} {
 			if got[key] != want {
 				t.Errorf("v%d: key %d versions %v, want %v", v, key, got[key], want)
 			}
@@ -71,7 +71,7 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 	b := newTestBroker(t, withConfig(func(c *config.Config) { c.SocketRequestMaxBytes = 1 << 20 }))
 	cases := map[string][]byte{
 		"unknown api key":     rawHeader(999, 0, 0),
-		"unsupported version": rawHeader(0, 2, 0), // Produce v2: removed in Kafka 4.0
+		"unsupported version": rawHeader(1, 3, 0), // Fetch v3: removed in Kafka 4.0
 		"negative size":       {0xff, 0xff, 0xff, 0xfe},
 		"over the size cap":   {0x10, 0, 0, 0},
 		"truncated header":    {0, 0, 0, 3, 0, 3, 0},

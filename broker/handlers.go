@@ -73,7 +73,9 @@ func (t *handlerTable) sorted() []*apiEntry {
 // others); ceilings are the newest versions whose semantics are implemented here.
 func newHandlerTable(s *Server) *handlerTable {
 	entries := []*apiEntry{
-		{key: 0, min: 3, max: 12, handle: s.handleProduce},
+		// Produce advertises v0–v2 although it refuses them (see 00_produce.go), as Kafka 4.0 does
+		// (KAFKA-18659): librdkafka 2.0 compresses only when it sees Produce v0–v2 advertised.
+		{key: 0, min: 0, max: 12, handle: s.handleProduce},
 		{key: 1, min: 4, max: 17, handle: s.handleFetch},
 		{key: 2, min: 1, max: 10, handle: s.handleListOffsets},
 		{key: 3, min: 0, max: 12, handle: s.handleMetadata},

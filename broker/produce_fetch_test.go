@@ -175,6 +175,31 @@ func fixCRC(batch []byte) {
 	batch[17], batch[18], batch[19], batch[20] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
 }
 
+func TestProduceOldVersionsAreRefused(t *testing.T) {
+	b := newTestBroker(t)
+	cl := b.Client(t, kgo.AllowAutoTopicCreation())
+	produceN(t, cl, "old", 1)
+	rc := dialRaw(t, b.Addr)
+	for _, v := range []int16{0, 1, 2} {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(v)
+		req.Acks, req.TimeoutMillis = 1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "old"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = record.BuildBatch(record.BuildOptions{ProducerID: -1, BaseSequence: -1}, []record.Record{{Value: []byte("x")}})
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := rc.roundTrip(req).(*kmsg.ProduceResponse)
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnsupportedVersion.Code {
+			t.Fatalf("Produce v%d: error %d, want UNSUPPORTED_VERSION", v, code)
+		}
+	}
+	if end := b.cluster.lookupTopic("old").partition(0).log.LogEndOffset(); end != 1 {
+		t.Fatalf("log end %d: an old-version produce was stored", end)
+	}
+}
+
 func TestAcksZeroFailureClosesConnection(t *testing.T) {
 	b := newTestBroker(t)
 	rc := dialRaw(t, b.Addr)

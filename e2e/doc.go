@@ -8,7 +8,11 @@
 // (scripts/test.sh sets it and installs the clients first); otherwise the whole package skips
 // with a message, so a plain `go test ./...` on a developer machine needs no external tools. When
 // BULWARK_E2E is set, a missing client is a test failure, never a skip. BULWARK_E2E_RACE=1 builds
-// the broker binary with the race detector.
+// the broker binary with the race detector; BULWARK_E2E_PYTHON overrides /usr/bin/python3.
+//
+// The harness's own franz-go clients (topic creation, reading logs back, the crash and drain
+// producers) cap request versions at Kafka 4.0's, so a negotiation bug shows up once, in
+// TestFranzGoDefaults, instead of failing every test before it reaches what it checks.
 //
 // Concurrency model: every test owns its broker processes. A process's combined stdout and stderr
 // go to one mutex-guarded buffer (printed when the test fails) that also watches for the

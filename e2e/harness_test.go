@@ -94,11 +94,12 @@ type brokerProc struct {
 	props   string
 	out     *procLog
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the current process has exited
-	exitErr error         // the current process's exit status, valid once done is closed
-	addr    string        // host:port of the PLAINTEXT listener of the current process
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when the current process has exited
+	exitErr  error         // the current process's exit status, valid once done is closed
+	addr     string        // host:port of the PLAINTEXT listener of the current process
+	signaled bool          // the test sent the current process SIGTERM or SIGKILL
 }
 
 // startBroker writes a server.properties (listeners on 127.0.0.1:0, log.dirs in a temporary
@@ -131,6 +132,9 @@ func startBroker(t *testing.T, extra map[string]string) *brokerProc {
 	t.Cleanup(func() {
 		if b.running() {
 			b.stop(t)
+		} else if b.exitedUnasked() {
+			t.Errorf("broker exited while the test was running (%v): it crashed, or a signal from "+
+				"outside the test stopped it", b.exitStatus())
 		}
 		if t.Failed() {
 			t.Logf("server.properties:\n%s\nbroker output (all runs):\n%s", props.String(), b.out.String())
@@ -155,10 +159,11 @@ func (b *brokerProc) start(t *testing.T) {
 	}
 	done := make(chan struct{})
 	b.mu.Lock()
-	b.cmd, b.done, b.exitErr, b.addr = cmd, done, nil, ""
+	b.cmd, b.done, b.exitErr, b.addr, b.signaled = cmd, done, nil, "", false
 	b.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
+		b.out.mark("process exited: " + cmd.ProcessState.String())
 		b.mu.Lock()
 		b.exitErr = err
 		b.mu.Unlock()
@@ -200,6 +205,13 @@ func (b *brokerProc) running() bool {
 	}
 }
 
+// exitedUnasked reports whether the last process exited without the test signalling it.
+func (b *brokerProc) exitedUnasked() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.done != nil && !b.signaled
+}
+
 func (b *brokerProc) exitStatus() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -212,6 +224,7 @@ func (b *brokerProc) stop(t *testing.T) time.Duration {
 	t.Helper()
 	b.mu.Lock()
 	cmd, done := b.cmd, b.done
+	b.signaled = true
 	b.mu.Unlock()
 	b.out.mark("SIGTERM sent by the test")
 	start := time.Now()
@@ -238,6 +251,7 @@ func (b *brokerProc) kill(t *testing.T) {
 	t.Helper()
 	b.mu.Lock()
 	cmd, done := b.cmd, b.done
+	b.signaled = true
 	b.mu.Unlock()
 	b.out.mark("SIGKILL sent by the test")
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {

@@ -48,7 +48,7 @@ func TestKcatCompression(t *testing.T) {
 				t.Fatalf("kcat -P -z %s reported errors:\n%s", codec.name, clip(prod.stderr))
 			}
 			cons := runProgram(t, 20*time.Second, "", kcat,
-				"-C", "-b", b.Addr(), "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`)
+				"-C", "-u", "-b", b.Addr(), "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`)
 			if cons.err != nil || cons.code != 0 {
 				t.Fatalf("kcat -C: %v (exit %d) after printing %d of %d messages\nstderr:\n%s",
 					cons.err, cons.code, strings.Count(cons.stdout, "\n"), n, clip(cons.stderr))
@@ -98,7 +98,7 @@ func TestKcatConsumesCompressed(t *testing.T) {
 				t.Fatalf("franz-go produce with %s: %v", codec.name, err)
 			}
 			cons := runProgram(t, 20*time.Second, "", kcat,
-				"-C", "-b", b.Addr(), "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`)
+				"-C", "-u", "-b", b.Addr(), "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`)
 			if cons.err != nil || cons.code != 0 {
 				t.Fatalf("kcat -C: %v (exit %d) after printing %d of %d messages\nstderr:\n%s",
 					cons.err, cons.code, strings.Count(cons.stdout, "\n"), n, clip(cons.stderr))
