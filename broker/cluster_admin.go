@@ -151,63 +151,6 @@ func (c *cluster) createPartitions(name string, total int32, validateOnly bool) 
 	return nil
 }
 
-// setTopicConfigs replaces a topic's whole override set (AlterConfigs semantics; the incremental
-// API computes the full set first).
-func (c *cluster) setTopicConfigs(t *topic, overrides map[string]string, validateOnly bool) error {
-	if err := config.ValidateTopicConfigs(overrides); err != nil {
-		return newAPIError(kerr.InvalidConfig, "%v", err)
-	}
-	if validateOnly {
-		return nil
-	}
-	c.adminMu.Lock()
-	defer c.adminMu.Unlock()
-	cur := c.lookupTopicID(t.id)
-	if cur == nil {
-		return newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", t.name)
-	}
-	st, err := c.store.Commit(meta.SetTopicConfigs{ID: t.id, Configs: overrides})
-	if err != nil {
-		c.logger.Error("alter topic configs: metadata commit failed", "topic", t.name, "err", err)
-		return err
-	}
-	nt := *cur
-	nt.overrides = st.TopicsByID[t.id].Configs
-	nt.cfg = c.effectiveConfig(st, nt.overrides)
-	for _, p := range nt.partitions {
-		p.log.SetConfig(logConfig(nt.cfg))
-	}
-	c.swapTopic(&nt)
-	return nil
-}
-
-// setBrokerConfigs replaces the dynamic broker config set for node ("" for the cluster default)
-// and re-resolves every topic's effective configuration, since topics inherit broker values.
-func (c *cluster) setBrokerConfigs(node string, configs map[string]string, validateOnly bool) error {
-	if err := config.ValidateBrokerDynamic(configs); err != nil {
-		return newAPIError(kerr.InvalidConfig, "%v", err)
-	}
-	if validateOnly {
-		return nil
-	}
-	c.adminMu.Lock()
-	defer c.adminMu.Unlock()
-	st, err := c.store.Commit(meta.SetBrokerConfigs{Node: node, Configs: configs})
-	if err != nil {
-		c.logger.Error("alter broker configs: metadata commit failed", "err", err)
-		return err
-	}
-	for _, t := range c.allTopics() {
-		nt := *t
-		nt.cfg = c.effectiveConfig(st, t.overrides)
-		for _, p := range nt.partitions {
-			p.log.SetConfig(logConfig(nt.cfg))
-		}
-		c.swapTopic(&nt)
-	}
-	return nil
-}
-
 func (c *cluster) swapTopic(t *topic) {
 	c.mu.Lock()
 	c.topics[t.name] = t
@@ -264,13 +207,7 @@ func (c *cluster) updateTopicConfigs(name string, fn func(cur map[string]string)
 		c.logger.Error("alter topic configs: metadata commit failed", "topic", name, "err", err)
 		return err
 	}
-	nt := *cur
-	nt.overrides = st.TopicsByID[cur.id].Configs
-	nt.cfg = c.effectiveConfig(st, nt.overrides)
-	for _, p := range nt.partitions {
-		p.log.SetConfig(logConfig(nt.cfg))
-	}
-	c.swapTopic(&nt)
+	c.reconfigure(st, cur, st.TopicsByID[cur.id].Configs)
 	return nil
 }
 
@@ -298,13 +235,21 @@ func (c *cluster) updateBrokerConfigs(node string, fn func(cur map[string]string
 		c.logger.Error("alter broker configs: metadata commit failed", "err", err)
 		return err
 	}
+	// Topics inherit broker values, so every topic's effective configuration is resolved again.
 	for _, t := range c.allTopics() {
-		nt := *t
-		nt.cfg = c.effectiveConfig(st, t.overrides)
-		for _, p := range nt.partitions {
-			p.log.SetConfig(logConfig(nt.cfg))
-		}
-		c.swapTopic(&nt)
+		c.reconfigure(st, t, t.overrides)
 	}
 	return nil
+}
+
+// reconfigure replaces t with a copy carrying overrides and the effective configuration they
+// resolve to under st, and hands the new settings to its logs. Callers hold adminMu.
+func (c *cluster) reconfigure(st *meta.State, t *topic, overrides map[string]string) {
+	nt := *t
+	nt.overrides = overrides
+	nt.cfg = c.effectiveConfig(st, overrides)
+	for _, p := range nt.partitions {
+		p.log.SetConfig(logConfig(nt.cfg))
+	}
+	c.swapTopic(&nt)
 }
