@@ -47,21 +47,7 @@ func TestKcatCompression(t *testing.T) {
 			if strings.Contains(prod.stderr, "ERROR") {
 				t.Fatalf("kcat -P -z %s reported errors:\n%s", codec.name, clip(prod.stderr))
 			}
-			cons := runProgram(t, 20*time.Second, "", kcat,
-				"-C", "-u", "-b", b.Addr(), "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`)
-			if cons.err != nil || cons.code != 0 {
-				t.Fatalf("kcat -C: %v (exit %d) after printing %d of %d messages\nstderr:\n%s",
-					cons.err, cons.code, strings.Count(cons.stdout, "\n"), n, clip(cons.stderr))
-			}
-			got := strings.Split(strings.TrimSuffix(cons.stdout, "\n"), "\n")
-			if len(got) != n {
-				t.Fatalf("kcat -C returned %d lines, want %d\nstderr:\n%s", len(got), n, clip(cons.stderr))
-			}
-			for i := range n {
-				if got[i] != want[i] {
-					t.Fatalf("line %d: got %q, want %q", i, got[i], want[i])
-				}
-			}
+			expectKcatConsumes(t, kcat, b.Addr(), topic, want)
 			checkLibrdkafkaCodec(t, b.Addr(), topic, codec.name, codec.id)
 		})
 	}
@@ -97,21 +83,7 @@ func TestKcatConsumesCompressed(t *testing.T) {
 			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 				t.Fatalf("franz-go produce with %s: %v", codec.name, err)
 			}
-			cons := runProgram(t, 20*time.Second, "", kcat,
-				"-C", "-u", "-b", b.Addr(), "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`)
-			if cons.err != nil || cons.code != 0 {
-				t.Fatalf("kcat -C: %v (exit %d) after printing %d of %d messages\nstderr:\n%s",
-					cons.err, cons.code, strings.Count(cons.stdout, "\n"), n, clip(cons.stderr))
-			}
-			got := strings.Split(strings.TrimSuffix(cons.stdout, "\n"), "\n")
-			if len(got) != n {
-				t.Fatalf("kcat -C returned %d lines, want %d\nstderr:\n%s", len(got), n, clip(cons.stderr))
-			}
-			for i := range n {
-				if got[i] != want[i] {
-					t.Fatalf("line %d: got %q, want %q", i, got[i], want[i])
-				}
-			}
+			expectKcatConsumes(t, kcat, b.Addr(), topic, want)
 			stored := batchCodecs(t, b.Addr(), topic, 0)
 			for i, c := range stored {
 				if c != codec.id {
@@ -224,5 +196,27 @@ func TestKcatMetadata(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("kcat -L output:\n%s", out)
+	}
+}
+
+// expectKcatConsumes reads topic from the beginning with kcat (offset, key and value per line)
+// and requires exactly the lines in want, in order.
+func expectKcatConsumes(t *testing.T, kcat, addr, topic string, want []string) {
+	t.Helper()
+	n := len(want)
+	cons := runProgram(t, 20*time.Second, "", kcat,
+		"-C", "-u", "-b", addr, "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`)
+	if cons.err != nil || cons.code != 0 {
+		t.Fatalf("kcat -C: %v (exit %d) after printing %d of %d messages\nstderr:\n%s",
+			cons.err, cons.code, strings.Count(cons.stdout, "\n"), n, clip(cons.stderr))
+	}
+	got := strings.Split(strings.TrimSuffix(cons.stdout, "\n"), "\n")
+	if len(got) != n {
+		t.Fatalf("kcat -C returned %d lines, want %d\nstderr:\n%s", len(got), n, clip(cons.stderr))
+	}
+	for i := range n {
+		if got[i] != want[i] {
+			t.Fatalf("line %d: got %q, want %q", i, got[i], want[i])
+		}
 	}
 }
