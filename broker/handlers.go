@@ -82,6 +82,7 @@ func newHandlerTable(s *Server) *handlerTable {
 		{key: apiKeyApiVersions, min: 0, max: 4, handle: s.handleApiVersions, preAuth: true},
 	}
 	entries = append(entries, s.adminEntries()...)
+	entries = append(entries, s.coordinatorEntries()...)
 	t := &handlerTable{byKey: make(map[int16]*apiEntry, len(entries))}
 	for _, e := range entries {
 		t.byKey[e.key] = e

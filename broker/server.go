@@ -27,6 +27,7 @@ type Server struct {
 	table    *handlerTable
 	cluster  *cluster
 	sessions *fetchSessionCache
+	coord    coordinators
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -81,6 +82,11 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	s.cluster = cl
 	s.sessions = newFetchSessionCache(cfg.FetchSessionCacheSlots)
+	if err := s.openCoordinators(); err != nil {
+		s.cancel()
+		_ = cl.close()
+		return nil, err
+	}
 	s.table = newHandlerTable(s)
 	return s, nil
 }
@@ -107,6 +113,7 @@ func (s *Server) Start() error {
 	s.bgWG.Add(2)
 	go s.cluster.retentionLoop(s.ctx, &s.bgWG)
 	go s.cluster.flushLoop(s.ctx, &s.bgWG)
+	s.startCoordinators()
 	return nil
 }
 
@@ -203,7 +210,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		<-done
 		s.bgWG.Wait()
-		s.closeErr = s.cluster.close()
+		s.closeErr = errors.Join(s.closeCoordinators(), s.cluster.close())
 	})
 	return s.closeErr
 }
