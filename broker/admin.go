@@ -31,6 +31,8 @@ func (s *Server) adminEntries() []*apiEntry {
 		{key: 35, min: 1, max: 4, handle: s.handleDescribeLogDirs},
 		{key: 37, min: 0, max: 3, handle: s.handleCreatePartitions},
 		{key: 44, min: 0, max: 1, handle: s.handleIncrementalAlterConfigs},
+		{key: 50, min: 0, max: 0, handle: s.handleDescribeUserScramCredentials},
+		{key: 51, min: 0, max: 0, handle: s.handleAlterUserScramCredentials},
 		{key: 60, min: 0, max: 2, handle: s.handleDescribeCluster},
 		{key: 75, min: 0, max: 0, handle: s.handleDescribeTopicPartitions},
 	}

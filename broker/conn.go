@@ -3,7 +3,9 @@ package broker
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bulwark-kafka/bulwark/auth"
 )
 
 // maxInFlight bounds how many requests one connection may have read but not yet answered. Kafka
@@ -37,10 +41,17 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// authenticated is set once the connection may use every API. On a PLAINTEXT listener that
-	// is at accept time; SASL listeners (a later issue) set it after the exchange.
-	authenticated  atomic.Bool
-	principal      string
+	// auth is the listener's authentication set-up.
+	auth *listenerAuth
+	// authenticated is set once the connection may use every API: at accept time on PLAINTEXT,
+	// after the TLS handshake on SSL, after the SASL exchange on SASL listeners.
+	authenticated atomic.Bool
+	// principal is the authenticated identity ("User:alice"); read by hooks on other goroutines.
+	principal atomic.Pointer[string]
+	// sasl is the SASL exchange in progress, if any (reader goroutine only).
+	sasl *saslExchange
+	// sessionExpiry is when the SASL session ends (KIP-368), in Unix nanoseconds; 0: never.
+	sessionExpiry  atomic.Int64
 	clientSoftware string
 
 	out      chan *pending
@@ -58,28 +69,52 @@ type pending struct {
 	received time.Time
 	done     chan struct{} // closed when a later reply has produced its response
 	resp     kmsg.Response
+	// raw marks a bare SASL token answer (after SaslHandshake v0): rawToken is written with a
+	// 4-byte length and no response header.
+	raw      bool
+	rawToken []byte
 }
 
-func newConn(s *Server, nc net.Conn, listener string) *conn {
+func newConn(s *Server, nc net.Conn, bl *boundListener) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
 		srv:           s,
 		nc:            nc,
-		listener:      listener,
+		listener:      bl.cfg.Name,
+		auth:          bl.auth,
 		remote:        nc.RemoteAddr().String(),
 		ctx:           ctx,
 		cancel:        cancel,
 		out:           make(chan *pending, maxInFlight),
 		fetchSessions: make(map[int32]struct{}),
-		principal:     "User:ANONYMOUS",
 	}
-	c.logger = s.logger.With("conn", c.remote, "listener", listener)
+	c.setPrincipal(auth.Anonymous)
+	c.logger = s.logger.With("conn", c.remote, "listener", bl.cfg.Name)
 	return c
 }
+
+func (c *conn) setPrincipal(p auth.Principal) {
+	name := p.String()
+	c.principal.Store(&name)
+}
+
+// principalName is the connection's principal in "Type:Name" form.
+func (c *conn) principalName() string { return *c.principal.Load() }
 
 // serve runs the reader loop until the peer goes away, sends something that must close the
 // connection, or the server drains. It then lets the writer finish every response already owed.
 func (c *conn) serve() {
+	if !c.authenticated.Load() {
+		// A client that connects and never authenticates would otherwise hold a connection slot
+		// until connections.max.idle.ms.
+		t := time.AfterFunc(c.srv.cfg.AuthenticationTimeout, func() {
+			if !c.authenticated.Load() {
+				c.authEvent(AuthRefused, "", "", "authentication not completed within bulwark.authentication.timeout.ms", false)
+				c.close()
+			}
+		})
+		defer t.Stop()
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -118,15 +153,27 @@ func (c *conn) readLoop() error {
 			buf = frame
 		}
 		received := time.Now()
-		h, req, err := parseRequest(frame, c.srv.table, c.mayServe)
-		if err != nil {
-			c.logger.Warn("closing connection: bad request", "api_key", h.key, "api_version", h.version,
-				"correlation_id", h.correlationID, "client_id", h.clientID, "err", err)
-			return err
+		var p *pending
+		if c.sasl != nil && c.sasl.raw {
+			p = c.handleRawSASL(frame)
+		} else {
+			h, req, err := parseRequest(frame, c.srv.table, c.mayServe)
+			if err != nil {
+				if errors.Is(err, errNotAuthenticated) {
+					c.authEvent(AuthRefused, "", "", fmt.Sprintf("API key %d sent before authenticating", h.key), false)
+				} else {
+					c.logger.Warn("closing connection: bad request", "api_key", h.key, "api_version", h.version,
+						"correlation_id", h.correlationID, "client_id", h.clientID, "err", err)
+				}
+				return err
+			}
+			if err := c.checkSession(h.key, received); err != nil {
+				return err
+			}
+			entry, _ := c.srv.table.lookup(h.key)
+			p = &pending{header: h, received: received, done: make(chan struct{})}
+			p.reply = c.srv.dispatch(c, entry, h, req)
 		}
-		entry, _ := c.srv.table.lookup(h.key)
-		p := &pending{header: h, received: received, done: make(chan struct{})}
-		p.reply = c.srv.dispatch(c, entry, h, req)
 		c.start(p)
 		select {
 		case c.out <- p:
@@ -137,6 +184,17 @@ func (c *conn) readLoop() error {
 			return errClosedByReply
 		}
 	}
+}
+
+// checkSession closes a connection whose SASL session has expired (KIP-368) when it sends
+// anything but the requests that re-authenticate it.
+func (c *conn) checkSession(key int16, now time.Time) error {
+	exp := c.sessionExpiry.Load()
+	if exp == 0 || now.UnixNano() < exp || key == apiKeySaslHandshake || key == apiKeySaslAuthenticate || key == apiKeyApiVersions {
+		return nil
+	}
+	c.authEvent(AuthRefused, "", c.principalName(), "request after the SASL session expired without re-authentication", false)
+	return errSessionExpired
 }
 
 // mayServe is the authentication gate: before authentication only the pre-auth APIs are served.
@@ -182,13 +240,23 @@ func (c *conn) writeLoop() {
 			<-p.done // later replies watch the same context, so this returns promptly
 		}
 		c.inFlight.Add(-1)
-		if !broken && !p.reply.none && p.resp != nil {
+		switch {
+		case broken || p.reply.none:
+		case p.raw:
+			buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(p.rawToken)))
+			buf = append(buf, p.rawToken...)
+			if _, err := bw.Write(buf); err != nil {
+				broken = true
+			}
+		case p.resp != nil:
 			buf = appendResponse(buf[:0], p.header.correlationID, p.resp)
 			if _, err := bw.Write(buf); err != nil {
 				broken = true
 			}
 		}
-		c.srv.hooks.requestDone(c, p)
+		if !p.raw {
+			c.srv.hooks.requestDone(c, p)
+		}
 		if len(c.out) == 0 && !broken {
 			if err := bw.Flush(); err != nil {
 				broken = true
@@ -228,4 +296,5 @@ var (
 	errDraining         = errors.New("broker: server draining")
 	errNotAuthenticated = errors.New("broker: request before authentication")
 	errClosedByReply    = errors.New("broker: connection closed after reply")
+	errSessionExpired   = errors.New("broker: SASL session expired")
 )

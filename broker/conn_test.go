@@ -120,7 +120,9 @@ func TestPreAuthGate(t *testing.T) {
 	b := newTestBroker(t)
 	unauth := func() *rawConn {
 		client, server := net.Pipe()
-		c := newConn(b.Server, server, "SASL_TEST")
+		bl := &boundListener{cfg: config.Listener{Name: "SASL_TEST"},
+			auth: &listenerAuth{sec: config.ListenerSecurity{Name: "SASL_TEST", Protocol: "SASL_PLAINTEXT"}}}
+		c := newConn(b.Server, server, bl)
 		go c.serve()
 		t.Cleanup(func() { client.Close() })
 		return &rawConn{t: t, nc: client}

@@ -83,6 +83,7 @@ func newHandlerTable(s *Server) *handlerTable {
 	}
 	entries = append(entries, s.adminEntries()...)
 	entries = append(entries, s.coordinatorEntries()...)
+	entries = append(entries, s.saslEntries()...)
 	t := &handlerTable{byKey: make(map[int16]*apiEntry, len(entries))}
 	for _, e := range entries {
 		t.byKey[e.key] = e

@@ -53,7 +53,7 @@ func (hs hookList) requestDone(c *conn, p *pending) {
 		ClientID:      p.header.clientID,
 		Listener:      c.listener,
 		Remote:        c.remote,
-		Principal:     c.principal,
+		Principal:     c.principalName(),
 		Received:      p.received,
 		Latency:       time.Since(p.received),
 	}
@@ -76,6 +76,51 @@ func (hs hookList) disconnect(c *conn) {
 	for _, h := range hs {
 		if ch, ok := h.(ConnHook); ok {
 			ch.OnDisconnect(ConnInfo{Listener: c.listener, Remote: c.remote})
+		}
+	}
+}
+
+// AuthOutcome is how an authentication attempt ended.
+type AuthOutcome string
+
+// Authentication outcomes.
+const (
+	AuthSuccess AuthOutcome = "success"
+	AuthFailure AuthOutcome = "failure"
+	// AuthRefused is a connection turned away before it could authenticate: a connection limit,
+	// a request sent before authenticating, or an expired session.
+	AuthRefused AuthOutcome = "refused"
+)
+
+// AuthEvent is one authentication attempt (or refusal), for the audit trail and metrics. Reason
+// is precise and never sent to the client; the client sees RequestID, which ties its error to
+// this event.
+type AuthEvent struct {
+	Time       time.Time
+	RequestID  string
+	Listener   string
+	ClientAddr string
+	// Mechanism is the SASL mechanism, "TLS" for a TLS handshake or mutual-TLS principal, or
+	// empty for a refusal before any mechanism was chosen.
+	Mechanism string
+	// Principal is the authenticated principal on success, the claimed one on failure when known.
+	Principal        string
+	Outcome          AuthOutcome
+	Reason           string
+	Reauthentication bool
+	// SessionLifetime is the KIP-368 session lifetime granted on success (0: unlimited).
+	SessionLifetime time.Duration
+}
+
+// AuthHook observes every authentication attempt.
+type AuthHook interface {
+	OnAuthentication(AuthEvent)
+}
+
+func (hs hookList) authenticated(ev AuthEvent) {
+	for _, h := range hs {
+		if ah, ok := h.(AuthHook); ok {
+			ah.OnAuthentication(ev)
 		}
 	}
 }

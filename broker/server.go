@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 )
 
@@ -32,6 +33,14 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// listenerAuth holds each listener's authentication set-up, by listener name.
+	listenerAuth map[string]*listenerAuth
+	// extraMechanisms are SASL mechanisms supplied by embedders and tests (WithMechanism).
+	extraMechanisms map[string]auth.Mechanism
+	limits          *connLimits
+	// now is the clock for session lifetimes and credential expiry.
+	now func() time.Time
+
 	mu        sync.Mutex
 	listeners []*boundListener
 	conns     map[*conn]struct{}
@@ -47,6 +56,7 @@ type Server struct {
 type boundListener struct {
 	cfg      config.Listener
 	protocol string
+	auth     *listenerAuth
 	ln       net.Listener
 }
 
@@ -56,23 +66,38 @@ type Option func(*Server)
 // WithLogger sets the broker log. The default discards everything.
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.logger = l } }
 
+// WithMechanism offers an extra SASL mechanism (or replaces a built-in one of the same name) on
+// SASL listeners that enable it in sasl.enabled.mechanisms.
+func WithMechanism(m auth.Mechanism) Option {
+	return func(s *Server) {
+		if s.extraMechanisms == nil {
+			s.extraMechanisms = map[string]auth.Mechanism{}
+		}
+		s.extraMechanisms[m.Name()] = m
+	}
+}
+
 // WithHooks adds observability hooks (see Hook).
 func WithHooks(hs ...Hook) Option { return func(s *Server) { s.hooks = append(s.hooks, hs...) } }
 
 // New opens the broker's storage (metadata and every partition log, recovering after a crash)
 // but does not listen yet; call Start.
 func New(cfg *config.Config, opts ...Option) (*Server, error) {
-	s := &Server{cfg: cfg, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), conns: make(map[*conn]struct{})}
+	s := &Server{cfg: cfg, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), conns: make(map[*conn]struct{}),
+		limits: newConnLimits(), now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	s.listenerAuth = make(map[string]*listenerAuth, len(cfg.Listeners))
 	for _, l := range cfg.Listeners {
-		if p := cfg.SecurityProtocolMap[l.Name]; p != "PLAINTEXT" {
-			return nil, fmt.Errorf("broker: listener %s: security protocol %q is not supported yet", l.Name, p)
+		la, err := s.buildListenerAuth(l)
+		if err != nil {
+			return nil, err
 		}
+		s.listenerAuth[l.Name] = la
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cl, err := openCluster(cfg, s.logger)
@@ -81,6 +106,11 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.cluster = cl
+	if err := s.bootstrapUsers(); err != nil {
+		s.cancel()
+		_ = cl.close()
+		return nil, err
+	}
 	s.sessions = newFetchSessionCache(cfg.FetchSessionCacheSlots)
 	if err := s.openCoordinators(); err != nil {
 		s.cancel()
@@ -100,7 +130,7 @@ func (s *Server) Start() error {
 			s.closeListeners()
 			return fmt.Errorf("broker: listener %s: %w", l.Name, err)
 		}
-		bl := &boundListener{cfg: l, protocol: s.cfg.SecurityProtocolMap[l.Name], ln: ln}
+		bl := &boundListener{cfg: l, protocol: s.cfg.SecurityProtocolMap[l.Name], auth: s.listenerAuth[l.Name], ln: ln}
 		s.mu.Lock()
 		s.listeners = append(s.listeners, bl)
 		s.mu.Unlock()
@@ -125,47 +155,6 @@ func (s *Server) Addr() net.Addr {
 		return nil
 	}
 	return s.listeners[0].ln.Addr()
-}
-
-func (s *Server) acceptLoop(bl *boundListener) {
-	defer s.bgWG.Done()
-	var backoff time.Duration
-	for {
-		nc, err := bl.ln.Accept()
-		if err != nil {
-			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Temporary failures (EMFILE and the like): back off rather than spin.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.logger.Warn("accept failed", "listener", bl.cfg.Name, "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		c := newConn(s, nc, bl.cfg.Name)
-		if bl.protocol == "PLAINTEXT" {
-			c.authenticated.Store(true)
-		}
-		s.mu.Lock()
-		if s.draining.Load() {
-			s.mu.Unlock()
-			_ = nc.Close()
-			return
-		}
-		s.conns[c] = struct{}{}
-		s.connWG.Add(1)
-		s.mu.Unlock()
-		s.hooks.connect(c)
-		go func() {
-			defer s.connWG.Done()
-			c.serve()
-			s.hooks.disconnect(c)
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
-	}
 }
 
 // dispatch runs a handler, turning a panic into a closed connection and a log line: a bug in one

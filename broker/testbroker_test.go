@@ -21,11 +21,24 @@ type testBroker struct {
 	cfg  *config.Config
 }
 
-// testOption adjusts a test broker's configuration before it starts.
-type testOption func(*config.Config)
+// testSetup is what a test broker starts from.
+type testSetup struct {
+	cfg  *config.Config
+	opts []Option
+}
+
+// testOption adjusts a test broker's set-up before it starts.
+type testOption func(*testSetup)
 
 // withConfig changes the configuration before the broker starts.
-func withConfig(fn func(*config.Config)) testOption { return testOption(fn) }
+func withConfig(fn func(*config.Config)) testOption {
+	return func(ts *testSetup) { fn(ts.cfg) }
+}
+
+// withOptions passes server options (hooks, mechanisms) to New.
+func withOptions(opts ...Option) testOption {
+	return func(ts *testSetup) { ts.opts = append(ts.opts, opts...) }
+}
 
 // newTestBroker starts a broker for one test and stops it when the test ends.
 func newTestBroker(t testing.TB, opts ...testOption) *testBroker {
@@ -40,15 +53,16 @@ func startTestBroker(t testing.TB, dir string, opts ...testOption) *testBroker {
 	cfg.Listeners = []config.Listener{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 0}}
 	cfg.AdvertisedListeners = nil
 	cfg.LogDirs = []string{dir}
+	ts := &testSetup{cfg: cfg}
 	for _, o := range opts {
-		o(cfg)
+		o(ts)
 	}
 	level := slog.LevelWarn
 	if os.Getenv("BULWARK_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	s, err := New(cfg, WithLogger(logger))
+	s, err := New(cfg, append([]Option{WithLogger(logger)}, ts.opts...)...)
 	if err != nil {
 		t.Fatalf("new broker: %v", err)
 	}

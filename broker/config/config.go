@@ -99,6 +99,15 @@ type Config struct {
 	MetricsListen   string        // bulwark.metrics.listen, 127.0.0.1:11001
 	ShutdownTimeout time.Duration // bulwark.shutdown.timeout.ms, 30s
 
+	// Authentication (Bulwark's keys).
+	PlainAllowPlaintext   bool              // bulwark.sasl.plain.allow.plaintext
+	AuthenticationTimeout time.Duration     // bulwark.authentication.timeout.ms, 10s
+	SSLReloadCheck        time.Duration     // bulwark.ssl.reload.check.ms, 5s
+	IAMRegion             string            // bulwark.iam.region
+	IAMMaxSkew            time.Duration     // bulwark.iam.max.clock.skew.ms, 5m
+	IAMHosts              []string          // bulwark.iam.hosts
+	BootstrapUsers        map[string]string // bulwark.sasl.bootstrap.users, user -> password
+
 	// Values holds every key set explicitly in the file (or via Set), key -> raw value.
 	Values map[string]string
 	// Dynamic holds the dynamic broker overrides applied by WithDynamic, key -> raw value.
@@ -298,6 +307,8 @@ func (c *Config) clone() *Config {
 	n.SSLEnabledProtocols = slices.Clone(c.SSLEnabledProtocols)
 	n.SSLCipherSuites = slices.Clone(c.SSLCipherSuites)
 	n.SASLEnabledMechanisms = slices.Clone(c.SASLEnabledMechanisms)
+	n.IAMHosts = slices.Clone(c.IAMHosts)
+	n.BootstrapUsers = maps.Clone(c.BootstrapUsers)
 	n.SuperUsers = slices.Clone(c.SuperUsers)
 	n.Values = maps.Clone(c.Values)
 	if n.Values == nil {

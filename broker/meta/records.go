@@ -74,6 +74,11 @@ var kinds = map[RecordType]kind{
 	TypeSetBrokerConfigs:  {"SetBrokerConfigs", 0, decodeJSON[SetBrokerConfigs]},
 	TypeSetLogStartOffset: {"SetLogStartOffset", 0, decodeJSON[SetLogStartOffset]},
 	TypeBumpLeaderEpoch:   {"BumpLeaderEpoch", 0, decodeJSON[BumpLeaderEpoch]},
+
+	TypeSetScramCredential:    {"SetScramCredential", 0, decodeJSON[SetScramCredential]},
+	TypeDeleteScramCredential: {"DeleteScramCredential", 0, decodeJSON[DeleteScramCredential]},
+	TypeSetIAMKey:             {"SetIAMKey", 0, decodeJSON[SetIAMKey]},
+	TypeDeleteIAMKey:          {"DeleteIAMKey", 0, decodeJSON[DeleteIAMKey]},
 }
 
 // String returns the record type's name.

@@ -12,12 +12,14 @@ import (
 // snapshotDoc is the JSON payload of a snapshot file: the whole State as of Offset. TopicsByID and
 // BrokerConfigs are derived, so they are rebuilt rather than stored.
 type snapshotDoc struct {
-	Offset               int64                        `json:"offset"`
-	ClusterID            string                       `json:"clusterId"`
-	NodeID               int32                        `json:"nodeId"`
-	Topics               []*Topic                     `json:"topics"` // sorted by name
-	ClusterBrokerConfigs map[string]string            `json:"clusterBrokerConfigs,omitempty"`
-	NodeBrokerConfigs    map[string]map[string]string `json:"nodeBrokerConfigs,omitempty"`
+	Offset               int64                                 `json:"offset"`
+	ClusterID            string                                `json:"clusterId"`
+	NodeID               int32                                 `json:"nodeId"`
+	Topics               []*Topic                              `json:"topics"` // sorted by name
+	ClusterBrokerConfigs map[string]string                     `json:"clusterBrokerConfigs,omitempty"`
+	NodeBrokerConfigs    map[string]map[string]string          `json:"nodeBrokerConfigs,omitempty"`
+	ScramUsers           map[string]map[string]ScramCredential `json:"scramUsers,omitempty"`
+	IAMKeys              map[string]IAMKey                     `json:"iamKeys,omitempty"`
 }
 
 // snapshotVersion is the snapshot payload version this build writes and reads.
@@ -27,7 +29,8 @@ const snapshotVersion = 0
 func encodeSnapshot(st *State) ([]byte, error) {
 	doc := snapshotDoc{Offset: st.Offset, ClusterID: st.ClusterID, NodeID: st.NodeID,
 		Topics:               make([]*Topic, 0, len(st.Topics)),
-		ClusterBrokerConfigs: st.ClusterBrokerConfigs, NodeBrokerConfigs: st.NodeBrokerConfigs}
+		ClusterBrokerConfigs: st.ClusterBrokerConfigs, NodeBrokerConfigs: st.NodeBrokerConfigs,
+		ScramUsers: st.ScramUsers, IAMKeys: st.IAMKeys}
 	for _, t := range st.Topics {
 		doc.Topics = append(doc.Topics, t)
 	}
@@ -103,6 +106,15 @@ func (doc *snapshotDoc) state() (*State, error) {
 		}
 	}
 	st.effectiveBrokerConfigs()
+	if err := validSnapshotCredentials(doc.ScramUsers, doc.IAMKeys); err != nil {
+		return nil, err
+	}
+	if len(doc.ScramUsers) > 0 {
+		st.ScramUsers = doc.ScramUsers
+	}
+	if len(doc.IAMKeys) > 0 {
+		st.IAMKeys = doc.IAMKeys
+	}
 	return st, nil
 }
 

@@ -110,6 +110,10 @@ type State struct {
 	ClusterBrokerConfigs map[string]string
 	// NodeBrokerConfigs holds each node's own dynamic set, keyed by the node id in decimal.
 	NodeBrokerConfigs map[string]map[string]string
+	// ScramUsers holds SCRAM credentials: user -> mechanism -> credential. Nil when there are none.
+	ScramUsers map[string]map[string]ScramCredential
+	// IAMKeys holds IAM-style access keys by access key id. Nil when there are none.
+	IAMKeys map[string]IAMKey
 	// Offset is the offset of the last applied record; -1 before the first.
 	Offset int64
 }

@@ -1,0 +1,191 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/bulwark-kafka/bulwark/auth"
+	"github.com/bulwark-kafka/bulwark/broker/config"
+)
+
+// listenerAuth is how one listener authenticates its connections, built once at start-up from
+// the listener's security settings.
+type listenerAuth struct {
+	sec config.ListenerSecurity
+	// tls is the listener's TLS configuration (SSL and SASL_SSL); its certificates reload from
+	// disk without a restart.
+	tls *tls.Config
+	// certPrincipal maps a verified client certificate to a principal (SSL listeners).
+	certPrincipal func(*tls.ConnectionState) (auth.Principal, error)
+	// mechs are the SASL mechanisms offered, by name; mechNames keeps the configured order for
+	// the SaslHandshake answer.
+	mechs     map[string]auth.Mechanism
+	mechNames []string
+	// reauth is connections.max.reauth.ms for this listener (0: sessions never expire).
+	reauth time.Duration
+	// maxConns is listener.name.<l>.max.connections (maxInt32: no listener limit).
+	maxConns int32
+}
+
+// buildListenerAuth resolves a listener's security settings into what its connections use.
+func (s *Server) buildListenerAuth(l config.Listener) (*listenerAuth, error) {
+	sec := s.cfg.ListenerSecurity(l.Name)
+	la := &listenerAuth{sec: sec, mechs: map[string]auth.Mechanism{}, maxConns: maxInt32}
+	if ms, err := strconv.ParseInt(sec.ReauthMs, 10, 64); err == nil {
+		la.reauth = time.Duration(ms) * time.Millisecond
+	}
+	if v, ok := s.cfg.Values["listener.name."+lower(l.Name)+".max.connections"]; ok {
+		n, _ := strconv.ParseInt(v, 10, 32)
+		la.maxConns = int32(n)
+	}
+	switch sec.Protocol {
+	case "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL":
+	default:
+		return nil, fmt.Errorf("broker: listener %s: unknown security protocol %q", l.Name, sec.Protocol)
+	}
+	if sec.TLS() {
+		if err := s.setupTLS(la); err != nil {
+			return nil, fmt.Errorf("broker: listener %s: %w", l.Name, err)
+		}
+	}
+	if sec.SASL() {
+		if len(sec.Mechanisms) == 0 {
+			return nil, fmt.Errorf("broker: listener %s: sasl.enabled.mechanisms is empty", l.Name)
+		}
+		for _, name := range sec.Mechanisms {
+			if name == "PLAIN" && !sec.TLS() && !s.cfg.PlainAllowPlaintext {
+				return nil, fmt.Errorf("broker: listener %s: PLAIN would send passwords in the clear on %s; use SASL_SSL or set bulwark.sasl.plain.allow.plaintext=true", l.Name, sec.Protocol)
+			}
+			m, err := s.newMechanism(name)
+			if err != nil {
+				return nil, fmt.Errorf("broker: listener %s: %w", l.Name, err)
+			}
+			la.mechs[name] = m
+			la.mechNames = append(la.mechNames, name)
+		}
+	}
+	return la, nil
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func (s *Server) acceptLoop(bl *boundListener) {
+	defer s.bgWG.Done()
+	var backoff time.Duration
+	for {
+		if d := s.limits.creationDelay(s.effectiveConfig().MaxConnectionCreationRate, time.Now()); d > 0 {
+			sleepCtx(s.ctx, d)
+		}
+		nc, err := bl.ln.Accept()
+		if err != nil {
+			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary failures (EMFILE and the like): back off rather than spin.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logger.Warn("accept failed", "listener", bl.cfg.Name, "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.admit(bl, nc)
+	}
+}
+
+// admit applies the connection limits to a new connection and starts serving it.
+func (s *Server) admit(bl *boundListener, nc net.Conn) {
+	ip := remoteIP(nc.RemoteAddr())
+	if bl.auth.tls != nil {
+		// No I/O yet: the handshake runs on the connection's own goroutine.
+		nc = tls.Server(nc, bl.auth.tls)
+	}
+	c := newConn(s, nc, bl)
+	if reason, ok := s.limits.admit(ip, bl.cfg.Name, s.effectiveConfig(), bl.auth.maxConns); !ok {
+		c.authEvent(AuthRefused, "", "", reason, false)
+		_ = nc.Close()
+		return
+	}
+	if bl.protocol == "PLAINTEXT" {
+		c.authenticated.Store(true)
+	}
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		s.limits.release(ip, bl.cfg.Name)
+		_ = nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.connWG.Add(1)
+	s.mu.Unlock()
+	s.hooks.connect(c)
+	go func() {
+		defer s.connWG.Done()
+		if c.handshake() {
+			c.serve()
+		}
+		s.hooks.disconnect(c)
+		s.limits.release(ip, bl.cfg.Name)
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+}
+
+// handshake runs the TLS handshake on SSL and SASL_SSL listeners, within the authentication
+// timeout, and on SSL listeners takes the principal from the client certificate. It reports
+// whether the connection may go on; if not, it has been closed and recorded.
+func (c *conn) handshake() bool {
+	la := c.auth
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.AuthenticationTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.authEvent(AuthFailure, "TLS", "", "TLS handshake failed: "+err.Error(), false)
+		c.close()
+		return false
+	}
+	if la.sec.SASL() {
+		return true
+	}
+	st := tc.ConnectionState()
+	p := auth.Anonymous
+	if len(st.PeerCertificates) > 0 {
+		var err error
+		if p, err = la.certPrincipal(&st); err != nil {
+			c.authEvent(AuthFailure, "TLS", st.PeerCertificates[0].Subject.String(), "client certificate maps to no principal: "+err.Error(), false)
+			c.close()
+			return false
+		}
+	}
+	c.setPrincipal(p)
+	c.authenticated.Store(true)
+	c.authSucceeded("TLS", p, false, 0)
+	return true
+}
+
+// effectiveConfig is the static configuration with the dynamic broker overrides applied, for
+// the dynamic connection limits.
+func (s *Server) effectiveConfig() *config.Config {
+	st := s.cluster.store.State()
+	if len(st.BrokerConfigs) == 0 {
+		return s.cfg
+	}
+	return s.cfg.WithDynamic(st.BrokerConfigs)
+}
