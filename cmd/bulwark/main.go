@@ -26,6 +26,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdConfig(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
+	case "users":
+		return cmdUsers(args[1:], os.Stdin, stdout, stderr)
+	case "iam":
+		return cmdIAM(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "bulwark", version)
 		return 0
@@ -47,6 +51,9 @@ commands:
                           (127.0.0.1:9092, data under ./data)
   config check FILE       validate a server.properties file and exit
   bench [flags]           load generator: throughput and latency (bulwark bench -h)
+  users set|delete|list   SCRAM users of a running broker (bulwark users for flags)
+  iam create-key|list|delete-key
+                          IAM-style access keys, on a stopped broker's data directory
   version                 print the version
 `)
 }
