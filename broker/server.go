@@ -38,6 +38,7 @@ type Server struct {
 	// extraMechanisms are SASL mechanisms supplied by embedders and tests (WithMechanism).
 	extraMechanisms map[string]auth.Mechanism
 	limits          *connLimits
+	lock            *dirLock
 	// now is the clock for session lifetimes and credential expiry.
 	now func() time.Time
 
@@ -99,22 +100,30 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		}
 		s.listenerAuth[l.Name] = la
 	}
+	lock, err := lockDataDir(cfg.LogDirs[0])
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cl, err := openCluster(cfg, s.logger)
 	if err != nil {
 		s.cancel()
+		_ = lock.Close()
 		return nil, err
 	}
 	s.cluster = cl
 	if err := s.bootstrapUsers(); err != nil {
 		s.cancel()
 		_ = cl.close()
+		_ = lock.Close()
 		return nil, err
 	}
 	s.sessions = newFetchSessionCache(cfg.FetchSessionCacheSlots)
 	if err := s.openCoordinators(); err != nil {
 		s.cancel()
 		_ = cl.close()
+		_ = lock.Close()
 		return nil, err
 	}
 	s.table = newHandlerTable(s)
@@ -199,7 +208,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		<-done
 		s.bgWG.Wait()
-		s.closeErr = errors.Join(s.closeCoordinators(), s.cluster.close())
+		s.closeErr = errors.Join(s.closeCoordinators(), s.cluster.close(), s.lock.Close())
 	})
 	return s.closeErr
 }
