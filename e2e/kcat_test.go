@@ -201,11 +201,11 @@ func TestKcatMetadata(t *testing.T) {
 
 // expectKcatConsumes reads topic from the beginning with kcat (offset, key and value per line)
 // and requires exactly the lines in want, in order.
-func expectKcatConsumes(t *testing.T, kcat, addr, topic string, want []string) {
+func expectKcatConsumes(t *testing.T, kcat, addr, topic string, want []string, extra ...string) {
 	t.Helper()
 	n := len(want)
-	cons := runProgram(t, 20*time.Second, "", kcat,
-		"-C", "-u", "-b", addr, "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`)
+	args := append([]string{"-C", "-u", "-b", addr, "-t", topic, "-o", "beginning", "-e", "-f", `%o %k %s\n`}, extra...)
+	cons := runProgram(t, 20*time.Second, "", kcat, args...)
 	if cons.err != nil || cons.code != 0 {
 		t.Fatalf("kcat -C: %v (exit %d) after printing %d of %d messages\nstderr:\n%s",
 			cons.err, cons.code, strings.Count(cons.stdout, "\n"), n, clip(cons.stderr))

@@ -53,10 +53,21 @@ type pyResult struct {
 // runRoundTrip runs a testdata script against a new topic and checks its report.
 func runRoundTrip(t *testing.T, py, script, addr, topic string, partitions int32, count int, compression string) {
 	t.Helper()
-	createTopic(t, addr, topic, partitions, nil)
+	runSecuredRoundTrip(t, py, script, addr, addr, nil, topic, partitions, count, compression)
+}
+
+// runSecuredRoundTrip is runRoundTrip with the topic created through adminAddr (a PLAINTEXT
+// listener) and the script connecting to clientAddr with extra client settings (security).
+func runSecuredRoundTrip(t *testing.T, py, script, adminAddr, clientAddr string, extra map[string]any, topic string, partitions int32, count int, compression string) {
+	t.Helper()
+	createTopic(t, adminAddr, topic, partitions, nil)
+	extraJSON, err := json.Marshal(extra)
+	if err != nil || extra == nil {
+		extraJSON = []byte("{}")
+	}
 	res := runProgram(t, 90*time.Second, "", py, filepath.Join("testdata", script),
-		"--bootstrap", addr, "--topic", topic, "--partitions", strconv.Itoa(int(partitions)),
-		"--count", strconv.Itoa(count), "--compression", compression)
+		"--bootstrap", clientAddr, "--topic", topic, "--partitions", strconv.Itoa(int(partitions)),
+		"--count", strconv.Itoa(count), "--compression", compression, "--extra", string(extraJSON))
 	if res.err != nil || res.code != 0 {
 		t.Fatalf("%s: %v (exit %d)\nstderr:\n%s\nstdout:\n%s", script, res.err, res.code, clip(res.stderr), clip(res.stdout))
 	}

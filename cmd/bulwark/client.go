@@ -83,3 +83,20 @@ func (f *clientFlags) options() ([]kgo.Opt, error) {
 	}
 	return opts, nil
 }
+
+// parseInterspersed parses flags that may come before or after positional arguments
+// (`bulwark users set alice --bootstrap-server h:p`) and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -38,7 +38,8 @@ func cmdIAM(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config", "", "server.properties of the broker (default: the embedded defaults)")
 	arn := fs.String("principal-arn", "", "principal the key authenticates as (create-key)")
 	expiresIn := fs.Duration("expires-in", 0, "key lifetime, e.g. 720h (0: no expiry)")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return 2
 	}
 	cfg := config.Default()
@@ -57,12 +58,12 @@ func cmdIAM(args []string, stdout, stderr io.Writer) int {
 	defer store.Close()
 
 	switch {
-	case args[0] == "create-key" && fs.NArg() == 0 && *arn != "":
+	case args[0] == "create-key" && len(pos) == 0 && *arn != "":
 		err = createIAMKey(store, *arn, *expiresIn, stdout)
-	case args[0] == "list" && fs.NArg() == 0:
+	case args[0] == "list" && len(pos) == 0:
 		listIAMKeys(store, stdout)
-	case args[0] == "delete-key" && fs.NArg() == 1:
-		_, err = store.Commit(meta.DeleteIAMKey{AccessKeyID: fs.Arg(0)})
+	case args[0] == "delete-key" && len(pos) == 1:
+		_, err = store.Commit(meta.DeleteIAMKey{AccessKeyID: pos[0]})
 	default:
 		fmt.Fprint(stderr, iamUsage)
 		return 2

@@ -37,6 +37,10 @@ func cmdServe(args []string, stderr io.Writer) int {
 			return 1
 		}
 	}
+	// Before anything is logged as listening: a SIGTERM that arrives during start-up must drain,
+	// not kill the process with the default action.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	srv, err := broker.New(cfg, broker.WithLogger(logger))
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark:", err)
@@ -47,8 +51,6 @@ func cmdServe(args []string, stderr io.Writer) int {
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	got := <-sig
 	logger.Info("shutting down", "signal", got.String(), "timeout", cfg.ShutdownTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

@@ -44,7 +44,8 @@ func cmdUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cf.register(fs)
 	mechanism := fs.String("mechanism", "both", "SCRAM-SHA-256, SCRAM-SHA-512 or both")
 	iterations := fs.Int("iterations", 8192, "SCRAM iterations, 4096..16384")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return 2
 	}
 	mechs, err := scramMechanisms(*mechanism)
@@ -68,12 +69,12 @@ func cmdUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer cancel()
 
 	switch {
-	case args[0] == "list" && fs.NArg() == 0:
+	case args[0] == "list" && len(pos) == 0:
 		err = listUsers(ctx, adm, stdout)
-	case args[0] == "set" && fs.NArg() == 1:
-		err = setUser(ctx, adm, fs.Arg(0), mechs, int32(*iterations), stdin)
-	case args[0] == "delete" && fs.NArg() == 1:
-		err = deleteUser(ctx, adm, fs.Arg(0), mechs)
+	case args[0] == "set" && len(pos) == 1:
+		err = setUser(ctx, adm, pos[0], mechs, int32(*iterations), stdin)
+	case args[0] == "delete" && len(pos) == 1:
+		err = deleteUser(ctx, adm, pos[0], mechs)
 	default:
 		fmt.Fprint(stderr, usersUsage)
 		return 2

@@ -26,7 +26,10 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--compression", default="none")
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--extra", default="{}",
+                    help="JSON object of extra librdkafka settings for both clients (security settings)")
     args = ap.parse_args()
+    extra = json.loads(args.extra)
 
     errors = []
     produced = []
@@ -51,6 +54,7 @@ def main():
         "linger.ms": 5,
         "message.timeout.ms": int(args.timeout * 1000),
         "error_cb": lambda err: errors.append("producer: %s" % err),
+        **extra,
     })
     for i in range(args.count):
         key = "ck-%05d" % i
@@ -76,6 +80,7 @@ def main():
         "auto.offset.reset": "earliest",
         "fetch.wait.max.ms": 100,
         "error_cb": lambda err: errors.append("consumer: %s" % err),
+        **extra,
     })
     consumer.assign([TopicPartition(args.topic, p, 0) for p in range(args.partitions)])
     consumed = []

@@ -23,7 +23,10 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--compression", default="none")
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--extra", default="{}",
+                    help="JSON object of extra keyword arguments for both clients (security settings)")
     args = ap.parse_args()
+    extra = json.loads(args.extra)
 
     producer = KafkaProducer(
         bootstrap_servers=args.bootstrap,
@@ -34,6 +37,7 @@ def main():
         retries=0,
         request_timeout_ms=15000,
         max_block_ms=15000,
+        **extra
     )
     sent = []
     for i in range(args.count):
@@ -57,6 +61,7 @@ def main():
         auto_offset_reset="earliest",
         fetch_max_wait_ms=100,
         request_timeout_ms=15000,
+        **extra
     )
     tps = [TopicPartition(args.topic, p) for p in range(args.partitions)]
     consumer.assign(tps)
