@@ -108,6 +108,17 @@ type Config struct {
 	IAMHosts              []string          // bulwark.iam.hosts
 	BootstrapUsers        map[string]string // bulwark.sasl.bootstrap.users, user -> password
 
+	// Encryption at rest (Bulwark's keys).
+	EncryptionEnabled       bool          // bulwark.encryption.enabled, default true
+	EncryptionProvider      string        // bulwark.encryption.provider: local or aws-kms
+	EncryptionKeyringPath   string        // bulwark.encryption.local.keyring
+	EncryptionMasterKeyEnv  string        // bulwark.encryption.local.master.key.env
+	EncryptionMasterKeyFile string        // bulwark.encryption.local.master.key.file
+	EncryptionKMSKeyID      string        // bulwark.encryption.aws.kms.key.id
+	EncryptionAWSRegion     string        // bulwark.encryption.aws.region
+	EncryptionAWSEndpoint   string        // bulwark.encryption.aws.endpoint.url
+	EncryptionKMSTimeout    time.Duration // bulwark.encryption.kms.timeout.ms
+
 	// Values holds every key set explicitly in the file (or via Set), key -> raw value.
 	Values map[string]string
 	// Dynamic holds the dynamic broker overrides applied by WithDynamic, key -> raw value.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -163,6 +164,21 @@ func (c *Config) validateSecurity(add func(*KeyError)) {
 			add(invalid("ssl.client.auth", "%v", err))
 		}
 	}
+	if c.EncryptionEnabled && c.EncryptionProvider == "aws-kms" && c.EncryptionKMSKeyID == "" {
+		add(invalid("bulwark.encryption.aws.kms.key.id", "required when bulwark.encryption.provider=aws-kms"))
+	}
+	if c.EncryptionMasterKeyEnv != "" && c.EncryptionMasterKeyFile != "" {
+		add(invalid("bulwark.encryption.local.master.key.file", "set only one of it and bulwark.encryption.local.master.key.env"))
+	}
+}
+
+// KeyringPath is where the local key provider keeps its keyring: bulwark.encryption.local.keyring,
+// or bulwark.keyring beside the first log directory.
+func (c *Config) KeyringPath() string {
+	if c.EncryptionKeyringPath != "" {
+		return c.EncryptionKeyringPath
+	}
+	return filepath.Join(filepath.Dir(filepath.Clean(c.LogDirs[0])), "bulwark.keyring")
 }
 
 // anyListenerKey reports whether some listener.name.<l>.<key> is set.
