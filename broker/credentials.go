@@ -47,6 +47,12 @@ func scramCredentialFromSalted(mechanism string, salt, salted []byte, iterations
 func scramCredentialFromPassword(mechanism, password string, iterations int) meta.ScramCredential {
 	salt := make([]byte, 24)
 	_, _ = rand.Read(salt)
+	return scramCredentialFromPasswordWithSalt(mechanism, password, salt, iterations)
+}
+
+// scramCredentialFromPasswordWithSalt salts and hashes a password: SaltedPassword =
+// Hi(password, salt, iterations), PBKDF2 with HMAC of the mechanism's hash.
+func scramCredentialFromPasswordWithSalt(mechanism, password string, salt []byte, iterations int) meta.ScramCredential {
 	h := scramHash(mechanism)
 	// pbkdf2.Key fails only for FIPS-mode parameter checks, which these values pass.
 	salted, _ := pbkdf2.Key(h, password, salt, iterations, h().Size())
@@ -76,4 +82,11 @@ func (s *Server) bootstrapUsers() error {
 	}
 	s.logger.Info("created bootstrap SCRAM users", "users", users)
 	return nil
+}
+
+// lookupSCRAM returns a user's stored SCRAM credential for a mechanism, from the current
+// metadata state: a credential committed a moment ago is already there.
+func (s *Server) lookupSCRAM(mechanism, user string) (meta.ScramCredential, bool) {
+	c, ok := s.cluster.store.State().ScramUsers[user][mechanism]
+	return c, ok
 }
