@@ -229,4 +229,3 @@ func alnumNonce() string {
 	}
 	return string(b)
 }
-

@@ -161,3 +161,29 @@ func FuzzScramSession(f *testing.F) {
 		}
 	})
 }
+
+func TestPlainAgainstScramCredentials(t *testing.T) {
+	m := plainMechanism{lookup: scramStore(t, map[string]string{"alice": "secret"})}
+	for _, c := range []struct {
+		msg    string
+		ok     bool
+		reason string
+	}{
+		{"\x00alice\x00secret", true, ""},
+		{"alice\x00alice\x00secret", true, ""},
+		{"\x00alice\x00wrong", false, "wrong password"},
+		{"\x00bob\x00secret", false, "unknown user"},
+		{"bob\x00alice\x00secret", false, "authorization id"},
+		{"alice\x00secret", false, "malformed"},
+		{"\x00\x00secret", false, "malformed"},
+	} {
+		out, done, err := m.Start(auth.ConnInfo{}).Step([]byte(c.msg))
+		var f *auth.Failure
+		switch {
+		case c.ok && (err != nil || !done || len(out) != 0):
+			t.Errorf("%q: %q %v %v", c.msg, out, done, err)
+		case !c.ok && (!errors.As(err, &f) || !strings.Contains(f.Reason, c.reason)):
+			t.Errorf("%q: %v, want %q", c.msg, err, c.reason)
+		}
+	}
+}
