@@ -131,7 +131,7 @@ func TestIAMRefusals(t *testing.T) {
 	keys := map[string]meta.IAMKey{key.AccessKeyID: key, expiredKey.AccessKeyID: expiredKey}
 	verifier := func(at time.Time, region string) *sigV4Verifier {
 		return &sigV4Verifier{region: region, maxSkew: 5 * time.Minute, hosts: map[string]bool{"broker.example.com": true},
-			now: func() time.Time { return at },
+			now:    func() time.Time { return at },
 			lookup: func(id string) (meta.IAMKey, bool) { k, ok := keys[id]; return k, ok }}
 	}
 	step := func(v *sigV4Verifier, payload map[string]string) error {
@@ -189,7 +189,9 @@ func FuzzIAMPayloads(f *testing.F) {
 	f.Add([]byte(`{"version":"2020_10_22","host":"h","x-amz-credential":"A/20250101/us-east-1/kafka-cluster/aws4_request"}`), true)
 	f.Add([]byte("n,,\x01auth=Bearer aHR0cHM6Ly9rYWZrYS51cy1lYXN0LTEuYW1hem9uYXdzLmNvbS8_QWN0aW9uPWthZmthLWNsdXN0ZXIlM0FDb25uZWN0\x01\x01"), false)
 	v := &sigV4Verifier{region: "us-east-1", maxSkew: time.Minute, hosts: map[string]bool{"h": true}, now: time.Now,
-		lookup: func(id string) (meta.IAMKey, bool) { return meta.IAMKey{AccessKeyID: id, Secret: "s", PrincipalARN: "arn"}, true }}
+		lookup: func(id string) (meta.IAMKey, bool) {
+			return meta.IAMKey{AccessKeyID: id, Secret: "s", PrincipalARN: "arn"}, true
+		}}
 	f.Fuzz(func(t *testing.T, msg []byte, msk bool) {
 		var m auth.Mechanism = oauthBearerMechanism{v: v}
 		if msk {

@@ -180,4 +180,3 @@ func loadTLSMaterial(sec config.ListenerSecurity) (tlsMaterial, error) {
 	}
 	return m, nil
 }
-

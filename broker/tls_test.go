@@ -85,7 +85,9 @@ func TestMutualTLSPrincipal(t *testing.T) {
 	if err == nil {
 		t.Fatal("a client without a certificate got through")
 	}
-	rec.waitFor(t, func(ev AuthEvent) bool { return ev.Outcome == AuthFailure && strings.Contains(ev.Reason, "certificate") })
+	rec.waitFor(t, func(ev AuthEvent) bool {
+		return ev.Outcome == AuthFailure && strings.Contains(ev.Reason, "certificate")
+	})
 
 	// A plaintext client never gets past the handshake either.
 	rc := dialRaw(t, b.Addr)
