@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -111,4 +112,15 @@ func (rc *rawConn) expectClosed() {
 	if errors.As(err, &ne) && ne.Timeout() {
 		rc.t.Fatalf("connection still open after 10s, want it closed")
 	}
+}
+
+// dialRawTLS is dialRaw over TLS.
+func dialRawTLS(t testing.TB, addr string, cfg *tls.Config) *rawConn {
+	t.Helper()
+	nc, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{t: t, nc: nc}
 }
