@@ -187,3 +187,15 @@ func TestPlainAgainstScramCredentials(t *testing.T) {
 		}
 	}
 }
+
+func FuzzPlain(f *testing.F) {
+	f.Add([]byte("\x00alice\x00secret"))
+	f.Add([]byte("a\x00b\x00c\x00d"))
+	m := plainMechanism{lookup: scramStore(f, map[string]string{"alice": "secret"})}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		_, done, err := m.Start(auth.ConnInfo{}).Step(msg)
+		if done && (err != nil || string(msg) != "\x00alice\x00secret" && string(msg) != "alice\x00alice\x00secret") {
+			t.Fatalf("%q authenticated", msg)
+		}
+	})
+}
