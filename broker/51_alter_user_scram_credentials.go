@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth/scram"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
 
@@ -79,7 +80,7 @@ func (s *Server) handleAlterUserScramCredentials(c *conn, h requestHeader, kreq 
 		if !ok {
 			continue
 		}
-		size := scramHash(mech)().Size()
+		size := scram.Hash(mech)().Size()
 		switch {
 		case up.Iterations < meta.MinScramIterations || up.Iterations > meta.MaxScramIterations:
 			fail(u, kerr.UnacceptableCredential, "iterations must be between %d and %d", meta.MinScramIterations, meta.MaxScramIterations)
@@ -88,8 +89,8 @@ func (s *Server) handleAlterUserScramCredentials(c *conn, h requestHeader, kreq 
 		case len(up.SaltedPassword) != size:
 			fail(u, kerr.UnacceptableCredential, "salted password must be %d bytes for %s", size, mech)
 		default:
-			u.recs = append(u.recs, meta.SetScramCredential{User: up.Name, Mechanism: mech,
-				Credential: scramCredentialFromSalted(mech, up.Salt, up.SaltedPassword, int(up.Iterations))})
+			c, _ := scram.FromSalted(mech, up.Salt, up.SaltedPassword, int(up.Iterations)) // mech is known
+			u.recs = append(u.recs, meta.SetScramCredential{User: up.Name, Mechanism: mech, Credential: storedCredential(c)})
 		}
 	}
 

@@ -1,4 +1,4 @@
-package broker
+package scram
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/bulwark-kafka/bulwark/auth"
-	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
 
 // rfc7677 is the SCRAM-SHA-256 example exchange of RFC 7677 §3 (user "user", password "pencil").
@@ -27,15 +26,19 @@ var rfc7677 = struct {
 }
 
 // scramStore is an in-memory credential store with passwords hashed the way the broker does.
-func scramStore(t testing.TB, users map[string]string) func(mech, user string) (meta.ScramCredential, bool) {
+func scramStore(t testing.TB, users map[string]string) Lookup {
 	t.Helper()
-	creds := map[[2]string]meta.ScramCredential{}
+	creds := map[[2]string]Credential{}
 	for u, p := range users {
-		for _, m := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
-			creds[[2]string{m, u}] = scramCredentialFromPassword(m, p, 4096)
+		for _, m := range []string{SHA256, SHA512} {
+			c, err := FromPassword(m, p, nil, 4096)
+			if err != nil {
+				t.Fatal(err)
+			}
+			creds[[2]string{m, u}] = c
 		}
 	}
-	return func(mech, user string) (meta.ScramCredential, bool) {
+	return func(mech, user string) (Credential, bool) {
 		c, ok := creds[[2]string{mech, user}]
 		return c, ok
 	}
@@ -45,8 +48,11 @@ func TestScramRFC7677Vector(t *testing.T) {
 	salt, _ := base64.StdEncoding.DecodeString(rfc7677.salt)
 	// Derive the stored credential the way AlterUserScramCredentials does, from the salted
 	// password (Hi("pencil", salt, 4096)).
-	cred := scramCredentialFromPasswordWithSalt("SCRAM-SHA-256", "pencil", salt, 4096)
-	m := newScramMechanism("SCRAM-SHA-256", func(_, user string) (meta.ScramCredential, bool) { return cred, user == "user" })
+	cred, err := FromPassword(SHA256, "pencil", salt, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newMechanism(SHA256, func(_, user string) (Credential, bool) { return cred, user == "user" })
 	m.serverNonce = func() string { return rfc7677.serverNonce }
 	s := m.Start(auth.ConnInfo{})
 	out, done, err := s.Step([]byte(rfc7677.clientFirst))
@@ -95,7 +101,7 @@ func drive(t *testing.T, m auth.Mechanism, client sasl.Mechanism) (auth.Session,
 func TestScramWithFranzGo(t *testing.T) {
 	lookup := scramStore(t, map[string]string{"alice": "secret", "we,ird=name": "pw"})
 	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
-		m := newScramMechanism(mech, lookup)
+		m := mustMechanism(t, mech, lookup)
 		client := func(user, pass string) sasl.Mechanism {
 			a := scram.Auth{User: user, Pass: pass}
 			if mech == "SCRAM-SHA-512" {
@@ -123,11 +129,11 @@ func TestScramWithFranzGo(t *testing.T) {
 }
 
 func TestScramRejectsMalformed(t *testing.T) {
-	m := newScramMechanism("SCRAM-SHA-256", scramStore(t, map[string]string{"alice": "pw"}))
+	m := mustMechanism(t, SHA256, scramStore(t, map[string]string{"alice": "pw"}))
 	for _, first := range []string{
 		"", "n", "n,,", "p=tls-unique,,n=alice,r=abc", "x,,n=alice,r=abc", "n,,r=abc,n=alice",
 		"n,,n=al=41ice,r=abc", "n,,n=alice,r=", "n,,n=alice,r=a,b", "n,a=bob,n=alice,r=abc",
-		"n,,n=alice,r=abc,tokenauth=true", "n,,n=alice,r=ab\x01c", strings.Repeat("x", maxScramMessage+1),
+		"n,,n=alice,r=abc,tokenauth=true", "n,,n=alice,r=ab\x01c", strings.Repeat("x", maxMessage+1),
 	} {
 		if _, _, err := m.Start(auth.ConnInfo{}).Step([]byte(first)); err == nil {
 			t.Errorf("client-first %q accepted", first)
@@ -141,7 +147,7 @@ func TestScramRejectsMalformed(t *testing.T) {
 		if _, _, err := s.Step([]byte(final)); err == nil {
 			t.Errorf("client-final %q accepted", final)
 		}
-		s.(*scramSession).step = 1 // retry the final step on the same session
+		s.(*session).step = 1 // retry the final step on the same session
 	}
 }
 
@@ -150,7 +156,7 @@ func FuzzScramSession(f *testing.F) {
 	f.Add("n,,n=alice,r=abc", "c=biws,r=abcXYZ,p=AAAA")
 	f.Add("y,,n=a=2Cb,r=x", "c=eSws,r=x,p=")
 	lookup := scramStore(f, map[string]string{"alice": "pw", "user": "pencil"})
-	m := newScramMechanism("SCRAM-SHA-256", lookup)
+	m := mustMechanism(f, SHA256, lookup)
 	f.Fuzz(func(t *testing.T, first, final string) {
 		s := m.Start(auth.ConnInfo{})
 		if _, _, err := s.Step([]byte(first)); err != nil {
@@ -162,40 +168,11 @@ func FuzzScramSession(f *testing.F) {
 	})
 }
 
-func TestPlainAgainstScramCredentials(t *testing.T) {
-	m := plainMechanism{lookup: scramStore(t, map[string]string{"alice": "secret"})}
-	for _, c := range []struct {
-		msg    string
-		ok     bool
-		reason string
-	}{
-		{"\x00alice\x00secret", true, ""},
-		{"alice\x00alice\x00secret", true, ""},
-		{"\x00alice\x00wrong", false, "wrong password"},
-		{"\x00bob\x00secret", false, "unknown user"},
-		{"bob\x00alice\x00secret", false, "authorization id"},
-		{"alice\x00secret", false, "malformed"},
-		{"\x00\x00secret", false, "malformed"},
-	} {
-		out, done, err := m.Start(auth.ConnInfo{}).Step([]byte(c.msg))
-		var f *auth.Failure
-		switch {
-		case c.ok && (err != nil || !done || len(out) != 0):
-			t.Errorf("%q: %q %v %v", c.msg, out, done, err)
-		case !c.ok && (!errors.As(err, &f) || !strings.Contains(f.Reason, c.reason)):
-			t.Errorf("%q: %v, want %q", c.msg, err, c.reason)
-		}
+func mustMechanism(t testing.TB, name string, lookup Lookup) *mechanism {
+	t.Helper()
+	m, err := newMechanism(name, lookup)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func FuzzPlain(f *testing.F) {
-	f.Add([]byte("\x00alice\x00secret"))
-	f.Add([]byte("a\x00b\x00c\x00d"))
-	m := plainMechanism{lookup: scramStore(f, map[string]string{"alice": "secret"})}
-	f.Fuzz(func(t *testing.T, msg []byte) {
-		_, done, err := m.Start(auth.ConnInfo{}).Step(msg)
-		if done && (err != nil || string(msg) != "\x00alice\x00secret" && string(msg) != "alice\x00alice\x00secret") {
-			t.Fatalf("%q authenticated", msg)
-		}
-	})
+	return m
 }

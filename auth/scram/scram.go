@@ -1,27 +1,25 @@
-package broker
+package scram
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"hash"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/auth"
-	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
 
-// scramMechanism is the server side of SCRAM-SHA-256/512 (RFC 5802, RFC 7677) over the
-// credentials in the metadata log.
-type scramMechanism struct {
+// mechanism is the server side of SCRAM-SHA-256 or SCRAM-SHA-512.
+type mechanism struct {
 	name string
 	hash func() hash.Hash
 	// lookup returns a user's stored credential for this mechanism.
-	lookup func(user string) (meta.ScramCredential, bool)
+	lookup func(user string) (Credential, bool)
 	// fakeSecret makes a stable fake salt per unknown user, so that a probe cannot tell an
 	// unknown user from a wrong password by the server-first message.
 	fakeSecret []byte
@@ -29,37 +27,46 @@ type scramMechanism struct {
 	serverNonce func() string
 }
 
-func newScramMechanism(name string, lookup func(mech, user string) (meta.ScramCredential, bool)) *scramMechanism {
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	return &scramMechanism{name: name, hash: scramHash(name), fakeSecret: secret, serverNonce: alnumNonce,
-		lookup: func(user string) (meta.ScramCredential, bool) { return lookup(name, user) }}
+// NewMechanism returns the server side of SCRAM-SHA-256 or SCRAM-SHA-512 over lookup.
+func NewMechanism(name string, lookup Lookup) (auth.Mechanism, error) {
+	return newMechanism(name, lookup)
 }
 
-func (m *scramMechanism) Name() string { return m.name }
+func newMechanism(name string, lookup Lookup) (*mechanism, error) {
+	h := Hash(name)
+	if h == nil {
+		return nil, fmt.Errorf("scram: unknown mechanism %q", name)
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	return &mechanism{name: name, hash: h, fakeSecret: secret, serverNonce: alnumNonce,
+		lookup: func(user string) (Credential, bool) { return lookup(name, user) }}, nil
+}
 
-func (m *scramMechanism) Start(auth.ConnInfo) auth.Session { return &scramSession{m: m} }
+func (m *mechanism) Name() string { return m.name }
 
-// scramSession is one exchange: client-first → server-first, client-final → server-final.
-type scramSession struct {
-	m        *scramMechanism
+func (m *mechanism) Start(auth.ConnInfo) auth.Session { return &session{m: m} }
+
+// session is one exchange: client-first → server-first, client-final → server-final.
+type session struct {
+	m        *mechanism
 	step     int
 	user     string
 	known    bool
-	cred     meta.ScramCredential
+	cred     Credential
 	gs2      string // the GS2 header the client sent, echoed in c= of client-final
 	first    string // client-first-message-bare
 	srvFirst string
 	nonce    string // client nonce + server nonce
 }
 
-// maxScramMessage bounds a SCRAM message; real ones are under 300 bytes.
-const maxScramMessage = 4096
+// maxMessage bounds a SCRAM message; real ones are under 300 bytes.
+const maxMessage = 4096
 
-func (s *scramSession) fail(reason string) error { return auth.Fail(s.m.name, s.user, reason, nil) }
+func (s *session) fail(reason string) error { return auth.Fail(s.m.name, s.user, reason, nil) }
 
-func (s *scramSession) Step(msg []byte) ([]byte, bool, error) {
-	if len(msg) > maxScramMessage {
+func (s *session) Step(msg []byte) ([]byte, bool, error) {
+	if len(msg) > maxMessage {
 		return nil, false, s.fail("SCRAM message too long")
 	}
 	s.step++
@@ -74,7 +81,7 @@ func (s *scramSession) Step(msg []byte) ([]byte, bool, error) {
 	return nil, false, auth.ErrUnexpectedMessage
 }
 
-func (s *scramSession) clientFirst(msg string) ([]byte, error) {
+func (s *session) clientFirst(msg string) ([]byte, error) {
 	// gs2-header: cbind-flag "," [authzid] ","
 	flag, rest, ok := strings.Cut(msg, ",")
 	if !ok {
@@ -127,7 +134,7 @@ func (s *scramSession) clientFirst(msg string) ([]byte, error) {
 	return []byte(s.srvFirst), nil
 }
 
-func (s *scramSession) clientFinal(msg string) ([]byte, error) {
+func (s *session) clientFinal(msg string) ([]byte, error) {
 	i := strings.LastIndex(msg, ",p=")
 	if i < 0 {
 		return nil, s.fail("client-final message has no proof")
@@ -166,22 +173,16 @@ func (s *scramSession) clientFinal(msg string) ([]byte, error) {
 	return []byte("v=" + base64.StdEncoding.EncodeToString(hmacSum(s.m.hash, s.cred.ServerKey, authMessage))), nil
 }
 
-func (s *scramSession) Principal() auth.Principal { return auth.User(s.user) }
-func (s *scramSession) Expiry() time.Time         { return time.Time{} }
+func (s *session) Principal() auth.Principal { return auth.User(s.user) }
+func (s *session) Expiry() time.Time         { return time.Time{} }
 
 // fakeCredential stands in for an unknown user: a salt stable per user name (so repeated probes
 // see the same one) and keys that no proof can match.
-func (s *scramSession) fakeCredential(user string) meta.ScramCredential {
+func (s *session) fakeCredential(user string) Credential {
 	salt := hmacSum(sha256.New, s.m.fakeSecret, []byte(user))[:24]
 	keys := make([]byte, 2*s.m.hash().Size())
 	_, _ = rand.Read(keys)
-	return meta.ScramCredential{Salt: salt, Iterations: 8192, StoredKey: keys[:len(keys)/2], ServerKey: keys[len(keys)/2:]}
-}
-
-func hmacSum(h func() hash.Hash, key, msg []byte) []byte {
-	m := hmac.New(h, key)
-	m.Write(msg)
-	return m.Sum(nil)
+	return Credential{Salt: salt, Iterations: 8192, StoredKey: keys[:len(keys)/2], ServerKey: keys[len(keys)/2:]}
 }
 
 // decodeSaslName undoes SCRAM's user-name escaping ("=2C" is ',' and "=3D" is '='); any other

@@ -1,4 +1,4 @@
-package broker
+package mtls
 
 import (
 	"crypto/x509"
@@ -11,28 +11,29 @@ import (
 	"github.com/bulwark-kafka/bulwark/auth"
 )
 
-// principalRule is one entry of ssl.principal.mapping.rules: DEFAULT (the whole distinguished
+// rule is one entry of ssl.principal.mapping.rules: DEFAULT (the whole distinguished
 // name) or RULE:pattern/replacement/[LU].
-type principalRule struct {
+type rule struct {
 	isDefault   bool
 	pattern     *regexp.Regexp
 	replacement string // in Go's syntax (${1})
 	caseFold    byte   // 'L', 'U' or 0
 }
 
-// principalRules maps a certificate subject to a principal name as Kafka's SslPrincipalMapper
+// Rules maps a certificate subject to a principal name as Kafka's SslPrincipalMapper
 // does: the first rule whose pattern matches the whole name wins; no match is an error.
-type principalRules []principalRule
+type Rules []rule
 
 // ruleSplitter finds one rule at a time: DEFAULT, or RULE: with '/'-delimited pattern and
 // replacement in which a backslash escapes the next character, then an optional L or U.
 var ruleSplitter = regexp.MustCompile(`^\s*(?:(DEFAULT)|RULE:((?:\\.|[^\\/])*)/((?:\\.|[^\\/])*)/([LU]?))\s*(?:,|$)`)
 
-func parsePrincipalRules(s string) (principalRules, error) {
+// ParseRules parses ssl.principal.mapping.rules; empty means DEFAULT.
+func ParseRules(s string) (Rules, error) {
 	if strings.TrimSpace(s) == "" {
 		s = "DEFAULT"
 	}
-	var rules principalRules
+	var rules Rules
 	rest := s
 	for strings.TrimSpace(rest) != "" {
 		m := ruleSplitter.FindStringSubmatchIndex(rest)
@@ -46,13 +47,13 @@ func parsePrincipalRules(s string) (principalRules, error) {
 			return rest[m[2*i]:m[2*i+1]]
 		}
 		if sub(1) == "DEFAULT" {
-			rules = append(rules, principalRule{isDefault: true})
+			rules = append(rules, rule{isDefault: true})
 		} else {
 			re, err := regexp.Compile("^(?:" + sub(2) + ")$")
 			if err != nil {
 				return nil, fmt.Errorf("ssl.principal.mapping.rules: pattern %q: %w", sub(2), err)
 			}
-			r := principalRule{pattern: re, replacement: javaReplacement(sub(3))}
+			r := rule{pattern: re, replacement: javaReplacement(sub(3))}
 			if f := sub(4); f != "" {
 				r.caseFold = f[0]
 			}
@@ -93,8 +94,8 @@ func javaReplacement(s string) string {
 	return b.String()
 }
 
-// apply maps a distinguished name.
-func (rs principalRules) apply(dn string) (string, error) {
+// Apply maps a distinguished name.
+func (rs Rules) Apply(dn string) (string, error) {
 	for _, r := range rs {
 		if r.isDefault {
 			return dn, nil
@@ -114,9 +115,9 @@ func (rs principalRules) apply(dn string) (string, error) {
 	return "", fmt.Errorf("no rule of ssl.principal.mapping.rules applies to %q", dn)
 }
 
-// subjectDN formats a certificate's subject as Java's X500Principal.getName() does (RFC 2253,
+// SubjectDN formats a certificate's subject as Java's X500Principal.getName() does (RFC 2253,
 // most specific attribute first), from the raw subject so attribute order is the certificate's.
-func subjectDN(cert *x509.Certificate) string {
+func SubjectDN(cert *x509.Certificate) string {
 	var seq pkix.RDNSequence
 	if rest, err := asn1.Unmarshal(cert.RawSubject, &seq); err != nil || len(rest) != 0 {
 		return cert.Subject.String()
@@ -124,9 +125,9 @@ func subjectDN(cert *x509.Certificate) string {
 	return seq.String()
 }
 
-// certPrincipal maps a client certificate to a principal.
-func (rs principalRules) certPrincipal(cert *x509.Certificate) (auth.Principal, error) {
-	name, err := rs.apply(subjectDN(cert))
+// Principal maps a client certificate to a principal.
+func (rs Rules) Principal(cert *x509.Certificate) (auth.Principal, error) {
+	name, err := rs.Apply(SubjectDN(cert))
 	if err != nil {
 		return auth.Principal{}, err
 	}

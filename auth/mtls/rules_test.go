@@ -1,4 +1,4 @@
-package broker
+package mtls
 
 import (
 	"testing"
@@ -20,21 +20,21 @@ func TestPrincipalRules(t *testing.T) {
 		{`RULE:^CN=(.*)$/user\/$1/`, "CN=carol", "user/carol"},
 	}
 	for _, c := range cases {
-		rs, err := parsePrincipalRules(c.rules)
+		rs, err := ParseRules(c.rules)
 		if err != nil {
 			t.Fatalf("%q: %v", c.rules, err)
 		}
-		got, err := rs.apply(c.dn)
+		got, err := rs.Apply(c.dn)
 		if err != nil || got != c.want {
 			t.Errorf("rules %q on %q = %q, %v; want %q", c.rules, c.dn, got, err, c.want)
 		}
 	}
-	rs, _ := parsePrincipalRules(`RULE:^CN=(.*),OU=eng$/$1/`)
-	if _, err := rs.apply("CN=x,OU=ops"); err == nil {
+	rs, _ := ParseRules(`RULE:^CN=(.*),OU=eng$/$1/`)
+	if _, err := rs.Apply("CN=x,OU=ops"); err == nil {
 		t.Error("a name no rule matches was mapped")
 	}
 	for _, bad := range []string{"RULE:abc", "RULE:(/x/", "NOPE", "RULE:a/b/X"} {
-		if _, err := parsePrincipalRules(bad); err == nil {
+		if _, err := ParseRules(bad); err == nil {
 			t.Errorf("rules %q accepted", bad)
 		}
 	}
@@ -44,10 +44,10 @@ func FuzzPrincipalRules(f *testing.F) {
 	f.Add(`RULE:^CN=(.*?),OU=(.*?)$/$1@$2/L,DEFAULT`, "CN=a,OU=b")
 	f.Add(`RULE:a\/b/c\$1/`, "a/b")
 	f.Fuzz(func(t *testing.T, rules, dn string) {
-		rs, err := parsePrincipalRules(rules)
+		rs, err := ParseRules(rules)
 		if err != nil {
 			return
 		}
-		_, _ = rs.apply(dn)
+		_, _ = rs.Apply(dn)
 	})
 }

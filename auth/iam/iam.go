@@ -1,18 +1,20 @@
-package broker
+package iam
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/auth"
-	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
 
 // iamService is the SigV4 service name MSK IAM signatures are scoped to.
@@ -21,16 +23,37 @@ const iamService = "kafka-cluster"
 // maxSigV4Expires is SigV4's longest presigned validity (7 days).
 const maxSigV4Expires = 7 * 24 * time.Hour
 
-// sigV4Verifier checks the presigned-URL-style SigV4 signatures that AWS_MSK_IAM payloads and
-// MSK OAUTHBEARER tokens carry (shared/reference/security-observability-facts.md §1), against
-// the access keys in the metadata log.
-type sigV4Verifier struct {
-	region  string
-	maxSkew time.Duration
-	// hosts are the names a signature may be for (lower case): advertised hosts and bulwark.iam.hosts.
-	hosts  map[string]bool
-	lookup func(id string) (meta.IAMKey, bool)
-	now    func() time.Time
+// Key is an IAM-style access key. SigV4 derives its signing key from the secret itself, so the
+// secret must be kept (the broker keeps it in its encrypted metadata log).
+type Key struct {
+	AccessKeyID  string
+	Secret       string
+	PrincipalARN string
+	// Expiry is when the key stops working; zero means never.
+	Expiry time.Time
+}
+
+// Verifier checks the presigned-URL-style SigV4 signatures that AWS_MSK_IAM payloads and MSK
+// OAUTHBEARER tokens carry. It is safe for concurrent use.
+type Verifier struct {
+	// Region is the region signatures must be scoped to.
+	Region string
+	// MaxSkew is how far a signature's date may be ahead of the clock.
+	MaxSkew time.Duration
+	// Hosts are the names a signature may be for, in lower case: the broker's advertised hosts
+	// and any extra names (a load balancer).
+	Hosts map[string]bool
+	// Lookup finds an access key by id.
+	Lookup func(accessKeyID string) (Key, bool)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
 }
 
 // signedRequest is what a signature covers: the query parameters by their canonical names
@@ -43,12 +66,12 @@ type signedRequest struct {
 
 // verified is a checked signature: the key that made it and when the signature itself expires.
 type verified struct {
-	key     meta.IAMKey
+	key     Key
 	expires time.Time
 }
 
 // verify checks a signed request. Its error is the precise reason, for logs and audit only.
-func (v *sigV4Verifier) verify(r signedRequest, extraHost string) (verified, string, error) {
+func (v *Verifier) verify(r signedRequest, extraHost string) (verified, string, error) {
 	p := r.params
 	cred := p["X-Amz-Credential"]
 	akid, scope, _ := strings.Cut(cred, "/")
@@ -73,8 +96,8 @@ func (v *sigV4Verifier) verify(r signedRequest, extraHost string) (verified, str
 		return fail("malformed credential scope %q", scope)
 	case parts[0] != p["X-Amz-Date"][:8]:
 		return fail("credential scope date %s differs from the request date", parts[0])
-	case parts[1] != v.region:
-		return fail("credential scope region %q is not %q", parts[1], v.region)
+	case parts[1] != v.Region:
+		return fail("credential scope region %q is not %q", parts[1], v.Region)
 	case parts[2] != iamService:
 		return fail("credential scope service %q is not %s", parts[2], iamService)
 	}
@@ -85,16 +108,16 @@ func (v *sigV4Verifier) verify(r signedRequest, extraHost string) (verified, str
 	expires := date.Add(time.Duration(secs) * time.Second)
 	now := v.now()
 	switch {
-	case date.After(now.Add(v.maxSkew)):
+	case date.After(now.Add(v.MaxSkew)):
 		return fail("request date %s is ahead of the broker clock by more than the allowed skew", p["X-Amz-Date"])
 	case now.After(expires):
 		return fail("signature expired at %s", expires.Format(time.RFC3339))
 	}
 	host := strings.ToLower(r.host)
-	if !v.hosts[host] && host != extraHost {
+	if !v.Hosts[host] && host != extraHost {
 		return fail("host %q is not a name of this broker", r.host)
 	}
-	key, ok := v.lookup(akid)
+	key, ok := v.Lookup(akid)
 	if !ok {
 		return fail("unknown access key")
 	}
@@ -110,7 +133,7 @@ func (v *sigV4Verifier) verify(r signedRequest, extraHost string) (verified, str
 }
 
 // sign computes the SigV4 signature of a presigned GET / request for host.
-func (v *sigV4Verifier) sign(secret string, params map[string]string, host, day string) []byte {
+func (v *Verifier) sign(secret string, params map[string]string, host, day string) []byte {
 	names := make([]string, 0, len(params))
 	for k := range params {
 		names = append(names, k)
@@ -126,10 +149,10 @@ func (v *sigV4Verifier) sign(secret string, params map[string]string, host, day 
 	const emptyPayload = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	canonical := "GET\n/\n" + q.String() + "\nhost:" + host + "\n\nhost\n" + emptyPayload
 	sum := sha256.Sum256([]byte(canonical))
-	scope := day + "/" + v.region + "/" + iamService + "/aws4_request"
+	scope := day + "/" + v.Region + "/" + iamService + "/aws4_request"
 	toSign := "AWS4-HMAC-SHA256\n" + params["X-Amz-Date"] + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
 	k := hmacSum(sha256.New, []byte("AWS4"+secret), []byte(day))
-	for _, s := range []string{v.region, iamService, "aws4_request"} {
+	for _, s := range []string{v.Region, iamService, "aws4_request"} {
 		k = hmacSum(sha256.New, k, []byte(s))
 	}
 	return hmacSum(sha256.New, k, []byte(toSign))
@@ -162,14 +185,17 @@ var mskIAMParams = map[string]string{
 }
 
 // mskIAMMechanism is AWS_MSK_IAM: one JSON payload, answered with MSK's JSON on success.
-type mskIAMMechanism struct{ v *sigV4Verifier }
+type mskIAMMechanism struct{ v *Verifier }
+
+// NewMSKIAM returns the AWS_MSK_IAM mechanism.
+func NewMSKIAM(v *Verifier) auth.Mechanism { return mskIAMMechanism{v: v} }
 
 func (mskIAMMechanism) Name() string { return "AWS_MSK_IAM" }
 
 func (m mskIAMMechanism) Start(auth.ConnInfo) auth.Session { return &iamSession{v: m.v} }
 
 type iamSession struct {
-	v         *sigV4Verifier
+	v         *Verifier
 	principal auth.Principal
 	expiry    time.Time
 	done      bool
@@ -211,3 +237,17 @@ func (s *iamSession) Step(msg []byte) ([]byte, bool, error) {
 
 func (s *iamSession) Principal() auth.Principal { return s.principal }
 func (s *iamSession) Expiry() time.Time         { return s.expiry }
+
+func hmacSum(h func() hash.Hash, key, msg []byte) []byte {
+	m := hmac.New(h, key)
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// newRequestID is the id MSK returns on success; it ties nothing together, so any unique value
+// does.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,4 +1,4 @@
-package broker
+package iam
 
 import (
 	"bytes"
@@ -14,14 +14,17 @@ import (
 // oauthBearerMechanism is OAUTHBEARER (RFC 7628) carrying an MSK IAM token: base64url of a
 // SigV4-presigned URL https://kafka.<region>.amazonaws.com/?Action=kafka-cluster%3AConnect&...
 // as aws-msk-iam-sasl-signer-go makes it.
-type oauthBearerMechanism struct{ v *sigV4Verifier }
+type oauthBearerMechanism struct{ v *Verifier }
+
+// NewOAuthBearer returns the OAUTHBEARER mechanism for MSK IAM tokens.
+func NewOAuthBearer(v *Verifier) auth.Mechanism { return oauthBearerMechanism{v: v} }
 
 func (oauthBearerMechanism) Name() string { return "OAUTHBEARER" }
 
 func (m oauthBearerMechanism) Start(auth.ConnInfo) auth.Session { return &oauthSession{v: m.v} }
 
 type oauthSession struct {
-	v         *sigV4Verifier
+	v         *Verifier
 	step      int
 	failure   *auth.Failure // a rejected token, reported once the client acknowledges the error
 	principal auth.Principal
@@ -76,7 +79,7 @@ func (s *oauthSession) first(msg []byte) *auth.Failure {
 	if err != nil {
 		return fail("", err.Error())
 	}
-	ok2, akid, err := s.v.verify(r, "kafka."+strings.ToLower(s.v.region)+".amazonaws.com")
+	ok2, akid, err := s.v.verify(r, "kafka."+strings.ToLower(s.v.Region)+".amazonaws.com")
 	if err != nil {
 		return fail(akid, err.Error())
 	}
