@@ -116,14 +116,16 @@ func TestSCRAMClients(t *testing.T) {
 		return []string{"sasl.mechanisms=" + mech, "sasl.username=" + user, "sasl.password=" + pass}
 	}
 
-	t.Run("kcat/SCRAM-SHA-256/SASL_PLAINTEXT", func(t *testing.T) {
-		kcatRoundTrip(t, kcat, b, plain, "scram-kcat-256", 40,
-			append(scram("SCRAM-SHA-256", "alice", "alice-secret"), "security.protocol=SASL_PLAINTEXT")...)
-	})
-	t.Run("kcat/SCRAM-SHA-512/SASL_SSL", func(t *testing.T) {
-		kcatRoundTrip(t, kcat, b, tlsAddr, "scram-kcat-512", 40,
-			append(scram("SCRAM-SHA-512", "alice", "alice-secret"), "security.protocol=SASL_SSL", "ssl.ca.location="+pki.CAFile)...)
-	})
+	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run("kcat/"+mech+"/SASL_PLAINTEXT", func(t *testing.T) {
+			kcatRoundTrip(t, kcat, b, plain, "kcat-plain-"+mech, 40,
+				append(scram(mech, "alice", "alice-secret"), "security.protocol=SASL_PLAINTEXT")...)
+		})
+		t.Run("kcat/"+mech+"/SASL_SSL", func(t *testing.T) {
+			kcatRoundTrip(t, kcat, b, tlsAddr, "kcat-ssl-"+mech, 40,
+				append(scram(mech, "alice", "alice-secret"), "security.protocol=SASL_SSL", "ssl.ca.location="+pki.CAFile)...)
+		})
+	}
 	t.Run("confluent/SCRAM-SHA-512/SASL_SSL", func(t *testing.T) {
 		py := requirePythonModule(t, "confluent_kafka", "python3-confluent-kafka")
 		runSecuredRoundTrip(t, py, "confluent_kafka_roundtrip.py", b.Addr(), tlsAddr, map[string]any{
