@@ -126,8 +126,9 @@ func (s *Sealer) Close() {
 	s.gcm = nil
 }
 
-// aad is the authenticated data of a frame: file id, the frame's position in the file, and the
-// caller's own fields (for a segment: base and last offset).
+// aad is the authenticated data of a frame: the file id, the number the caller binds the frame
+// to (its position in the file, or for a segment the batch's base offset), and the caller's own
+// fields.
 func (s *Sealer) aad(pos int64, extra []byte) []byte {
 	b := make([]byte, 0, 16+8+len(extra))
 	b = append(b, s.h.FileID[:]...)
@@ -135,7 +136,7 @@ func (s *Sealer) aad(pos int64, extra []byte) []byte {
 	return append(b, extra...)
 }
 
-// Seal appends the frame for plaintext written at position pos to dst:
+// Seal appends the frame for plaintext bound to pos (a position or an offset, see aad) to dst:
 // [uint32 length of what follows][12-byte random nonce][ciphertext and 16-byte tag].
 // The nonce is random, not derived from the position: a torn tail truncated at recovery is
 // re-appended at the same position under the same key.
@@ -283,6 +284,25 @@ func cloneContext(ec keys.EncryptionContext) keys.EncryptionContext {
 		out[k] = v
 	}
 	return out
+}
+
+// IsHeaderPrefix reports whether b could be the start of a header cut short (a crash while the
+// header was written): it starts with the magic, or with as much of it as b holds, or is all
+// zero bytes.
+func IsHeaderPrefix(b []byte) bool {
+	if len(b) < len(magic) {
+		return string(b) == string(magic[:len(b)]) || allZero(b)
+	}
+	return [8]byte(b[:8]) == magic || allZero(b)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // ReadHeader reads and parses the header of the file at path.

@@ -3,6 +3,8 @@ package log
 import (
 	"fmt"
 	"time"
+
+	"github.com/bulwark-kafka/bulwark/broker/envelope"
 )
 
 // AppendResult describes an appended batch.
@@ -44,6 +46,9 @@ func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
 		return AppendResult{}, l.failed
 	}
 	n := int64(len(batch))
+	if l.cfg.Sealing != nil {
+		n += sealedPrefix + envelope.FrameOverhead
+	}
 	info, _ := parseHeader(batch, 0)
 	delta := info.last - info.base
 	s := l.segs[len(l.segs)-1]
@@ -58,10 +63,16 @@ func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
 		res.LogAppendTime = now.UnixMilli()
 	}
 	stampBatch(batch, res.BaseOffset, opts.LeaderEpoch, res.LogAppendTime, opts.LogAppendTime)
-	if err := l.write(s, batch); err != nil {
+	stored := batch
+	if s.sealer != nil {
+		l.sealBuf = sealRecord(l.sealBuf[:0], s.sealer, batch, res.BaseOffset)
+		stored, n = l.sealBuf, int64(len(l.sealBuf))
+	}
+	if err := l.write(s, stored); err != nil {
 		return AppendResult{}, err
 	}
 	info, _ = parseHeader(batch, s.size)
+	info.size = int64(len(stored))
 	if l.epochs.assign(opts.LeaderEpoch, res.BaseOffset) {
 		if err := l.writeEpochs(); err != nil {
 			// The batches carry their epochs; recovery rebuilds the cache if this write is lost.
@@ -71,11 +82,14 @@ func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
 	l.smu.Lock()
 	ie, te := s.track(info, l.cfg.IndexIntervalBytes)
 	l.end = res.LastOffset + 1
-	l.size += n
+	l.size += info.size
 	res.LogStartOffset = l.start
 	l.wakeLocked()
 	l.smu.Unlock()
 	s.writeEntries(ie, te)
+	if cap(l.sealBuf) > 1<<20 {
+		l.sealBuf = nil // do not keep a large batch's buffer per partition
+	}
 	return res, nil
 }
 
@@ -100,10 +114,12 @@ func (l *Log) write(s *segment, batch []byte) error {
 // (or its creation), when either index is full, or when the batch's offsets would not fit the
 // index's relative offsets.
 func (l *Log) shouldRoll(s *segment, n, delta int64, now time.Time) bool {
-	if s.size == 0 {
+	if s.empty() {
 		return false
 	}
 	switch {
+	case l.cfg.Sealing != nil && s.sealer == nil:
+		return true // a plaintext segment from before encryption was turned on takes no more data
 	case s.size+n > l.cfg.SegmentBytes:
 		return true
 	case l.segmentAged(s, now):
@@ -119,7 +135,7 @@ func (l *Log) shouldRoll(s *segment, n, delta int64, now time.Time) bool {
 
 // segmentAged reports whether segment.ms has elapsed for s.
 func (l *Log) segmentAged(s *segment, now time.Time) bool {
-	if l.cfg.SegmentMs <= 0 || s.size == 0 {
+	if l.cfg.SegmentMs <= 0 || s.empty() {
 		return false
 	}
 	from := s.created.UnixMilli()
@@ -133,13 +149,13 @@ func (l *Log) segmentAged(s *segment, now time.Time) bool {
 // unsynced data) and starts a new one at the log end offset. mu is held.
 func (l *Log) roll(now time.Time) error {
 	old := l.segs[len(l.segs)-1]
-	if old.size == 0 {
+	if old.empty() {
 		return nil // an empty segment already starts at the log end offset
 	}
 	if err := old.seal(&l.smu); err != nil {
 		return err
 	}
-	s, _, err := openSegment(l.dir, l.end, true, now)
+	s, _, err := openSegment(l.dir, l.end, true, now, l.cfg.Sealing)
 	if err != nil {
 		return fmt.Errorf("log: roll at %d: %w", l.end, err)
 	}

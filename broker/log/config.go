@@ -26,6 +26,9 @@ type Config struct {
 	RetentionBytes int64
 	// FileDeleteDelay is how long a deleted segment's files linger (as *.deleted) before removal.
 	FileDeleteDelay time.Duration
+	// Sealing encrypts new segments at rest (nil: plaintext). It is fixed when the log opens;
+	// SetConfig keeps it.
+	Sealing *Sealing
 }
 
 // DefaultConfig returns Kafka's defaults.

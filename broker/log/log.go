@@ -47,6 +47,7 @@ type Log struct {
 	stop     chan struct{}
 	flushEnd chan struct{}
 	fsyncs   atomic.Int64 // test hook: fsyncs done by the flusher
+	sealBuf  []byte       // the sealed frame being appended (mu)
 
 	beforeFsync func() // test hook: called by the flusher before each fsync (simulates a slow disk)
 }
@@ -138,7 +139,7 @@ func (l *Log) loadEpochs() bool {
 func (l *Log) loadSegments(bases []int64, clean, haveEpochs bool) error {
 	now := time.Now()
 	for i, base := range bases {
-		s, indexesExisted, err := openSegment(l.dir, base, false, now)
+		s, indexesExisted, err := openSegment(l.dir, base, false, now, l.cfg.Sealing)
 		if err != nil {
 			return fmt.Errorf("log: open segment %d: %w", base, err)
 		}
@@ -190,7 +191,7 @@ func (l *Log) dropAfter(i int, later []int64) error {
 // finishOpen derives the log's offsets from the loaded segments and settles the epoch cache.
 func (l *Log) finishOpen(logStartOffset int64, haveEpochs bool) error {
 	if len(l.segs) == 0 {
-		s, _, err := openSegment(l.dir, max(logStartOffset, 0), true, time.Now())
+		s, _, err := openSegment(l.dir, max(logStartOffset, 0), true, time.Now(), l.cfg.Sealing)
 		if err != nil {
 			return fmt.Errorf("log: create segment: %w", err)
 		}
@@ -234,7 +235,7 @@ func (l *Log) restartAt(start int64) error {
 	for _, s := range l.segs {
 		s.remove(0, func(err error) { l.logger.Warn("segment removal failed", "err", err) })
 	}
-	s, _, err := openSegment(l.dir, start, true, time.Now())
+	s, _, err := openSegment(l.dir, start, true, time.Now(), l.cfg.Sealing)
 	if err != nil {
 		return fmt.Errorf("log: create segment: %w", err)
 	}
@@ -247,7 +248,7 @@ func (l *Log) restartAt(start int64) error {
 func (l *Log) rebuildEpochs() error {
 	for _, s := range l.segs {
 		lim := scanLimits{segBase: s.base, minBase: s.base, maxLast: -1, fileSize: s.size}
-		if _, err := scanBatches(s.f, 0, lim, func(b batchInfo) { l.epochs.assign(b.epoch, b.base) }); err != nil {
+		if _, err := s.scan(s.dataStart, lim, func(b batchInfo) { l.epochs.assign(b.epoch, b.base) }); err != nil {
 			return fmt.Errorf("log: rebuild epoch cache: %w", err)
 		}
 	}
@@ -324,7 +325,9 @@ func (l *Log) SetConfig(cfg Config) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.smu.Lock()
+	sealing := l.cfg.Sealing
 	l.cfg = cfg.sanitize()
+	l.cfg.Sealing = sealing
 	l.smu.Unlock()
 }
 
@@ -337,6 +340,7 @@ func (l *Log) Delete() error {
 	if err := l.shutdown(false); err != nil && !errors.Is(err, ErrClosed) {
 		l.logger.Warn("closing deleted log", "err", err)
 	}
+	shredDir(l.dir)
 	if err := os.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("log: remove %s: %w", l.dir, err)
 	}

@@ -79,7 +79,7 @@ func (l *Log) position(v view, offset int64) (int64, error) {
 	if h := l.readHint.Load(); h != nil && h.s == v.s && h.offset == offset && h.pos <= v.size {
 		return h.pos, nil
 	}
-	pos := lookupPosition(v.idx, offset-v.base)
+	pos := max(lookupPosition(v.idx, offset-v.base), v.s.dataStart)
 	var h [headerSize]byte
 	for pos < v.size {
 		b, err := readHeader(v, pos, h[:])
@@ -96,6 +96,10 @@ func (l *Log) position(v view, offset int64) (int64, error) {
 
 // readHeader preads and parses the batch header at pos.
 func readHeader(v view, pos int64, h []byte) (batchInfo, error) {
+	if v.s.sealer != nil {
+		b, _, err := frameAt(v, pos)
+		return b, err
+	}
 	if v.size-pos < headerSize {
 		return batchInfo{}, fmt.Errorf("%w: segment %d: header at %d runs past %d", ErrCorrupt, v.base, pos, v.size)
 	}
@@ -115,6 +119,9 @@ func readHeader(v view, pos int64, h []byte) (batchInfo, error) {
 // readFrom reads whole batches from pos with one pread sized by maxBytes, then trims to the
 // last batch that fits and ends below upTo.
 func (l *Log) readFrom(v view, pos, maxBytes, upTo int64, minOneBatch bool) ([]byte, error) {
+	if v.s.sealer != nil {
+		return l.readFromSealed(v, pos, maxBytes, upTo, minOneBatch)
+	}
 	buf := make([]byte, min(maxBytes, v.size-pos))
 	if _, err := v.s.f.ReadAt(buf, pos); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("log: read segment %d: %w", v.base, err)
@@ -190,9 +197,9 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 // findTimestamp walks the batches of v from the time index's hint for the first whose max
 // timestamp is >= ts and whose last offset is >= start.
 func findTimestamp(v view, ts, start int64) (batchInfo, bool, error) {
-	pos := int64(0)
+	pos := v.s.dataStart
 	if rel := lookupTimeBefore(v.tidx, ts); rel >= 0 {
-		pos = lookupPosition(v.idx, rel)
+		pos = max(lookupPosition(v.idx, rel), v.s.dataStart)
 	}
 	var h [headerSize]byte
 	for pos < v.size {

@@ -43,7 +43,7 @@ func (l *Log) belowStart() int {
 		if i+1 < len(l.segs) {
 			end = l.segs[i+1].base
 		}
-		if s.size == 0 || end > l.start {
+		if s.empty() || end > l.start {
 			break
 		}
 		n++
@@ -77,7 +77,7 @@ func (l *Log) retentionPrefix(now time.Time) int {
 	diff := l.size - l.cfg.RetentionBytes
 	n := 0
 	for _, s := range l.segs {
-		if s.size == 0 {
+		if s.empty() {
 			break // the empty active segment
 		}
 		byTime := l.cfg.RetentionMs >= 0 && now.UnixMilli()-s.largestTimestamp() > l.cfg.RetentionMs

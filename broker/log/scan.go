@@ -104,11 +104,11 @@ func (l *Log) recoverSegment(s *segment, maxLast int64, onBatch func(batchInfo))
 	if err != nil {
 		return false, err
 	}
-	s.size, s.next, s.idx, s.tidx, s.sinceIndex = 0, s.base, nil, nil, 0
+	s.size, s.next, s.idx, s.tidx, s.sinceIndex = s.dataStart, s.base, nil, nil, 0
 	s.maxTs, s.maxTsOffset, s.firstTs = -1, -1, -1
 	// Positions are uint32 in the index; a file longer than that was not written by this log.
 	lim := scanLimits{segBase: s.base, minBase: s.base, maxLast: maxLast, fileSize: min(st.Size(), math.MaxUint32), verify: true}
-	end, err := scanBatches(s.f, 0, lim, func(b batchInfo) {
+	end, err := s.scan(s.dataStart, lim, func(b batchInfo) {
 		s.track(b, l.cfg.IndexIntervalBytes)
 		onBatch(b)
 	})
@@ -123,7 +123,7 @@ func (l *Log) recoverSegment(s *segment, maxLast int64, onBatch func(batchInfo))
 		}
 	}
 	s.addTimeEntry()
-	if err := writeIndexes(s.idxF, s.tidxF, s.idx, s.tidx); err != nil {
+	if err := s.writeIndexes(); err != nil {
 		return false, fmt.Errorf("log: rebuild indexes of %s: %w", s.paths[0], err)
 	}
 	s.indexDirty = false
@@ -162,8 +162,13 @@ func (l *Log) loadSegment(s *segment, maxLast int64) (bool, error) {
 	if err != nil {
 		return false, ioErr2(err)
 	}
-	tb, err := readIndexFile(s.tidxF, timeIndexEntrySize, size)
-	if err != nil {
+	var tb []byte
+	if s.sealer != nil {
+		var ok bool
+		if tb, ok, err = s.readSealedTimeIndex(s.sealing); err != nil || !ok {
+			return false, err
+		}
+	} else if tb, err = readIndexFile(s.tidxF, timeIndexEntrySize, size); err != nil {
 		return false, ioErr2(err)
 	}
 	idx, err1 := decodeOffsetIndex(ib, size, relLimit)
@@ -195,25 +200,20 @@ func ioErr2(err error) error {
 // the max timestamp and index bookkeeping. Any inconsistency means the segment needs recovery.
 func (l *Log) walkTail(s *segment) (bool, error) {
 	size := s.size
+	v := view{s: s, base: s.base, size: size}
 	var h [headerSize]byte
-	if size >= headerSize {
-		if _, err := s.f.ReadAt(h[:], 0); err != nil {
-			return false, ioErr(err)
-		}
-		if first, err := parseHeader(h[:], 0); err == nil {
+	if size > s.dataStart {
+		if first, err := readHeader(v, s.dataStart, h[:]); err == nil {
 			s.firstTs = first.maxTs
 		}
 	}
-	var start int64
+	start := s.dataStart
 	minBase := s.base
 	if n := len(s.idx); n > 0 {
 		// The last entry must point at a batch ending at the entry's offset; the walk
 		// re-tracks that batch (adding no entry for it: sinceIndex starts at 0).
 		start = int64(s.idx[n-1].pos)
-		if _, err := s.f.ReadAt(h[:], start); err != nil {
-			return false, ioErr(err)
-		}
-		b, err := parseHeader(h[:], start)
+		b, err := readHeader(v, start, h[:])
 		if err != nil || b.last != s.base+int64(s.idx[n-1].rel) {
 			return false, nil
 		}
@@ -222,7 +222,7 @@ func (l *Log) walkTail(s *segment) (bool, error) {
 	firstTs := s.firstTs
 	s.size, s.sinceIndex = start, 0
 	lim := scanLimits{segBase: s.base, minBase: minBase, maxLast: -1, fileSize: size}
-	end, err := scanBatches(s.f, start, lim, func(b batchInfo) {
+	end, err := s.scan(start, lim, func(b batchInfo) {
 		if ie, te := s.track(b, l.cfg.IndexIntervalBytes); ie != nil || te != nil {
 			s.indexDirty = true
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-kafka/bulwark/broker/envelope"
 )
 
 const (
@@ -42,7 +44,17 @@ type segment struct {
 	refs        atomic.Int32
 	deleted     atomic.Bool
 	closeErrLog func(error)
+
+	// sealer opens and seals this segment's frames when it is encrypted (nil: plaintext), and
+	// dataStart is where its batches begin (after the envelope header). sealing is the log's
+	// encryption setting, for the time index written at seal time.
+	sealer    *envelope.Sealer
+	dataStart int64
+	sealing   *Sealing
 }
+
+// empty reports whether the segment holds no batch yet.
+func (s *segment) empty() bool { return s.size <= s.dataStart }
 
 func segmentName(dir string, base int64, suffix string) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, suffix))
@@ -62,8 +74,8 @@ func parseSegmentName(name string) (int64, bool) {
 
 // openSegment opens (creating when create is set) a segment's three files. It reports whether
 // both index files already existed.
-func openSegment(dir string, base int64, create bool, now time.Time) (*segment, bool, error) {
-	s := &segment{base: base, next: base, maxTs: -1, maxTsOffset: -1, firstTs: -1, created: now}
+func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing) (*segment, bool, error) {
+	s := &segment{base: base, next: base, maxTs: -1, maxTsOffset: -1, firstTs: -1, created: now, sealing: z}
 	s.paths = [3]string{segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix)}
 	s.refs.Store(1)
 	flag := os.O_RDWR
@@ -89,10 +101,29 @@ func openSegment(dir string, base int64, create bool, now time.Time) (*segment, 
 			return nil, false, err
 		}
 	}
+	switch {
+	case create && z != nil:
+		err = s.sealNew(z)
+	case !create:
+		err = s.openSealed(z)
+	}
+	if err != nil {
+		_ = s.closeFiles()
+		if create {
+			// Never leave a segment without its header behind: the next roll retries.
+			for _, p := range s.paths {
+				_ = os.Remove(p)
+			}
+		}
+		return nil, false, err
+	}
 	return s, indexesExisted, nil
 }
 
 func (s *segment) closeFiles() error {
+	if s.sealer != nil {
+		s.sealer.Close()
+	}
 	var errs []error
 	for _, f := range []*os.File{s.f, s.idxF, s.tidxF} {
 		if f != nil {
@@ -111,6 +142,9 @@ func (s *segment) acquire() { s.refs.Add(1) }
 func (s *segment) release() {
 	if s.refs.Add(-1) != 0 {
 		return
+	}
+	if s.deleted.Load() {
+		s.shredHeaders() // crypto-shredding: the data keys go before the files do
 	}
 	err := s.closeFiles()
 	if s.deleted.Load() {
@@ -150,7 +184,7 @@ func (s *segment) remove(delay time.Duration, logErr func(error)) {
 // appended since the last entry). It returns the entries added, for writing to the files.
 // Callers hold whatever lock publishes these fields.
 func (s *segment) track(b batchInfo, interval int32) (ie *indexEntry, te *timeEntry) {
-	if s.size == 0 {
+	if s.empty() {
 		s.firstTs = b.maxTs
 	}
 	if b.maxTs > s.maxTs {
@@ -188,7 +222,7 @@ func (s *segment) writeEntries(ie *indexEntry, te *timeEntry) {
 			s.indexDirty = true
 		}
 	}
-	if te != nil {
+	if te != nil && s.sealer == nil { // a sealed time index is written whole at seal time
 		var b [timeIndexEntrySize]byte
 		encodeTimeEntry(b[:], *te)
 		if _, err := s.tidxF.WriteAt(b[:], int64(len(s.tidx)-1)*timeIndexEntrySize); err != nil {
@@ -207,15 +241,30 @@ func (s *segment) seal(pub sync.Locker) error {
 	pub.Unlock()
 	s.writeEntries(nil, te)
 	if s.indexDirty {
-		if err := writeIndexes(s.idxF, s.tidxF, s.idx, s.tidx); err != nil {
+		if err := s.writeIndexes(); err != nil {
 			return fmt.Errorf("log: rewrite indexes of segment %d: %w", s.base, err)
 		}
 		s.indexDirty = false
+	} else if s.sealer != nil {
+		if err := s.writeSealedTimeIndex(s.sealing); err != nil {
+			return err
+		}
 	}
 	for _, f := range []*os.File{s.f, s.idxF, s.tidxF} {
 		if err := f.Sync(); err != nil {
 			return fmt.Errorf("log: fsync %s: %w", f.Name(), err)
 		}
+	}
+	return nil
+}
+
+// writeIndexes rewrites both index files from memory.
+func (s *segment) writeIndexes() error {
+	if err := writeIndexes(s.idxF, s.tidxF, s.idx, s.tidx); err != nil {
+		return err
+	}
+	if s.sealer != nil {
+		return s.writeSealedTimeIndex(s.sealing)
 	}
 	return nil
 }
