@@ -290,7 +290,6 @@ func (s *segment) shredHeaders() {
 	}
 }
 
-
 // scan walks a segment's batches from pos (scanBatches, or scanFrames when sealed).
 func (s *segment) scan(pos int64, lim scanLimits, fn func(batchInfo)) (int64, error) {
 	if s.sealer != nil {
