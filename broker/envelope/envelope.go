@@ -12,7 +12,9 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/keys"
 )
@@ -357,4 +359,56 @@ func Shred(path string) error {
 		return err
 	}
 	return os.Remove(path)
+}
+
+// Config is how a store seals its files: the key provider, the context naming what the store
+// holds (cluster, topic, partition, ...; each file adds its name), and a bound on each
+// key-service call. Stores hold a *Config; nil means plaintext.
+type Config struct {
+	Provider keys.Provider
+	Context  keys.EncryptionContext
+	// Timeout bounds each key-service call (default 5 s).
+	Timeout time.Duration
+}
+
+// ContextFor is the encryption context of one file: Context plus the file's name.
+func (c *Config) ContextFor(file string) keys.EncryptionContext {
+	ec := make(keys.EncryptionContext, len(c.Context)+1)
+	for k, v := range c.Context {
+		ec[k] = v
+	}
+	ec["bulwark:file"] = filepath.Base(file)
+	return ec
+}
+
+// Call returns a context bounded by Timeout for one key-service call.
+func (c *Config) Call() (context.Context, context.CancelFunc) {
+	t := c.Timeout
+	if t <= 0 {
+		t = 5 * time.Second
+	}
+	return context.WithTimeout(context.Background(), t)
+}
+
+// NewFile makes the header bytes and sealer of a new file named name.
+func (c *Config) NewFile(kind Kind, name string) ([]byte, *Sealer, error) {
+	ctx, cancel := c.Call()
+	defer cancel()
+	h, s, err := New(ctx, c.Provider, kind, c.ContextFor(name))
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := h.Encode()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return b, s, nil
+}
+
+// OpenFile unwraps the data key of a file whose header is h.
+func (c *Config) OpenFile(h Header) (*Sealer, error) {
+	ctx, cancel := c.Call()
+	defer cancel()
+	return Open(ctx, c.Provider, h)
 }

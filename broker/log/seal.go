@@ -12,7 +12,6 @@ package log
 // The offset index holds only offsets and positions and stays plaintext.
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,55 +19,24 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
-	"github.com/bulwark-kafka/bulwark/broker/keys"
 )
 
-// Sealing turns on encryption at rest for a log.
-type Sealing struct {
-	Provider keys.Provider
-	// Context names the partition (cluster, topic, topic id, partition); the file name is added
-	// per file.
-	Context keys.EncryptionContext
-	// Timeout bounds each key-service call (default 5 s).
-	Timeout time.Duration
-}
+// Sealing turns on encryption at rest for a log: the key provider and the context naming the
+// partition (cluster, topic, topic id, partition).
+type Sealing = envelope.Config
 
 // ErrSealedWithoutKey means a segment is encrypted but the log was opened without Sealing.
 var ErrSealedWithoutKey = errors.New("log: segment is encrypted but encryption is not configured")
 
-func (z *Sealing) context(path string, kind envelope.Kind) keys.EncryptionContext {
-	ec := make(keys.EncryptionContext, len(z.Context)+1)
-	for k, v := range z.Context {
-		ec[k] = v
-	}
-	ec["bulwark:file"] = filepath.Base(path)
-	return ec
-}
-
-func (z *Sealing) ctx() (context.Context, context.CancelFunc) {
-	t := z.Timeout
-	if t <= 0 {
-		t = 5 * time.Second
-	}
-	return context.WithTimeout(context.Background(), t)
-}
-
 // sealNew writes a fresh envelope header into an empty segment file.
 func (s *segment) sealNew(z *Sealing) error {
-	ctx, cancel := z.ctx()
-	defer cancel()
-	h, sealer, err := envelope.New(ctx, z.Provider, envelope.KindSegment, z.context(s.paths[0], envelope.KindSegment))
+	b, sealer, err := z.NewFile(envelope.KindSegment, s.paths[0])
 	if err != nil {
 		return fmt.Errorf("log: new data key for %s: %w", s.paths[0], err)
 	}
-	b, err := h.Encode()
-	if err == nil {
-		_, err = s.f.WriteAt(b, 0)
-	}
-	if err != nil {
+	if _, err = s.f.WriteAt(b, 0); err != nil {
 		sealer.Close()
 		return fmt.Errorf("log: write header of %s: %w", s.paths[0], err)
 	}
@@ -101,9 +69,7 @@ func (s *segment) openSealed(z *Sealing) error {
 	case z == nil:
 		return fmt.Errorf("%w: %s", ErrSealedWithoutKey, s.paths[0])
 	}
-	ctx, cancel := z.ctx()
-	defer cancel()
-	sealer, err := envelope.Open(ctx, z.Provider, h)
+	sealer, err := z.OpenFile(h)
 	if err != nil {
 		return fmt.Errorf("log: data key of %s: %w", s.paths[0], err)
 	}
@@ -223,17 +189,11 @@ func validFrameAfter(v view, pos int64) bool {
 // writeSealedTimeIndex replaces a sealed segment's .timeindex with an envelope file holding all
 // entries in one frame. Callers hold Log.mu.
 func (s *segment) writeSealedTimeIndex(z *Sealing) error {
-	ctx, cancel := z.ctx()
-	defer cancel()
-	h, sealer, err := envelope.New(ctx, z.Provider, envelope.KindTimeIndex, z.context(s.paths[2], envelope.KindTimeIndex))
+	b, sealer, err := z.NewFile(envelope.KindTimeIndex, s.paths[2])
 	if err != nil {
 		return fmt.Errorf("log: time index key for segment %d: %w", s.base, err)
 	}
 	defer sealer.Close()
-	b, err := h.Encode()
-	if err != nil {
-		return err
-	}
 	entries := make([]byte, len(s.tidx)*timeIndexEntrySize)
 	for i, e := range s.tidx {
 		encodeTimeEntry(entries[i*timeIndexEntrySize:], e)
@@ -260,9 +220,7 @@ func (s *segment) readSealedTimeIndex(z *Sealing) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, nil
 	}
-	ctx, cancel := z.ctx()
-	defer cancel()
-	sealer, err := envelope.Open(ctx, z.Provider, h)
+	sealer, err := z.OpenFile(h)
 	if err != nil {
 		return nil, false, fmt.Errorf("log: time index key of segment %d: %w", s.base, err)
 	}

@@ -3,6 +3,8 @@ package meta
 import (
 	"fmt"
 	"os"
+
+	"github.com/bulwark-kafka/bulwark/broker/envelope"
 )
 
 // Snapshot writes the current state to a snapshot file and drops the log records it covers.
@@ -41,6 +43,11 @@ func (s *Store) snapshot() error {
 		return errCrash
 	}
 	name := snapshotName(st.Offset)
+	if s.opts.Sealing != nil {
+		if data, err = s.sealSnapshot(name, data, st.Offset); err != nil {
+			return err
+		}
+	}
 	if err := s.writeAtomic(name, data); err != nil {
 		return err
 	}
@@ -68,7 +75,22 @@ func (s *Store) roll(base int64) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("meta: new log: %w", err)
 	}
+	var sealer *envelope.Sealer
+	if s.opts.Sealing != nil {
+		hdr, sl, err := s.opts.Sealing.NewFile(envelope.KindMetadataLog, name)
+		if err != nil {
+			return abort(err)
+		}
+		if _, err := f.WriteAt(hdr, 0); err != nil {
+			sl.Close()
+			return abort(err)
+		}
+		sealer = sl
+	}
 	if err := f.Sync(); err != nil {
+		if sealer != nil {
+			sealer.Close()
+		}
 		return abort(err)
 	}
 	if s.crashed("log-temp") {
@@ -87,6 +109,10 @@ func (s *Store) roll(base int64) error {
 	}
 	s.closeFile()
 	s.f, s.base, s.count, s.size = f, base, 0, 0
+	if sealer != nil {
+		s.size = envelope.HeaderSize
+	}
+	s.setSealer(sealer)
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bulwark-kafka/bulwark/broker/envelope"
 )
 
 // snapshotDoc is the JSON payload of a snapshot file: the whole State as of Offset. TopicsByID and
@@ -201,12 +203,15 @@ func (s *Store) readSnapshot(off int64) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta: %w", err)
 	}
-	if fi.Size() > maxSnapshotSz+4 {
+	if fi.Size() > maxSnapshotSz+4+envelope.HeaderSize+sealedPrefix+envelope.FrameOverhead {
 		return nil, fmt.Errorf("%w snapshot %s: %d bytes", ErrCorrupt, name, fi.Size())
 	}
 	data, err := os.ReadFile(s.path(name))
 	if err != nil {
 		return nil, fmt.Errorf("meta: %w", err)
+	}
+	if data, err = s.unsealSnapshot(name, data, off); err != nil {
+		return nil, err
 	}
 	st, err := decodeSnapshot(data)
 	if err != nil {

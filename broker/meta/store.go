@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-kafka/bulwark/broker/envelope"
 )
 
 // DefaultSnapshotEvery is how many records the active log holds before Commit takes a snapshot.
@@ -24,6 +26,8 @@ type Options struct {
 	NodeID int32
 	// Logger receives recovery and snapshot events; nil discards them.
 	Logger *slog.Logger
+	// Sealing encrypts the metadata files at rest (nil: plaintext). See seal.go.
+	Sealing *envelope.Config
 }
 
 // Store is the durable metadata log of one directory. See the package documentation for its
@@ -34,13 +38,14 @@ type Store struct {
 	logger *slog.Logger
 	state  atomic.Pointer[State]
 
-	mu         sync.Mutex // serializes writers; guards every field below
-	f          *os.File   // the active log, nil once closed
-	base       int64      // offset of the active log's first record
-	count      int        // records in the active log
-	size       int64      // bytes of whole frames in the active log
-	snapOffset int64      // offset of the newest snapshot on disk, -1 if none
-	failed     error      // set when an I/O error leaves the files in doubt
+	mu         sync.Mutex       // serializes writers; guards every field below
+	f          *os.File         // the active log, nil once closed
+	base       int64            // offset of the active log's first record
+	count      int              // records in the active log
+	size       int64            // bytes of whole frames in the active log
+	snapOffset int64            // offset of the newest snapshot on disk, -1 if none
+	sealer     *envelope.Sealer // the active log's, when it is sealed
+	failed     error            // set when an I/O error leaves the files in doubt
 	// crash, set only by tests, simulates a crash at a named step of Snapshot: when it returns
 	// true, Snapshot stops there and the test abandons the store.
 	crash func(step string) bool
@@ -126,6 +131,15 @@ func (s *Store) load() error {
 		}
 	}
 	s.state.Store(b.st)
+	if s.opts.Sealing != nil && s.f != nil && s.sealer == nil {
+		// Encryption was turned on: commit nothing more to a plaintext log, and snapshot at once
+		// so the plaintext files are removed.
+		if err := s.roll(b.st.Offset + 1); err != nil {
+			return err
+		}
+		s.logger.Info("metadata: encryption turned on; sealing the metadata")
+		defer func() { _ = s.snapshot() }()
+	}
 	if s.f == nil || s.base+int64(s.count) != b.st.Offset+1 {
 		// No log, or the last one ends inside the snapshot: appends need a log starting right
 		// after the state.
@@ -146,7 +160,30 @@ func (s *Store) replayFile(b *builder, base int64, last bool) (logScan, error) {
 	if err != nil {
 		return logScan{}, fmt.Errorf("meta: %w", err)
 	}
+	sealer, sealed, err := s.openSealedFile(name, data)
+	if err != nil {
+		return logScan{}, err
+	}
+	physical, sealedTorn := 0, false
+	if sealed {
+		var plain []byte
+		if plain, physical, sealedTorn, err = unsealLog(sealer, name, data); err != nil {
+			sealer.Close()
+			return logScan{}, err
+		}
+		data = plain
+	}
 	sc, err := replayLog(b, name, base, data)
+	if sealed {
+		// Offsets into the plaintext mean nothing on disk: a sealed log is cut at whole records.
+		if sc.torn && err == nil {
+			err = fmt.Errorf("%w: %s: a sealed record holds a partial frame", ErrCorrupt, name)
+		}
+		sc.valid, sc.torn = physical, sealedTorn
+		if !last || err != nil {
+			sealer.Close()
+		}
+	}
 	if err != nil {
 		return sc, err
 	}
@@ -169,6 +206,7 @@ func (s *Store) replayFile(b *builder, base int64, last bool) (logScan, error) {
 		}
 	}
 	s.f, s.base, s.count, s.size = f, base, sc.count, int64(sc.valid)
+	s.setSealer(sealer)
 	return sc, nil
 }
 
@@ -237,6 +275,9 @@ func (s *Store) commit(recs ...Record) (*State, error) {
 // failed (after which the kernel may have dropped the dirty pages), the store stops accepting
 // writes: only a restart's recovery can say what is on disk.
 func (s *Store) append(buf []byte) error {
+	if s.sealer != nil {
+		buf = sealRecord(nil, s.sealer, buf, s.base+int64(s.count))
+	}
 	if _, err := s.f.WriteAt(buf, s.size); err != nil {
 		if terr := truncateSync(s.f, s.size); terr != nil {
 			s.failed = fmt.Errorf("%w: %w", ErrStoreFailed, err)
@@ -271,6 +312,7 @@ func (s *Store) Close() error {
 	}
 	err := s.f.Close()
 	s.f = nil
+	s.setSealer(nil)
 	if err != nil {
 		return fmt.Errorf("meta: close: %w", err)
 	}
@@ -283,6 +325,15 @@ func (s *Store) closeFile() {
 		_ = s.f.Close()
 		s.f = nil
 	}
+	s.setSealer(nil)
+}
+
+// setSealer replaces the active log's sealer, zeroing the old data key.
+func (s *Store) setSealer(sealer *envelope.Sealer) {
+	if s.sealer != nil && s.sealer != sealer {
+		s.sealer.Close()
+	}
+	s.sealer = sealer
 }
 
 func (s *Store) path(name string) string { return filepath.Join(s.dir, name) }
