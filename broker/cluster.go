@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/keys"
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
@@ -37,6 +38,8 @@ type cluster struct {
 	cfg    *config.Config
 	logger *slog.Logger
 	store  *meta.Store
+	// keys wraps the data keys of everything written at rest; nil when encryption is off.
+	keys keys.Provider
 
 	adminMu sync.Mutex
 	mu      sync.RWMutex
@@ -68,7 +71,7 @@ type partition struct {
 	leaderEpoch int32
 }
 
-func openCluster(cfg *config.Config, logger *slog.Logger) (*cluster, error) {
+func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider) (*cluster, error) {
 	if len(cfg.LogDirs) == 0 {
 		return nil, errors.New("broker: no log.dirs configured")
 	}
@@ -77,11 +80,12 @@ func openCluster(cfg *config.Config, logger *slog.Logger) (*cluster, error) {
 			return nil, fmt.Errorf("broker: log dir: %w", err)
 		}
 	}
-	store, err := meta.Open(filepath.Join(cfg.LogDirs[0], metadataDirName), meta.Options{NodeID: cfg.NodeID, Logger: logger})
+	store, err := meta.Open(filepath.Join(cfg.LogDirs[0], metadataDirName), meta.Options{NodeID: cfg.NodeID, Logger: logger,
+		Sealing: metaSealing(cfg, kp)})
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{cfg: cfg, logger: logger, store: store,
+	c := &cluster{cfg: cfg, logger: logger, store: store, keys: kp,
 		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{})}
 	st := store.State()
 	for _, mt := range st.Topics {
@@ -124,7 +128,9 @@ func (c *cluster) openPartition(t *topic, mp meta.Partition) (*partition, error)
 	if err := claimPartitionDir(dir, t.id); err != nil {
 		return nil, err
 	}
-	l, err := plog.Open(dir, logConfig(t.cfg), mp.LogStartOffset, c.logger.With("partition", name))
+	lc := logConfig(t.cfg)
+	lc.Sealing = c.partitionSealing(t, mp.Index)
+	l, err := plog.Open(dir, lc, mp.LogStartOffset, c.logger.With("partition", name))
 	if err != nil {
 		return nil, fmt.Errorf("broker: open %s: %w", name, err)
 	}

@@ -61,7 +61,12 @@ func OpenMetadata(cfg *config.Config) (*MetadataStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := meta.Open(filepath.Join(cfg.LogDirs[0], metadataDirName), meta.Options{NodeID: cfg.NodeID})
+	kp, err := NewKeyProvider(cfg, nil)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	st, err := meta.Open(filepath.Join(cfg.LogDirs[0], metadataDirName), meta.Options{NodeID: cfg.NodeID, Sealing: metaSealing(cfg, kp)})
 	if err != nil {
 		_ = lock.Close()
 		return nil, err

@@ -100,16 +100,23 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 		}
 		s.listenerAuth[l.Name] = la
 	}
-	// Encryption at rest is the next issue; until it lands, say so at every start rather than
-	// let bulwark.encryption.enabled (default true) suggest otherwise.
-	s.logger.Warn("encryption at rest is not implemented yet: record data and metadata are stored in plaintext under log.dirs")
 	lock, err := lockDataDir(cfg.LogDirs[0])
 	if err != nil {
 		return nil, err
 	}
 	s.lock = lock
+	kp, err := NewKeyProvider(cfg, keyObserver{logger: s.logger, hooks: s.hooks})
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	if kp == nil {
+		s.logger.Warn("encryption at rest is OFF (bulwark.encryption.enabled=false): record data, credentials and configs are stored in plaintext under log.dirs")
+	} else {
+		s.logger.Info("encryption at rest", "keys", describeProvider(cfg))
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	cl, err := openCluster(cfg, s.logger)
+	cl, err := openCluster(cfg, s.logger, kp)
 	if err != nil {
 		s.cancel()
 		_ = lock.Close()
