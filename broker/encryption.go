@@ -106,4 +106,3 @@ func describeProvider(cfg *config.Config) string {
 	}
 	return "local keyring " + cfg.KeyringPath()
 }
-
