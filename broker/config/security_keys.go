@@ -69,7 +69,7 @@ func bulwarkDefs() []*Def {
 			noDefault, setList(func(c *Config) *[]string { return &c.IAMHosts })),
 		def("bulwark.sasl.bootstrap.users", TypePassword, "", "SCRAM users created at first start when the metadata holds no SCRAM credentials, user:password pairs separated by commas; each gets SCRAM-SHA-256 and SCRAM-SHA-512 credentials.",
 			noDefault, check(validBootstrapUsers), setFunc(func(c *Config, v string) { c.BootstrapUsers, _ = parseBootstrapUsers(v) })),
-		def("bulwark.encryption.enabled", TypeBoolean, "true", "(Not yet in effect: encryption at rest is the next issue.) Encrypt everything written under log.dirs that holds record data or secrets (segments, time indexes, coordinator state, the metadata log) with per-file data keys. false stores plaintext and the broker warns at every start.",
+		def("bulwark.encryption.enabled", TypeBoolean, "true", "Encrypt everything written under log.dirs that holds record data or secrets (segments, time indexes, coordinator state, the metadata log) with per-file data keys. false stores plaintext and the broker warns at every start.",
 			setBool(func(c *Config) *bool { return &c.EncryptionEnabled })),
 		def("bulwark.encryption.provider", TypeString, "local", "Who wraps the data keys: local (a keyring file of master keys) or aws-kms.",
 			check(oneOf(false, "local", "aws-kms")), setStr(func(c *Config) *string { return &c.EncryptionProvider })),

@@ -30,6 +30,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdUsers(args[1:], os.Stdin, stdout, stderr)
 	case "iam":
 		return cmdIAM(args[1:], stdout, stderr)
+	case "keys":
+		return cmdKeys(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "bulwark", version)
 		return 0
@@ -54,6 +56,8 @@ commands:
   users set|delete|list   SCRAM users of a running broker (bulwark users for flags)
   iam create-key|list|delete-key
                           IAM-style access keys, on a stopped broker's data directory
+  keys inspect|rotate|rewrap
+                          master keys of encryption at rest, on a stopped broker's data directory
   version                 print the version
 `)
 }
