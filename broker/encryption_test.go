@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/envelope"
 	"github.com/bulwark-kafka/bulwark/broker/keys"
 	"github.com/bulwark-kafka/bulwark/broker/keys/kmsfake"
 )
@@ -189,5 +190,38 @@ func TestRotateAndRewrap(t *testing.T) {
 	// The running broker holds the directory: the offline commands refuse.
 	if _, err := RewrapDataDir(context.Background(), cfg); !errors.Is(err, ErrDataDirLocked) {
 		t.Fatalf("rewrap on a running broker: %v", err)
+	}
+}
+
+// TestDeleteTopicShredsDataKeys: deleting a topic destroys its segments' data keys, so a copy of
+// the file's blocks (a hard link stands in for a backup or a disk image) can no longer be opened.
+func TestDeleteTopicShredsDataKeys(t *testing.T) {
+	dir := t.TempDir()
+	b := startTestBroker(t, dir)
+	adm := b.Admin(t)
+	if _, err := adm.CreateTopic(testContext(t), 1, 1, nil, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	produceSecrets(t, b.Client(t, kgo.ProducerBatchCompression(kgo.NoCompression())), "doomed", 10)
+	seg := filepath.Join(dir, "doomed-0", "00000000000000000000.log")
+	keep := filepath.Join(t.TempDir(), "copy.log")
+	if err := os.Link(seg, keep); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := envelope.ReadHeader(keep); err != nil || h.Wrapped.Provider != keys.LocalProvider {
+		t.Fatalf("segment header before delete: %+v %v", h, err)
+	}
+	if _, err := adm.DeleteTopics(testContext(t), "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := envelope.ReadHeader(keep); errors.Is(err, envelope.ErrNotSealed) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted topic's segment still carries its wrapped data key")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bulwark-kafka/bulwark/auth"
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/keys"
 )
 
 // Server is a single Kafka broker: its listeners, connections and the partitions it leads.
@@ -39,6 +40,7 @@ type Server struct {
 	extraMechanisms map[string]auth.Mechanism
 	limits          *connLimits
 	lock            *dirLock
+	keys            keys.Provider // nil when encryption at rest is off
 	// now is the clock for session lifetimes and credential expiry.
 	now func() time.Time
 
@@ -115,6 +117,7 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	} else {
 		s.logger.Info("encryption at rest", "keys", describeProvider(cfg))
 	}
+	s.keys = kp
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cl, err := openCluster(cfg, s.logger, kp)
 	if err != nil {
@@ -219,6 +222,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 		s.bgWG.Wait()
 		s.closeErr = errors.Join(s.closeCoordinators(), s.cluster.close(), s.lock.Close())
+		if l, ok := s.keys.(*keys.Local); ok {
+			l.Close() // zero the master keys
+		}
 	})
 	return s.closeErr
 }
