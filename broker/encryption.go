@@ -2,9 +2,11 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
@@ -69,7 +71,24 @@ func NewKeyProvider(cfg *config.Config, obs keys.Observer) (keys.Provider, error
 		}
 		return keys.LocalFromKey(string(b), lo)
 	}
-	return keys.OpenLocal(cfg.KeyringPath(), lo)
+	path := cfg.KeyringPath()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && hasSealedMetadata(cfg) {
+		// Creating a new keyring would only make the old data unreadable with a confusing error.
+		return nil, fmt.Errorf("broker: the keyring %s is missing, but %s holds encrypted data: restore the keyring (or point bulwark.encryption.local.keyring at it)", path, cfg.LogDirs[0])
+	}
+	return keys.OpenLocal(path, lo)
+}
+
+// hasSealedMetadata reports whether the metadata directory holds an encrypted file.
+func hasSealedMetadata(cfg *config.Config) bool {
+	dir := filepath.Join(cfg.LogDirs[0], metadataDirName)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if _, err := envelope.ReadHeader(filepath.Join(dir, e.Name())); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // metaSealing is how the metadata log is sealed (the cluster id is not known before it opens).
