@@ -26,13 +26,15 @@ func TestOptionsChecked(t *testing.T) {
 		t.Fatalf("config = %+v", cfg)
 	}
 	cases := map[string]func(o *Options){
-		"only TLSv1.2 and TLSv1.3":     func(o *Options) { o.Protocols = []string{"TLSv1.1"} },
-		"not a secure TLS 1.2 suite":   func(o *Options) { o.CipherSuites = []string{"TLS_RSA_WITH_RC4_128_SHA"} },
-		"needs a trust store":          func(o *Options) { o.ClientAuth = "required" },
-		"no PEM certificates":          func(o *Options) { o.TrustPEM = "junk" },
-		"not required, requested":      func(o *Options) { o.ClientAuth = "maybe" },
-		"ssl.keystore.location":        func(o *Options) { o.KeystoreFile = server.BundleFile + ".missing" },
-		"the private key is encrypted": func(o *Options) { o.KeystoreFile, o.CertPEM, o.KeyPEM = "", "x", "-----BEGIN ENCRYPTED PRIVATE KEY-----" },
+		"only TLSv1.2 and TLSv1.3":   func(o *Options) { o.Protocols = []string{"TLSv1.1"} },
+		"not a secure TLS 1.2 suite": func(o *Options) { o.CipherSuites = []string{"TLS_RSA_WITH_RC4_128_SHA"} },
+		"needs a trust store":        func(o *Options) { o.ClientAuth = "required" },
+		"no PEM certificates":        func(o *Options) { o.TrustPEM = "junk" },
+		"not required, requested":    func(o *Options) { o.ClientAuth = "maybe" },
+		"ssl.keystore.location":      func(o *Options) { o.KeystoreFile = server.BundleFile + ".missing" },
+		"the private key is encrypted": func(o *Options) {
+			o.KeystoreFile, o.CertPEM, o.KeyPEM = "", "x", "-----BEGIN ENCRYPTED PRIVATE KEY-----"
+		},
 	}
 	for want, mutate := range cases {
 		o := ok
