@@ -94,6 +94,9 @@ func TestEncryptedAtRestByDefault(t *testing.T) {
 	// Restarting with another master key is a clear error, not garbage.
 	b.stop(t)
 	other := filepath.Join(t.TempDir(), "other.keyring")
+	if _, err := keys.OpenLocal(other, keys.LocalOptions{Create: true}); err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.Default()
 	cfg.Listeners = []config.Listener{{Name: "PLAINTEXT", Host: "127.0.0.1"}}
 	cfg.LogDirs = []string{dir}
