@@ -35,6 +35,9 @@ func (l *Log) Read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) (
 		}
 		if pos < v.size {
 			defer v.s.release()
+			if v.s.sealer != nil {
+				return l.readFromSealed(v, offset, pos, int64(max(maxBytes, 0)), upTo, minOneBatch)
+			}
 			return l.readFrom(v, pos, int64(max(maxBytes, 0)), upTo, minOneBatch)
 		}
 		// offset lies past this segment's data (it ends where the next one starts).
@@ -119,9 +122,6 @@ func readHeader(v view, pos int64, h []byte) (batchInfo, error) {
 // readFrom reads whole batches from pos with one pread sized by maxBytes, then trims to the
 // last batch that fits and ends below upTo.
 func (l *Log) readFrom(v view, pos, maxBytes, upTo int64, minOneBatch bool) ([]byte, error) {
-	if v.s.sealer != nil {
-		return l.readFromSealed(v, pos, maxBytes, upTo, minOneBatch)
-	}
 	buf := make([]byte, min(maxBytes, v.size-pos))
 	if _, err := v.s.f.ReadAt(buf, pos); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("log: read segment %d: %w", v.base, err)

@@ -121,7 +121,7 @@ func sealRecord(dst []byte, sealer *envelope.Sealer, batch []byte, base int64) [
 // opened in place and its plaintext moved down to follow the previous one, so a fetch costs one
 // system call and one buffer like a plaintext read. With minOneBatch a first batch larger than
 // maxBytes is read whole.
-func (l *Log) readFromSealed(v view, pos, maxBytes, upTo int64, minOneBatch bool) ([]byte, error) {
+func (l *Log) readFromSealed(v view, offset, pos, maxBytes, upTo int64, minOneBatch bool) ([]byte, error) {
 	buf := make([]byte, min(maxBytes+sealedPrefix+envelope.FrameOverhead, v.size-pos))
 	if _, err := v.s.f.ReadAt(buf, pos); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("log: read segment %d: %w", v.base, err)
@@ -148,6 +148,11 @@ func (l *Log) readFromSealed(v view, pos, maxBytes, upTo int64, minOneBatch bool
 		if err != nil || b.size != int64(len(plain)) || b.base != base {
 			return nil, fmt.Errorf("%w: segment %d position %d: sealed batch is malformed", ErrCorrupt, v.base, pos+int64(r))
 		}
+		// Frames open only in their own file, but one moved within it would: the batches must
+		// hold the requested offset and then follow each other.
+		if (next < 0 && (b.base > offset || b.last < offset)) || (next >= 0 && b.base != next) {
+			return nil, fmt.Errorf("%w: %w: segment %d position %d holds offsets %d-%d out of order", ErrCorrupt, envelope.ErrTampered, v.base, pos+int64(r), b.base, b.last)
+		}
 		if b.last >= upTo || int64(w+len(plain)) > maxBytes {
 			break
 		}
@@ -159,6 +164,9 @@ func (l *Log) readFromSealed(v view, pos, maxBytes, upTo int64, minOneBatch bool
 		b, plain, err := frameAt(v, pos)
 		if err != nil || b.last >= upTo {
 			return nil, err
+		}
+		if b.base > offset || b.last < offset {
+			return nil, fmt.Errorf("%w: %w: segment %d position %d holds offsets %d-%d, not %d", ErrCorrupt, envelope.ErrTampered, v.base, pos, b.base, b.last, offset)
 		}
 		l.readHint.Store(&readHint{s: v.s, offset: b.last + 1, pos: pos + b.size})
 		return plain, nil
