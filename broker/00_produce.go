@@ -13,8 +13,10 @@ package broker
 // connection whose acks=0 produce failed is closed, as Kafka does, so the client refreshes
 // metadata. Produce never auto-creates topics. Deviation: a compressed batch that expands beyond
 // maxUncompressedBatchBytes is rejected with INVALID_RECORD, bounding the memory one request can
-// claim. Idempotent and transactional producer state is a later issue: producer ids and
-// sequences are stored but not yet checked.
+// claim. Batches with a producer id are checked against the partition's producer state (package
+// log): a retried batch gets its original offsets back, a gap OUT_OF_ORDER_SEQUENCE_NUMBER, an
+// older epoch INVALID_PRODUCER_EPOCH; transactional batches must belong to a transaction that
+// has added the partition (package txn).
 
 import (
 	"context"
@@ -28,6 +30,7 @@ import (
 
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/record"
+	"github.com/bulwark-kafka/bulwark/broker/txn"
 )
 
 // minProduceVersion is the oldest Produce version actually served: v3 introduced the v2 record
@@ -87,7 +90,7 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 				failed = true
 				continue
 			}
-			res, err := s.appendProduced(t, p, rp.Records, h.version, scratch)
+			res, err := s.appendProduced(c.ctx, t, p, rp.Records, h.version, scratch)
 			if err != nil {
 				op.ErrorCode, op.ErrorMessage = errorCode(err)
 				if h.version < 8 {
@@ -145,7 +148,7 @@ func (s *Server) awaitDurable(ctx context.Context, waits []produceWait, timeout 
 }
 
 // appendProduced validates one partition's batch and appends it.
-func (s *Server) appendProduced(t *topic, p *partition, batch []byte, version int16, scratch *record.Scratch) (plog.AppendResult, error) {
+func (s *Server) appendProduced(ctx context.Context, t *topic, p *partition, batch []byte, version int16, scratch *record.Scratch) (plog.AppendResult, error) {
 	hdr, err := record.ValidateProduced(batch, record.Limits{
 		MaxBatchBytes:        int(t.cfg.MaxMessageBytes),
 		MaxUncompressedBytes: maxUncompressedBatchBytes,
@@ -161,6 +164,17 @@ func (s *Server) appendProduced(t *topic, p *partition, batch []byte, version in
 	if int64(hdr.Size()) > t.cfg.SegmentBytes {
 		return plog.AppendResult{}, newAPIError(kerr.RecordListTooLarge, "batch of %d bytes exceeds segment.bytes", hdr.Size())
 	}
+	if hdr.Transactional() {
+		if hdr.ProducerID < 0 {
+			return plog.AppendResult{}, newAPIError(kerr.InvalidRecord, "transactional batch without a producer id")
+		}
+		// KIP-890 part 1: a transactional batch is accepted only for a partition its
+		// transaction has added; Produce v12+ (transactions v2) adds it implicitly.
+		err := s.coord.txns.VerifyProduce(ctx, hdr.ProducerID, hdr.ProducerEpoch, txn.Partition{Topic: t.name, Partition: p.index}, version >= 12)
+		if err != nil {
+			return plog.AppendResult{}, &apiError{code: kerrOf(err), msg: err.Error()}
+		}
+	}
 	ts := now()
 	if !t.cfg.LogAppendTime {
 		if err := checkTimestamps(hdr, ts.UnixMilli(), t.cfg.TimestampBeforeMaxMs, t.cfg.TimestampAfterMaxMs); err != nil {
@@ -171,6 +185,12 @@ func (s *Server) appendProduced(t *topic, p *partition, batch []byte, version in
 	switch {
 	case err == nil:
 		return res, nil
+	case errors.Is(err, plog.ErrOutOfOrderSequence):
+		return res, newAPIError(kerr.OutOfOrderSequenceNumber, "producer %d: batch sequence %d does not follow the last one stored", hdr.ProducerID, hdr.BaseSequence)
+	case errors.Is(err, plog.ErrInvalidProducerEpoch):
+		return res, newAPIError(kerr.InvalidProducerEpoch, "producer %d: epoch %d is older than the current one", hdr.ProducerID, hdr.ProducerEpoch)
+	case errors.Is(err, plog.ErrInvalidTxnState):
+		return res, newAPIError(kerr.InvalidTxnState, "producer %d has an open transaction; the batch must be transactional", hdr.ProducerID)
 	case errors.Is(err, plog.ErrClosed):
 		// The topic was deleted (or the broker is stopping) between lookup and append.
 		return res, newAPIError(kerr.NotLeaderForPartition, "partition is not available")

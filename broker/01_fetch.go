@@ -190,9 +190,13 @@ func (f *fetchRun) readPartition(sp *sessionPartition, budget *int64, first bool
 		return rp
 	}
 	hwm := p.log.HighWatermark()
-	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hwm, hwm, p.log.LogStartOffset()
-	if f.req.IsolationLevel == 1 {
+	lso := min(p.log.LastStableOffset(), hwm)
+	rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = hwm, lso, p.log.LogStartOffset()
+	readCommitted := f.req.IsolationLevel == 1
+	upTo := hwm
+	if readCommitted {
 		rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		upTo = lso
 	}
 	if code := checkLeaderEpoch(sp.currentLeaderEpoch, p.leaderEpoch); code != 0 {
 		rp.ErrorCode = code
@@ -209,7 +213,7 @@ func (f *fetchRun) readPartition(sp *sessionPartition, budget *int64, first bool
 	if limit <= 0 && !first {
 		return rp
 	}
-	data, err := p.log.Read(sp.fetchOffset, int32(max(limit, 0)), hwm, first)
+	data, err := p.log.Read(sp.fetchOffset, int32(max(limit, 0)), upTo, first)
 	switch {
 	case errors.Is(err, plog.ErrOffsetOutOfRange):
 		rp.ErrorCode = kerr.OffsetOutOfRange.Code
@@ -221,6 +225,12 @@ func (f *fetchRun) readPartition(sp *sessionPartition, budget *int64, first bool
 	}
 	if len(data) > 0 {
 		rp.RecordBatches = data
+		if readCommitted {
+			for _, a := range p.log.AbortedTxns(sp.fetchOffset, upTo) {
+				rp.AbortedTransactions = append(rp.AbortedTransactions, kmsg.FetchResponseTopicPartitionAbortedTransaction{
+					ProducerID: a.ProducerID, FirstOffset: a.FirstOffset})
+			}
+		}
 	}
 	*budget -= int64(len(data))
 	return rp

@@ -46,7 +46,7 @@ func (s *Server) handleListOffsets(c *conn, h requestHeader, kreq kmsg.Request) 
 				op.ErrorCode = kerr.InvalidRequest.Code
 			} else {
 				seen[key] = true
-				s.listOffset(h.version, t, rp, &op)
+				s.listOffset(h.version, req.IsolationLevel, t, rp, &op)
 			}
 			out.Partitions = append(out.Partitions, op)
 		}
@@ -55,7 +55,7 @@ func (s *Server) handleListOffsets(c *conn, h requestHeader, kreq kmsg.Request) 
 	return respond(resp)
 }
 
-func (s *Server) listOffset(version int16, t *topic, rp kmsg.ListOffsetsRequestTopicPartition, op *kmsg.ListOffsetsResponseTopicPartition) {
+func (s *Server) listOffset(version int16, isolation int8, t *topic, rp kmsg.ListOffsetsRequestTopicPartition, op *kmsg.ListOffsetsResponseTopicPartition) {
 	var p *partition
 	if t != nil {
 		p = t.partition(rp.Partition)
@@ -70,8 +70,10 @@ func (s *Server) listOffset(version int16, t *topic, rp kmsg.ListOffsetsRequestT
 	}
 	switch ts := rp.Timestamp; {
 	case ts == offsetLatest:
-		// The last stable offset (read_committed) equals the high watermark until transactions land.
 		op.Offset = p.log.HighWatermark()
+		if isolation == 1 {
+			op.Offset = min(p.log.LastStableOffset(), op.Offset)
+		}
 	case ts == offsetEarliest:
 		op.Offset = p.log.LogStartOffset()
 	case ts == offsetMaxTimestamp:

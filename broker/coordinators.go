@@ -1,18 +1,168 @@
 package broker
 
-// coordinators is the group coordinator (and, later, the transaction coordinator) living in this
-// broker. The group work fills it in; New opens it after the cluster, Shutdown closes it before.
-type coordinators struct{}
+// The coordinators living in this broker: the group coordinator (package group) and the
+// transaction coordinator (package txn), sharing one durable journal (package coordlog) in
+// <first log.dir>/__bulwark_coordinator, sealed like every partition when encryption is on.
 
-// openCoordinators rebuilds coordinator state from disk. Called by New once the cluster is open.
-func (s *Server) openCoordinators() error { return nil }
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
 
-// startCoordinators starts background work (session timeouts, offset expiry). Called by Start.
-func (s *Server) startCoordinators() {}
+	"github.com/bulwark-kafka/bulwark/broker/coordlog"
+	"github.com/bulwark-kafka/bulwark/broker/envelope"
+	"github.com/bulwark-kafka/bulwark/broker/group"
+	"github.com/bulwark-kafka/bulwark/broker/keys"
+	plog "github.com/bulwark-kafka/bulwark/broker/log"
+)
 
-// closeCoordinators stops background work and closes coordinator storage. Called by Shutdown
-// after every connection has finished and before the cluster closes.
-func (s *Server) closeCoordinators() error { return nil }
+// coordinatorDirName is the journal's directory under the first log directory. It carries no
+// partition.metadata file, so orphan cleanup leaves it alone.
+const coordinatorDirName = "__bulwark_coordinator"
+
+// coordinators is the group and transaction coordinator state of this broker.
+type coordinators struct {
+	journal *coordlog.Store
+	groups  *group.Coordinator
+	txns    *txnCoordinator
+}
+
+// openCoordinators rebuilds coordinator state from the journal. Called by New once the
+// cluster is open.
+func (s *Server) openCoordinators() error {
+	gcfg := group.DefaultConfig()
+	gcfg.Logger = s.logger.With("component", "group-coordinator")
+	gcfg.InitialRebalanceDelay = s.cfgMillis("group.initial.rebalance.delay.ms", gcfg.InitialRebalanceDelay)
+	gcfg.MinSessionTimeout = s.cfgMillis("group.min.session.timeout.ms", gcfg.MinSessionTimeout)
+	gcfg.MaxSessionTimeout = s.cfgMillis("group.max.session.timeout.ms", gcfg.MaxSessionTimeout)
+	gcfg.MaxGroupSize = s.cfgInt("group.max.size", 0)
+	gcfg.OffsetsRetention = time.Duration(s.cfgInt("offsets.retention.minutes", 10080)) * time.Minute
+	gcfg.OffsetsCheckInterval = s.cfgMillis("offsets.retention.check.interval.ms", gcfg.OffsetsCheckInterval)
+	gcfg.MaxMetadataBytes = s.cfgInt("offset.metadata.max.bytes", gcfg.MaxMetadataBytes)
+	gcfg.ConsumerHeartbeatInterval = s.cfgMillis("group.consumer.heartbeat.interval.ms", gcfg.ConsumerHeartbeatInterval)
+	gcfg.ConsumerSessionTimeout = s.cfgMillis("group.consumer.session.timeout.ms", gcfg.ConsumerSessionTimeout)
+	gcfg.ConsumerMaxSize = s.cfgInt("group.consumer.max.size", 0)
+	if v, ok := s.cfg.Get("group.consumer.assignors"); ok && v != "" {
+		gcfg.ConsumerAssignors = strings.Split(v, ",")
+	}
+	s.coord.groups = group.New(gcfg, topicView{s.cluster})
+	s.coord.txns = s.newTxnCoordinator()
+
+	lc := plog.DefaultConfig()
+	lc.SegmentBytes = int64(s.cfgInt("offsets.topic.segment.bytes", 100<<20))
+	lc.RetentionMs, lc.RetentionBytes = -1, -1
+	lc.Sealing = s.coordinatorSealing()
+	dir := filepath.Join(s.cfg.LogDirs[0], coordinatorDirName)
+	j, err := coordlog.Open(dir, coordlog.Options{Config: lc, Logger: s.logger.With("component", "coordinator-journal")},
+		func(key, value []byte) error {
+			if group.Owns(key) {
+				return s.coord.groups.Restore(key, value)
+			}
+			return s.coord.txns.restore(key, value)
+		})
+	if err != nil {
+		return fmt.Errorf("broker: open coordinator journal: %w", err)
+	}
+	s.coord.journal = j
+	s.coord.groups.Attach(j)
+	s.coord.txns.attach(j)
+	return nil
+}
+
+// coordinatorSealing is how the journal's segments are sealed: their own encryption context,
+// so a coordinator segment's key opens nothing else.
+func (s *Server) coordinatorSealing() *envelope.Config {
+	if s.keys == nil {
+		return nil
+	}
+	return &envelope.Config{Provider: s.keys, Timeout: s.cfg.EncryptionKMSTimeout, Context: keys.EncryptionContext{
+		"bulwark:cluster": s.cluster.store.State().ClusterID, "bulwark:store": "coordinator",
+		"bulwark:node": strconv.Itoa(int(s.cfg.NodeID))}}
+}
+
+// startCoordinators starts background work (session timeouts, offset expiry, transaction
+// timeouts) and finishes transactions a crash interrupted. Called by Start.
+func (s *Server) startCoordinators() {
+	s.coord.groups.Start()
+	if err := s.coord.txns.start(s.ctx); err != nil {
+		s.logger.Error("transaction coordinator recovery failed", "err", err)
+	}
+}
+
+// closeCoordinators stops background work and closes the journal. Called by Shutdown after
+// every connection has finished and before the cluster closes.
+func (s *Server) closeCoordinators() error {
+	if s.coord.groups != nil {
+		s.coord.groups.Close()
+	}
+	if s.coord.txns != nil {
+		s.coord.txns.close()
+	}
+	if s.coord.journal != nil {
+		return s.coord.journal.Close()
+	}
+	return nil
+}
 
 // coordinatorEntries are the handler-table rows for the coordinator APIs.
-func (s *Server) coordinatorEntries() []*apiEntry { return nil }
+func (s *Server) coordinatorEntries() []*apiEntry {
+	return append([]*apiEntry{
+		{key: 8, min: 2, max: 9, handle: s.handleOffsetCommit},
+		{key: 9, min: 1, max: 9, handle: s.handleOffsetFetch},
+		{key: 10, min: 0, max: 6, handle: s.handleFindCoordinator},
+		{key: 11, min: 2, max: 9, handle: s.handleJoinGroup},
+		{key: 12, min: 0, max: 4, handle: s.handleHeartbeat},
+		{key: 13, min: 0, max: 5, handle: s.handleLeaveGroup},
+		{key: 14, min: 0, max: 5, handle: s.handleSyncGroup},
+		{key: 15, min: 0, max: 5, handle: s.handleDescribeGroups},
+		{key: 16, min: 0, max: 5, handle: s.handleListGroups},
+		{key: 42, min: 0, max: 2, handle: s.handleDeleteGroups},
+		{key: 47, min: 0, max: 0, handle: s.handleOffsetDelete},
+		{key: 68, min: 0, max: 1, handle: s.handleConsumerGroupHeartbeat},
+		{key: 69, min: 0, max: 1, handle: s.handleConsumerGroupDescribe},
+	}, s.txnEntries()...)
+}
+
+// cfgMillis reads a broker key holding milliseconds.
+func (s *Server) cfgMillis(key string, def time.Duration) time.Duration {
+	if v, ok := s.cfg.Get(key); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return time.Duration(n) * time.Millisecond
+		}
+	}
+	return def
+}
+
+// cfgInt reads an integer broker key; Kafka's Int.MaxValue "unlimited" becomes def.
+func (s *Server) cfgInt(key string, def int) int {
+	if v, ok := s.cfg.Get(key); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n < 1<<31-1 {
+			return int(n)
+		}
+	}
+	return def
+}
+
+// topicView is the group coordinator's view of the cluster's topics.
+type topicView struct{ c *cluster }
+
+func (v topicView) Partitions(name string) ([16]byte, int32, bool) {
+	t := v.c.lookupTopic(name)
+	if t == nil {
+		return [16]byte{}, 0, false
+	}
+	return [16]byte(t.id), int32(len(t.partitions)), true
+}
+
+func (v topicView) Names() []string {
+	ts := v.c.allTopics()
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.name)
+	}
+	sort.Strings(out)
+	return out
+}

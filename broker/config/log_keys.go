@@ -121,5 +121,10 @@ func coordinatorDefs() []*Def {
 		def("group.min.session.timeout.ms", TypeInt, "6000", "Smallest session timeout a member may ask for.", check(atLeast(0))),
 		def("group.max.session.timeout.ms", TypeInt, "1800000", "Largest session timeout a member may ask for.", check(atLeast(0))),
 		def("group.max.size", TypeInt, intMax, "Most members of a group.", check(atLeast(1))),
+		def("offset.metadata.max.bytes", TypeInt, "4096", "Largest metadata string of a committed offset.", check(atLeast(0))),
+		def("group.consumer.heartbeat.interval.ms", TypeInt, "5000", "Heartbeat interval the consumer protocol (KIP-848) gives its members.", check(atLeast(1))),
+		def("group.consumer.session.timeout.ms", TypeInt, "45000", "Session timeout of consumer-protocol (KIP-848) members.", check(atLeast(1))),
+		def("group.consumer.max.size", TypeInt, intMax, "Most members of a consumer-protocol (KIP-848) group.", check(atLeast(1))),
+		def("group.consumer.assignors", TypeList, "uniform,range", "Server-side assignors of the consumer protocol (KIP-848); the first is the default.", check(listOf(false, "uniform", "range"))),
 	}
 }

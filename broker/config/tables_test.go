@@ -38,7 +38,7 @@ func TestTables(t *testing.T) {
 		if d.set == nil && !d.NoEffect && d.group == "" && d.Type != TypePassword {
 			// Keys without a typed field are read with Config.Get; list the deliberate ones.
 			switch {
-			case strings.HasPrefix(d.Name, "offsets."), strings.HasPrefix(d.Name, "transaction"),
+			case strings.HasPrefix(d.Name, "offsets."), strings.HasPrefix(d.Name, "offset."), strings.HasPrefix(d.Name, "transaction"),
 				strings.HasPrefix(d.Name, "group."), strings.HasPrefix(d.Name, "producer."),
 				d.Name == "ssl.principal.mapping.rules":
 			default:

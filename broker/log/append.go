@@ -12,6 +12,9 @@ type AppendResult struct {
 	BaseOffset, LastOffset int64
 	LogAppendTime          int64 // -1 unless AppendOptions.LogAppendTime
 	LogStartOffset         int64
+	// Duplicate marks a retried idempotent batch that was already stored: nothing was written
+	// and the offsets are the original ones.
+	Duplicate bool
 }
 
 // AppendOptions controls how Append stamps a batch.
@@ -33,17 +36,87 @@ func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
 	if err := checkBatch(batch); err != nil {
 		return AppendResult{}, err
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	pb := readProducerBatch(batch)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writable(); err != nil {
+		return AppendResult{}, err
+	}
+	if pb.pid >= 0 {
+		if m, ok := l.producers.duplicate(pb); ok {
+			// A retry of a batch already stored: Kafka answers with the original offsets.
+			return AppendResult{BaseOffset: m.FirstOffset, LastOffset: m.LastOffset, LogAppendTime: m.AppendTime,
+				LogStartOffset: l.start, Duplicate: true}, nil
+		}
+		if err := l.producers.check(pb); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	return l.appendLocked(batch, opts, func(res AppendResult) {
+		if pb.pid < 0 {
+			return
+		}
+		pb.base, pb.last, pb.appendTime = res.BaseOffset, res.LastOffset, res.LogAppendTime
+		if res.LogAppendTime >= 0 {
+			pb.maxTs = res.LogAppendTime
+		}
+		l.producers.applyData(pb, opts.Now.UnixMilli())
+		if pb.transactional {
+			l.firstUnstable = l.producers.firstUnstable()
+		}
+	})
+}
+
+// Marker is a transaction marker (WriteTxnMarkers): the control batch that commits or aborts a
+// producer's open transaction in this log.
+type Marker struct {
+	ProducerID       int64
+	ProducerEpoch    int16
+	Commit           bool
+	CoordinatorEpoch int32
+	LeaderEpoch      int32
+	Now              time.Time
+}
+
+// AppendControl writes a transaction marker. A marker from an older producer epoch (or
+// coordinator epoch) than the log has seen is ErrInvalidProducerEpoch.
+func (l *Log) AppendControl(m Marker) (AppendResult, error) {
+	if m.Now.IsZero() {
+		m.Now = time.Now()
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return AppendResult{}, ErrClosed
+	if err := l.writable(); err != nil {
+		return AppendResult{}, err
 	}
-	if l.failed != nil {
-		return AppendResult{}, l.failed
+	if err := l.producers.checkMarker(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch); err != nil {
+		return AppendResult{}, err
+	}
+	batch := buildControlBatch(m)
+	return l.appendLocked(batch, AppendOptions{Now: m.Now, LeaderEpoch: m.LeaderEpoch}, func(res AppendResult) {
+		l.producers.applyMarker(m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch, res.BaseOffset, m.Now.UnixMilli())
+		l.firstUnstable = l.producers.firstUnstable()
+	})
+}
+
+// writable reports why the log cannot take an append; mu is held.
+func (l *Log) writable() error {
+	if l.closed {
+		return ErrClosed
+	}
+	return l.failed
+}
+
+// appendLocked assigns offsets to batch and writes it; publish runs under smu together with the
+// new log end offset, so readers see the batch and its producer-state effects (the last stable
+// offset) at once. mu is held.
+func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(AppendResult)) (AppendResult, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
 	}
 	n := int64(len(batch))
 	if l.cfg.Sealing != nil {
@@ -84,6 +157,9 @@ func (l *Log) Append(batch []byte, opts AppendOptions) (AppendResult, error) {
 	l.end = res.LastOffset + 1
 	l.size += info.size
 	res.LogStartOffset = l.start
+	if publish != nil {
+		publish(AppendResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset, LogAppendTime: res.LogAppendTime})
+	}
 	l.wakeLocked()
 	l.smu.Unlock()
 	s.writeEntries(ie, te)
@@ -169,6 +245,7 @@ func (l *Log) roll(now time.Time) error {
 	l.segs = append(segs, s)
 	l.smu.Unlock()
 	l.setFlushed(s.base, nil)
+	l.writeProducerSnapshot()
 	l.logger.Debug("rolled segment", "base", s.base, "previous", old.base, "previous_bytes", old.size)
 	return nil
 }

@@ -26,6 +26,9 @@ type Config struct {
 	RetentionBytes int64
 	// FileDeleteDelay is how long a deleted segment's files linger (as *.deleted) before removal.
 	FileDeleteDelay time.Duration
+	// ProducerIDExpirationMs forgets an idle producer's state this long after its last write
+	// (producer.id.expiration.ms); an open transaction keeps it. Zero or less: never.
+	ProducerIDExpirationMs int64
 	// Sealing encrypts new segments at rest (nil: plaintext). It is fixed when the log opens;
 	// SetConfig keeps it.
 	Sealing *Sealing
@@ -34,13 +37,14 @@ type Config struct {
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
 	return Config{
-		SegmentBytes:       1 << 30,
-		SegmentMs:          7 * 24 * time.Hour,
-		IndexIntervalBytes: 4096,
-		SegmentIndexBytes:  10 << 20,
-		RetentionMs:        7 * 24 * 3600 * 1000,
-		RetentionBytes:     -1,
-		FileDeleteDelay:    time.Minute,
+		SegmentBytes:           1 << 30,
+		SegmentMs:              7 * 24 * time.Hour,
+		IndexIntervalBytes:     4096,
+		SegmentIndexBytes:      10 << 20,
+		RetentionMs:            7 * 24 * 3600 * 1000,
+		RetentionBytes:         -1,
+		FileDeleteDelay:        time.Minute,
+		ProducerIDExpirationMs: 86400000,
 	}
 }
 

@@ -49,6 +49,9 @@ type Log struct {
 	fsyncs   atomic.Int64 // test hook: fsyncs done by the flusher
 	sealBuf  []byte       // the sealed frame being appended (mu)
 
+	producers     producerState // idempotent/transactional producer table (mu; aborted also smu)
+	firstUnstable int64         // first offset of the earliest open transaction, -1 if none (smu)
+
 	beforeFsync func() // test hook: called by the flusher before each fsync (simulates a slow disk)
 }
 
@@ -77,6 +80,10 @@ func Open(dir string, cfg Config, logStartOffset int64, logger *slog.Logger) (*L
 		return nil, err
 	}
 	if err := l.finishOpen(logStartOffset, haveEpochs); err != nil {
+		l.closeSegments()
+		return nil, err
+	}
+	if err := l.loadProducers(); err != nil {
 		l.closeSegments()
 		return nil, err
 	}
@@ -384,6 +391,7 @@ func (l *Log) sealForClose() error {
 	// After a failed write or fsync the file may not match what was appended (the kernel can
 	// drop dirty pages once an fsync fails), so the next Open must rescan it.
 	if err == nil && l.failed == nil && ferr == nil {
+		l.writeProducerSnapshot()
 		err = writeFileAtomic(l.dir, cleanShutdownName, nil)
 	}
 	if err != nil {

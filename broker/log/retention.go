@@ -23,6 +23,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	}
 	l.smu.Lock()
 	l.start = offset
+	l.producers.truncateAborted(offset)
 	l.smu.Unlock()
 	if l.epochs.truncateFromStart(offset) {
 		if err := l.writeEpochs(); err != nil {
@@ -126,6 +127,7 @@ func (l *Log) deletePrefix(n int, now time.Time) (int, error) {
 	}
 	l.start = max(l.start, rest[0].base)
 	start := l.start
+	l.producers.truncateAborted(start)
 	l.smu.Unlock()
 	if l.epochs.truncateFromStart(start) {
 		if err := l.writeEpochs(); err != nil {

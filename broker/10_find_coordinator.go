@@ -1,0 +1,54 @@
+package broker
+
+// FindCoordinator (key 10), v0–v6. This single broker coordinates every group and every
+// transactional id, so each key is answered with this node at the address advertised for the
+// request's listener. v4+ batches keys (KIP-699) and answers each with its own error.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Coordinator key types.
+const (
+	coordinatorGroup       int8 = 0
+	coordinatorTransaction int8 = 1
+)
+
+func (s *Server) handleFindCoordinator(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	req := kreq.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	host, port := s.advertised(c.listener)
+	answer := func(key string) (int16, string) {
+		switch {
+		case req.CoordinatorType != coordinatorGroup && req.CoordinatorType != coordinatorTransaction:
+			return kerr.InvalidRequest.Code, "unsupported coordinator type"
+		case key == "" && req.CoordinatorType == coordinatorTransaction:
+			return kerr.InvalidRequest.Code, "empty transactional id"
+		}
+		return 0, ""
+	}
+	if h.version < 4 {
+		code, msg := answer(req.CoordinatorKey)
+		resp.ErrorCode = code
+		if code != 0 {
+			resp.NodeID, resp.Port = -1, -1
+			if h.version >= 1 {
+				resp.ErrorMessage = &msg
+			}
+			return respond(resp)
+		}
+		resp.NodeID, resp.Host, resp.Port = s.cfg.NodeID, host, port
+		return respond(resp)
+	}
+	for _, key := range req.CoordinatorKeys {
+		out := kmsg.FindCoordinatorResponseCoordinator{Key: key, NodeID: -1, Port: -1}
+		if code, msg := answer(key); code != 0 {
+			out.ErrorCode, out.ErrorMessage = code, &msg
+		} else {
+			out.NodeID, out.Host, out.Port = s.cfg.NodeID, host, port
+		}
+		resp.Coordinators = append(resp.Coordinators, out)
+	}
+	return respond(resp)
+}
