@@ -1,6 +1,6 @@
 package broker
 
-// ApiVersions (key 18), v0–v4.
+// ApiVersions (key 18), v0–v4. v3+ answers carry the finalized features (brokerFeatures).
 //
 // Served before authentication. Any version is accepted (KIP-511): a version newer than this
 // broker knows gets a v0 body with UNSUPPORTED_VERSION listing only ApiVersions itself, so the
@@ -40,6 +40,25 @@ func (s *Server) handleApiVersions(c *conn, h requestHeader, kreq kmsg.Request) 
 	}
 	if h.version >= 3 {
 		c.clientSoftware = req.ClientSoftwareName + "/" + req.ClientSoftwareVersion
+		for _, f := range brokerFeatures {
+			resp.SupportedFeatures = append(resp.SupportedFeatures, kmsg.ApiVersionsResponseSupportedFeature{
+				Name: f.name, MinVersion: 0, MaxVersion: f.level})
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, kmsg.ApiVersionsResponseFinalizedFeature{
+				Name: f.name, MinVersionLevel: f.level, MaxVersionLevel: f.level})
+		}
+		resp.FinalizedFeaturesEpoch = 1
 	}
 	return respond(resp)
+}
+
+// brokerFeatures are the finalized feature levels (KIP-584) this broker runs at, as a Kafka 4.0
+// cluster reports them: transaction.version 2 (KIP-890 part 2: Produce v12 and TxnOffsetCommit
+// v5 add partitions and groups to a transaction implicitly, EndTxn v5 bumps the epoch after every
+// transaction) and group.version 1 (the KIP-848 consumer protocol).
+var brokerFeatures = []struct {
+	name  string
+	level int16
+}{
+	{"group.version", 1},
+	{"transaction.version", transactionVersion},
 }

@@ -86,8 +86,9 @@ func (w markerWriter) WriteMarker(ctx context.Context, tp txn.Partition, pid int
 	return p.log.Sync(ctx, res.LastOffset+1)
 }
 
-// kip890 reports whether transactions v2 (KIP-890 part 2) are finalized: Produce v12 adds
-// partitions implicitly, TxnOffsetCommit v5 adds the group, EndTxn v5 bumps the epoch.
+// transactionVersion is the finalized transaction.version feature level: 2 is KIP-890 part 2
+// (Produce v12 adds partitions implicitly, TxnOffsetCommit v5 adds the group, EndTxn v5 bumps
+// the epoch after every transaction).
 const transactionVersion = 2
 
 func (s *Server) txnEntries() []*apiEntry {
@@ -141,6 +142,9 @@ func (s *Server) handleTxnOffsetCommit(c *conn, h requestHeader, kreq kmsg.Reque
 		if err != nil {
 			resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 			code := kerrCode(err)
+			if code == kerr.ProducerFenced.Code && h.version <= 2 {
+				code = kerr.InvalidProducerEpoch.Code // older clients do not know PRODUCER_FENCED
+			}
 			for _, rt := range req.Topics {
 				out := kmsg.TxnOffsetCommitResponseTopic{Topic: rt.Topic}
 				for _, rp := range rt.Partitions {
