@@ -55,7 +55,7 @@ func TestKcatCompression(t *testing.T) {
 
 // TestKcatConsumesCompressed has franz-go write batches with every codec and kcat read them
 // back, so librdkafka's decompression of what the broker serves is covered for every codec even
-// where librdkafka 2.0.2 declines to compress on its own (LZ4 without FindCoordinator).
+// independently of which codecs librdkafka chooses when producing.
 func TestKcatConsumesCompressed(t *testing.T) {
 	kcat := requireExecutable(t, "kcat")
 	b := startBroker(t, nil)
@@ -101,9 +101,8 @@ func TestKcatConsumesCompressed(t *testing.T) {
 // librdkafka 2.0.2 decides from ApiVersions whether the broker "supports" a codec and otherwise
 // silently sends uncompressed batches: gzip and snappy need Produce v0-v2 advertised (which is why
 // Kafka 4.0 still advertises them, KAFKA-18659 / apache/kafka#18727, librdkafka#4956), LZ4 needs
-// FindCoordinator v0, zstd needs Produce v7 and Fetch v10. A broker that does not advertise
-// FindCoordinator (no consumer groups yet) cannot get LZ4 from librdkafka 2.0.2, so that one case
-// is logged rather than failed; it becomes strict once FindCoordinator is advertised.
+// FindCoordinator v0, zstd needs Produce v7 and Fetch v10. The broker advertises all of them, so
+// every codec is checked strictly.
 func checkLibrdkafkaCodec(t *testing.T, addr, topic, name string, id int) {
 	t.Helper()
 	codecs := batchCodecs(t, addr, topic, 0)
@@ -112,9 +111,7 @@ func checkLibrdkafkaCodec(t *testing.T, addr, topic, name string, id int) {
 	}
 	if name == "lz4" {
 		if v, ok := apiVersions(t, addr)[apiKeyFindCoordinator]; !ok || v[0] > 0 {
-			t.Logf("lz4: broker does not advertise FindCoordinator v0, so librdkafka 2.0.2 sends lz4 "+
-				"batches uncompressed; stored codecs %v (not checked)", codecs)
-			return
+			t.Fatalf("lz4: the broker must advertise FindCoordinator v0 for librdkafka 2.0.2 to compress with lz4 (advertised %v)", v)
 		}
 	}
 	seen := false

@@ -541,6 +541,9 @@ func (cg *classicGroup) sortedIDs() []string {
 func (cg *classicGroup) selectProtocol() string {
 	var candidates []string
 	leader := cg.members[cg.leader]
+	if leader == nil || len(leader.protocols) == 0 {
+		return ""
+	}
 	for _, p := range leader.protocols {
 		all := true
 		for _, m := range cg.members {

@@ -394,7 +394,13 @@ func (c *Coordinator) computeTarget(cg *consumerGroup) {
 		}
 		spec.Members = append(spec.Members, am)
 	}
-	a, _ := assign.Lookup(cg.assignor)
+	a, ok := assign.Lookup(cg.assignor)
+	if !ok { // a journal from a build with other assignors
+		cg.assignor = c.cfg.ConsumerAssignors[0]
+		if a, ok = assign.Lookup(cg.assignor); !ok {
+			a = assign.Uniform()
+		}
+	}
 	cg.target = a.Assign(spec)
 	cg.assignmentEpoch = cg.epoch
 }

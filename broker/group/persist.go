@@ -148,6 +148,9 @@ func (c *Coordinator) restoreGroup(id string, doc groupDoc) {
 		cg := newClassicGroup(doc.ProtocolType)
 		cg.protocol, cg.generation, cg.leader = doc.Protocol, doc.Generation, doc.Leader
 		for _, md := range doc.Members {
+			if md.ID == "" || len(md.Protocols) == 0 {
+				continue // not a member JoinGroup could have admitted
+			}
 			m := &member{id: md.ID, instanceID: md.InstanceID, clientID: md.ClientID, clientHost: md.ClientHost,
 				sessionTimeout:   time.Duration(md.SessionTimeoutMs) * time.Millisecond,
 				rebalanceTimeout: time.Duration(md.RebalanceTimeout) * time.Millisecond,
@@ -159,6 +162,9 @@ func (c *Coordinator) restoreGroup(id string, doc groupDoc) {
 		}
 		if len(cg.members) > 0 {
 			cg.state = stateStable
+			if cg.members[cg.leader] == nil {
+				cg.leader = cg.firstMember()
+			}
 		}
 		g.classic = cg
 	}
