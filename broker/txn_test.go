@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/record"
@@ -168,15 +169,23 @@ func produceTxn(t *testing.T, cl *kgo.Client, topic, prefix string, n int, end *
 	}
 }
 
+// TestTransactionsReadCommitted runs twice: with transactions v2 (KIP-890 part 2: implicit
+// partition adds, EndTxn v5 epoch bumps) and with a client capped at Kafka 3.9's versions, which
+// uses AddPartitionsToTxn and AddOffsetsToTxn.
 func TestTransactionsReadCommitted(t *testing.T) {
+	t.Run("tv2", func(t *testing.T) { testTransactionsReadCommitted(t) })
+	t.Run("kafka-3.9-client", func(t *testing.T) { testTransactionsReadCommitted(t, kgo.MaxVersions(kversion.V3_9_0())) })
+}
+
+func testTransactionsReadCommitted(t *testing.T, clientOpts ...kgo.Opt) {
 	b := newTestBroker(t, fastTxns())
 	mustCreateTopic(t, b.Admin(t), "tx", 2, nil)
-	p := b.Client(t, kgo.TransactionalID("tx-1"), kgo.DefaultProduceTopic("tx"))
+	p := b.Client(t, append([]kgo.Opt{kgo.TransactionalID("tx-1"), kgo.DefaultProduceTopic("tx")}, clientOpts...)...)
 	produceTxn(t, p, "tx", "committed", 10, endTry(kgo.TryCommit))
 	produceTxn(t, p, "tx", "aborted", 5, endTry(kgo.TryAbort))
 	produceTxn(t, p, "tx", "committed-again", 4, endTry(kgo.TryCommit))
 	// An open transaction holds the last stable offset back.
-	open := b.Client(t, kgo.TransactionalID("tx-open"))
+	open := b.Client(t, append([]kgo.Opt{kgo.TransactionalID("tx-open")}, clientOpts...)...)
 	produceTxn(t, open, "tx", "open", 3, nil)
 
 	committed := consumeQuiet(t, b, "tx", kgo.ReadCommitted())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // The exactly-once chain: records flow from "in" through transformers (franz-go
@@ -47,16 +48,16 @@ type transformer struct {
 	commits atomic.Int64
 }
 
-func startTransformer(t *testing.T, addr, name string) *transformer {
+func startTransformer(t *testing.T, addr, name string, extra ...kgo.Opt) *transformer {
 	t.Helper()
-	sess, err := kgo.NewGroupTransactSession(
+	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{
 		kgo.SeedBrokers(addr), kgo.ClientID(name),
 		kgo.TransactionalID("eos-"+name), kgo.TransactionTimeout(20*time.Second),
 		kgo.ConsumerGroup("eos"), kgo.ConsumeTopics("in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.SessionTimeout(10*time.Second), kgo.HeartbeatInterval(500*time.Millisecond),
 		kgo.RequestRetries(100), kgo.RetryTimeout(60*time.Second),
-	)
+	}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func checkExactlyOnce(t *testing.T, seen map[string]int) {
 	}
 }
 
-func runEOSChain(t *testing.T, kill bool) {
+func runEOSChain(t *testing.T, kill bool, clientOpts ...kgo.Opt) {
 	b := startBroker(t, map[string]string{
 		"listeners":                        fixedPortListener(t),
 		"group.initial.rebalance.delay.ms": "0",
@@ -193,9 +194,9 @@ func runEOSChain(t *testing.T, kill bool) {
 	createTopic(t, addr, "out", eosPartitions, nil)
 	inputs := produceInputs(t, addr)
 
-	w1 := startTransformer(t, addr, "w1")
+	w1 := startTransformer(t, addr, "w1", clientOpts...)
 	waitFor(t, 30*time.Second, "w1 to commit a transaction", func() bool { return w1.commits.Load() > 0 })
-	w2 := startTransformer(t, addr, "w2")
+	w2 := startTransformer(t, addr, "w2", clientOpts...)
 	waitFor(t, 30*time.Second, "w2 to commit a transaction", func() bool { return w2.commits.Load() > 0 })
 	if kill {
 		b.kill(t)
@@ -206,7 +207,7 @@ func runEOSChain(t *testing.T, kill bool) {
 		}
 	}
 	w1.stop() // leaves the group: w2 and w3 take over its partitions
-	w3 := startTransformer(t, addr, "w3")
+	w3 := startTransformer(t, addr, "w3", clientOpts...)
 	defer w3.stop()
 	defer w2.stop()
 	if err := <-inputs; err != nil {
@@ -217,6 +218,12 @@ func runEOSChain(t *testing.T, kill bool) {
 	t.Logf("transactions committed: w1 %d, w2 %d, w3 %d", w1.commits.Load(), w2.commits.Load(), w3.commits.Load())
 }
 
-func TestExactlyOnceChain(t *testing.T) { runEOSChain(t, false) }
+// TestExactlyOnceChain runs the chain with transactions v2 (KIP-890 part 2, what franz-go uses
+// against this broker by default) and with clients capped at Kafka 3.9's versions
+// (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn without epoch bumps).
+func TestExactlyOnceChain(t *testing.T) {
+	t.Run("tv2", func(t *testing.T) { runEOSChain(t, false) })
+	t.Run("kafka-3.9-clients", func(t *testing.T) { runEOSChain(t, false, kgo.MaxVersions(kversion.V3_9_0())) })
+}
 
 func TestExactlyOnceChainSurvivesSIGKILL(t *testing.T) { runEOSChain(t, true) }

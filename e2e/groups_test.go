@@ -36,11 +36,14 @@ func (po partOff) String() string { return fmt.Sprintf("%d@%d", po.p, po.o) }
 type keyedRecord struct{ key, value string }
 
 // produceKeyed produces n keyed records to topic with franz-go (acks=all), record i to partition
-// i%partitions, and returns every record by its acknowledged partition and offset.
+// i%partitions, and returns every record by its acknowledged partition and offset. Batches are
+// uncompressed: franz-go's default is snappy, which kafka-python cannot decode without a Python
+// snappy module the suite does not install.
 func produceKeyed(t *testing.T, addr, topic string, partitions int32, n int, prefix string) map[partOff]keyedRecord {
 	t.Helper()
 	cl := newClient(t, addr, kgo.DefaultProduceTopic(topic),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond))
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	recs := make([]*kgo.Record, n)
 	for i := range n {
 		recs[i] = &kgo.Record{
@@ -137,7 +140,8 @@ type kcatMember struct {
 func startKcatMember(t *testing.T, kcat, addr, group, topic, clientID string) *kcatMember {
 	t.Helper()
 	m := &kcatMember{clientID: clientID, done: make(chan struct{})}
-	m.cmd = exec.Command(kcat, "-G", group, "-b", addr, "-o", "beginning",
+	// -u: unbuffered output, so the test sees each record as kcat prints it (stdout is a pipe).
+	m.cmd = exec.Command(kcat, "-G", group, "-b", addr, "-o", "beginning", "-u",
 		"-f", "%p %o %k %s\n", "-X", "auto.commit.interval.ms=200", "-X", "client.id="+clientID, topic)
 	m.cmd.Stdout = &m.stdout
 	m.cmd.Stderr = &m.stderr
@@ -482,8 +486,14 @@ func testGroupCommitSurvivesRestart(t *testing.T, py, script string, restart fun
 		}
 	}
 	before := committedOffsets(t, b.Addr(), group, topic)
-	if fmt.Sprint(before) != fmt.Sprint(wantCommits) {
-		t.Fatalf("after the first run the group's committed offsets are %v, want %v (the end of what it consumed)", before, wantCommits)
+	for p := range int32(partitions) {
+		// A partition the member was assigned but read nothing of may be committed at its
+		// position, 0 (kafka-python commits every assigned partition), or not at all (librdkafka
+		// commits only what it consumed).
+		c, ok := before[p]
+		if w := wantCommits[p]; (ok || w != 0) && c != w {
+			t.Fatalf("after the first run the group's committed offsets are %v, want %v (the end of what it consumed)", before, wantCommits)
+		}
 	}
 
 	restart(b)
