@@ -170,10 +170,12 @@ func (s *Server) appendProduced(ctx context.Context, t *topic, p *partition, bat
 		}
 		// KIP-890 part 1: a transactional batch is accepted only for a partition its
 		// transaction has added; Produce v12+ (transactions v2) adds it implicitly.
-		err := s.coord.txns.VerifyProduce(ctx, hdr.ProducerID, hdr.ProducerEpoch, txn.Partition{Topic: t.name, Partition: p.index}, version >= 12)
+		// The transaction cannot end until release: the batch lands before its marker.
+		release, err := s.coord.txns.VerifyProduce(ctx, hdr.ProducerID, hdr.ProducerEpoch, txn.Partition{Topic: t.name, Partition: p.index}, version >= 12)
 		if err != nil {
 			return plog.AppendResult{}, &apiError{code: kerrOf(err), msg: err.Error()}
 		}
+		defer release()
 	}
 	ts := now()
 	if !t.cfg.LogAppendTime {

@@ -45,7 +45,7 @@ func TestTimeoutAbortFencesProducer(t *testing.T) {
 	wantErr(t, "EndTxn v5 abort", e.end(5, "a", pid, ep, false), kerr.ProducerFenced)
 	wantErr(t, "AddPartitions", e.addParts(3, "a", pid, ep, Partition{"t", 0})[0], kerr.ProducerFenced)
 	wantErr(t, "AddPartitions v0", e.addParts(0, "a", pid, ep, Partition{"t", 0})[0], kerr.InvalidProducerEpoch)
-	wantErr(t, "VerifyProduce", e.c.VerifyProduce(context.Background(), pid, ep, Partition{"t", 0}, true), kerr.InvalidProducerEpoch)
+	wantErr(t, "VerifyProduce", verifyProduce(e.c, context.Background(), pid, ep, Partition{"t", 0}, true), kerr.InvalidProducerEpoch)
 	wantErr(t, "VerifyTxnOffsetCommit", e.c.VerifyTxnOffsetCommit(context.Background(), "a", pid, ep, "g", true), kerr.ProducerFenced)
 	// A new producer takes over.
 	if _, ep2 := e.init("a", 1000); ep2 != ep+2 {
@@ -74,7 +74,7 @@ func TestTransactionalIDExpiry(t *testing.T) {
 	e.wantState("busy", Ongoing) // open transactions never expire (they time out instead)
 	e.wantState("fresh", Empty)
 	wantErr(t, "expired id", e.addParts(3, "idle", pid, ep, Partition{"t", 0})[0], kerr.InvalidProducerIDMapping)
-	wantErr(t, "expired pid", e.c.VerifyProduce(context.Background(), pid, ep, Partition{"t", 0}, true), kerr.InvalidProducerIDMapping)
+	wantErr(t, "expired pid", verifyProduce(e.c, context.Background(), pid, ep, Partition{"t", 0}, true), kerr.InvalidProducerIDMapping)
 
 	e.restart(true)
 	if d := e.describe("idle"); d.ErrorCode != kerr.TransactionalIDNotFound.Code {
@@ -154,7 +154,7 @@ func TestCrashInPrepareCompletedByStart(t *testing.T) {
 	e.restart(false)
 	r := e.initReq(4, "b", 60_000, -1, -1)
 	wantErr(t, "before Start", kerr.ErrorForCode(r.ErrorCode), kerr.CoordinatorLoadInProgress)
-	wantErr(t, "VerifyProduce before Start", e.c.VerifyProduce(context.Background(), pid, ep, Partition{"t", 0}, false), kerr.CoordinatorLoadInProgress)
+	wantErr(t, "VerifyProduce before Start", verifyProduce(e.c, context.Background(), pid, ep, Partition{"t", 0}, false), kerr.CoordinatorLoadInProgress)
 	if err := e.c.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}

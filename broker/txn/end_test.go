@@ -166,7 +166,7 @@ func TestConcurrentTransactionsWhileMarkersFail(t *testing.T) {
 	wantErr(t, "AddOffsets", e.addOffsets(3, "a", pid, ep, "g"), kerr.ConcurrentTransactions)
 	r := e.initReq(4, "a", 60_000, -1, -1)
 	wantErr(t, "InitProducerId", kerr.ErrorForCode(r.ErrorCode), kerr.ConcurrentTransactions)
-	wantErr(t, "VerifyProduce", e.c.VerifyProduce(context.Background(), pid, ep, Partition{"t", 0}, false), kerr.ConcurrentTransactions)
+	wantErr(t, "VerifyProduce", verifyProduce(e.c, context.Background(), pid, ep, Partition{"t", 0}, false), kerr.ConcurrentTransactions)
 	wantErr(t, "VerifyTxnOffsetCommit", e.c.VerifyTxnOffsetCommit(context.Background(), "a", pid, ep, "g", true), kerr.ConcurrentTransactions)
 	// The background loop retries until the markers go through.
 	eventually(t, "a retry", func() bool {
@@ -206,7 +206,7 @@ func TestEndTxnV5(t *testing.T) {
 	wantErr(t, "older epoch", e.end(5, "a", pid, ep-1, true), kerr.ProducerFenced)
 	// The new epoch works for the next transaction; the old one is fenced.
 	wantErr(t, "AddPartitions old epoch", e.addParts(3, "a", pid, ep, Partition{"t", 0})[0], kerr.ProducerFenced)
-	wantErr(t, "implicit add", e.c.VerifyProduce(context.Background(), pid, ep+1, Partition{"t", 1}, true), nil)
+	wantErr(t, "implicit add", verifyProduce(e.c, context.Background(), pid, ep+1, Partition{"t", 1}, true), nil)
 	r = e.endTxn(5, "a", pid, ep+1, false)
 	if r.ErrorCode != 0 || r.ProducerEpoch != ep+2 {
 		t.Fatalf("abort v5: %+v", r)
@@ -245,8 +245,8 @@ func TestEndTxnV5EpochExhausted(t *testing.T) {
 	if r.ErrorCode != 0 || r.ProducerID != newPID || r.ProducerEpoch != 0 {
 		t.Fatalf("retry: %+v", r)
 	}
-	wantErr(t, "new pid next txn", e.c.VerifyProduce(context.Background(), newPID, 0, Partition{"t", 0}, true), nil)
-	wantErr(t, "old pid produce", e.c.VerifyProduce(context.Background(), pid, ep, Partition{"t", 0}, true), kerr.InvalidProducerEpoch)
+	wantErr(t, "new pid next txn", verifyProduce(e.c, context.Background(), newPID, 0, Partition{"t", 0}, true), nil)
+	wantErr(t, "old pid produce", verifyProduce(e.c, context.Background(), pid, ep, Partition{"t", 0}, true), kerr.InvalidProducerEpoch)
 	d := e.describe("a")
 	if d.ProducerID != newPID || d.ProducerEpoch != 0 || d.State != "Ongoing" {
 		t.Fatalf("describe: %+v", d)

@@ -335,3 +335,13 @@ func addOffsetsReq(id string, pid int64, epoch int16, group string) *kmsg.AddOff
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group = id, pid, epoch, group
 	return req
 }
+
+// verifyProduce is VerifyProduce with the transaction released at once (as after the append).
+func verifyProduce(c *Coordinator, ctx context.Context, pid int64, epoch int16, p Partition, implicitAdd bool) error {
+	release, err := c.VerifyProduce(ctx, pid, epoch, p, implicitAdd)
+	if err != nil {
+		return err
+	}
+	release()
+	return nil
+}

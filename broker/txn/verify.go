@@ -6,51 +6,72 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// VerifyProduce is called by Produce for every transactional batch: nil if p is part of pid's
-// open transaction at this epoch; with implicitAdd (Produce v12+, KIP-890 part 2) it adds the
-// partition (durably) when the transaction may take it. Errors are *kerr.Error values:
+// VerifyProduce is called by Produce for every transactional batch: it succeeds if p is part
+// of pid's open transaction at this epoch; with implicitAdd (Produce v12+, KIP-890 part 2) it
+// adds the partition (durably) when the transaction may take it. Errors are *kerr.Error values:
 // INVALID_PRODUCER_EPOCH (stale epoch), INVALID_TXN_STATE (not added / wrong state),
 // INVALID_PRODUCER_ID_MAPPING (unknown pid), CONCURRENT_TRANSACTIONS (commit/abort in progress).
 // A producer id that an exhausted epoch replaced counts as a stale epoch. Before Start and
 // after Close the error is COORDINATOR_LOAD_IN_PROGRESS or COORDINATOR_NOT_AVAILABLE.
-func (c *Coordinator) VerifyProduce(ctx context.Context, pid int64, epoch int16, p Partition, implicitAdd bool) error {
+//
+// On success the transaction's operation lock stays held until the caller calls release, after
+// appending the batch: the transaction cannot end in between, so a verified batch never lands
+// after its transaction's marker (where it would open a transaction no marker ever closes, and
+// hold the partition's last stable offset back). This is what Kafka's verification guard does.
+func (c *Coordinator) VerifyProduce(ctx context.Context, pid int64, epoch int16, p Partition, implicitAdd bool) (release func(), err error) {
 	if perr := c.readyErr(); perr != nil {
-		return perr
+		return nil, perr
 	}
 	id, st, ok := c.lookupPID(pid)
 	if !ok {
-		return kerr.InvalidProducerIDMapping
+		return nil, kerr.InvalidProducerIDMapping
 	}
-	check := func(st txnState) *kerr.Error {
-		if st.PID != pid || st.Epoch != epoch {
-			return kerr.InvalidProducerEpoch
+	// Fail fast without waiting for the lock while a commit or abort is being written (the
+	// client retries), as Kafka answers CONCURRENT_TRANSACTIONS there.
+	switch {
+	case st.PID != pid || st.Epoch != epoch:
+		return nil, kerr.InvalidProducerEpoch
+	case st.State.preparing():
+		return nil, kerr.ConcurrentTransactions
+	}
+	e, lerr := c.lockEntry(ctx, id, false)
+	if lerr != nil {
+		return nil, kerr.ConcurrentTransactions
+	}
+	if e == nil || !e.persisted {
+		if e != nil {
+			c.unlock(e)
 		}
-		if st.State.preparing() {
-			return kerr.ConcurrentTransactions
-		}
+		return nil, kerr.InvalidProducerIDMapping
+	}
+	release = func() { c.unlock(e) }
+	if perr := c.verifyLocked(ctx, e, pid, epoch, p, implicitAdd); perr != nil {
+		release()
+		return nil, perr
+	}
+	return release, nil
+}
+
+// verifyLocked is VerifyProduce with e's operation lock held.
+func (c *Coordinator) verifyLocked(ctx context.Context, e *entry, pid int64, epoch int16, p Partition, implicitAdd bool) *kerr.Error {
+	st := c.state(e)
+	switch {
+	case st.PID != pid || st.Epoch != epoch:
+		return kerr.InvalidProducerEpoch
+	case st.State.preparing():
+		return kerr.ConcurrentTransactions
+	case st.State == Ongoing && st.hasPartition(p):
 		return nil
-	}
-	if perr := check(st); perr != nil {
-		return perr
-	}
-	if st.State == Ongoing && st.hasPartition(p) {
-		return nil
-	}
-	if !implicitAdd {
+	case !implicitAdd:
 		return kerr.InvalidTxnState
-	}
-	if !c.markers.PartitionExists(p.Topic, p.Partition) {
+	case !c.markers.PartitionExists(p.Topic, p.Partition):
 		return kerr.UnknownTopicOrPartition
 	}
-	perr := c.addToTxn(ctx, id, pid, epoch, func(st txnState) txnState {
-		st.Partitions = addPartitions(st.Partitions, p)
-		return st
-	}, func(st txnState) bool { return st.hasPartition(p) })
-	if perr == kerr.ProducerFenced {
-		perr = kerr.InvalidProducerEpoch // the state changed while we waited for the lock
-	}
-	if perr != nil {
-		return perr
+	next := st.toOngoing(c.nowMs())
+	next.Partitions = addPartitions(next.Partitions, p)
+	if err := c.persist(ctx, e, next); err != nil {
+		c.log.Warn("txn: cannot persist an implicit add to a transaction", "transactional_id", e.id, "err", err)
+		return storeErr(err)
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func TestVerifyProduce(t *testing.T) {
 	}
 	e.markers.missing[Partition{"gone", 0}] = true
 	for _, tc := range cases {
-		wantErr(t, tc.name, e.c.VerifyProduce(ctx, tc.pid, tc.epoch, tc.p, tc.implicit), tc.want)
+		wantErr(t, tc.name, verifyProduce(e.c, ctx, tc.pid, tc.epoch, tc.p, tc.implicit), tc.want)
 	}
 	d := e.describe("a")
 	if d.State != "Ongoing" || len(d.Topics) != 1 || !slices.Equal(d.Topics[0].Partitions, []int32{0, 1}) {
@@ -44,10 +44,10 @@ func TestVerifyProduce(t *testing.T) {
 	}
 	// Implicit adds are durable.
 	e.restart(true)
-	wantErr(t, "after restart", e.c.VerifyProduce(ctx, pid, ep, p1, false), nil)
+	wantErr(t, "after restart", verifyProduce(e.c, ctx, pid, ep, p1, false), nil)
 	// After the commit the partition is no longer part of a transaction.
 	wantErr(t, "commit", e.end(3, "a", pid, ep, true), nil)
-	wantErr(t, "after commit", e.c.VerifyProduce(ctx, pid, ep, p0, false), kerr.InvalidTxnState)
+	wantErr(t, "after commit", verifyProduce(e.c, ctx, pid, ep, p0, false), kerr.InvalidTxnState)
 }
 
 func TestVerifyTxnOffsetCommit(t *testing.T) {
