@@ -52,11 +52,11 @@ func startTransformer(t *testing.T, addr, name string, extra ...kgo.Opt) *transf
 	t.Helper()
 	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{
 		kgo.SeedBrokers(addr), kgo.ClientID(name),
-		kgo.TransactionalID("eos-"+name), kgo.TransactionTimeout(20*time.Second),
+		kgo.TransactionalID("eos-" + name), kgo.TransactionTimeout(20 * time.Second),
 		kgo.ConsumerGroup("eos"), kgo.ConsumeTopics("in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
-		kgo.SessionTimeout(10*time.Second), kgo.HeartbeatInterval(500*time.Millisecond),
-		kgo.RequestRetries(100), kgo.RetryTimeout(60*time.Second),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200 * time.Millisecond),
+		kgo.SessionTimeout(10 * time.Second), kgo.HeartbeatInterval(500 * time.Millisecond),
+		kgo.RequestRetries(100), kgo.RetryTimeout(60 * time.Second),
 	}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
