@@ -399,3 +399,49 @@ func testKgoLogger(name string) kgo.Logger {
 	}
 	return kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, func() string { return name + " " })
 }
+
+// TestShutdownReleasesWaitingJoins checks that a JoinGroup waiting for a rebalance does not
+// hold a broker's drain: it is answered NOT_COORDINATOR, as when Kafka moves a coordinator.
+func TestShutdownReleasesWaitingJoins(t *testing.T) {
+	b := newTestBroker(t, fastGroups())
+	cl, ctx := rawClient(t, b)
+	join := func(member string) *kmsg.JoinGroupResponse {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = "g", member, 60000, 60000
+		req.ProtocolType = "consumer"
+		req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	first := join("")
+	first = join(first.MemberID)
+	if first.ErrorCode != 0 {
+		t.Fatalf("first member: %v", kerr.ErrorForCode(first.ErrorCode))
+	}
+	second := join("")
+	waiting := make(chan kmsg.Response, 1)
+	go func() {
+		// Straight to the broker, without franz-go's retry on NOT_COORDINATOR.
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = "g", second.MemberID, 60000, 60000
+		req.ProtocolType = "consumer"
+		req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+		resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+		if err != nil {
+			resp = nil
+		}
+		waiting <- resp
+	}() // waits for the first member to rejoin
+	waitFor(t, "the group to start rebalancing", 5*time.Second, func() bool {
+		d := b.coord.groups.DescribeGroups(5, &kmsg.DescribeGroupsRequest{Groups: []string{"g"}})
+		return d.Groups[0].State == "PreparingRebalance"
+	})
+	b.stop(t)
+	r, _ := (<-waiting).(*kmsg.JoinGroupResponse)
+	if r == nil || r.ErrorCode != kerr.NotCoordinator.Code {
+		t.Fatalf("join waiting at shutdown: %+v, want NOT_COORDINATOR", r)
+	}
+}

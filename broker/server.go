@@ -198,6 +198,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.draining.Store(true)
 		s.closeListeners()
+		// Members waiting in JoinGroup/SyncGroup (for up to their rebalance timeout) are told
+		// NOT_COORDINATOR now, as when Kafka moves a coordinator, so they do not hold the drain.
+		s.coord.groups.Close()
 		s.mu.Lock()
 		for c := range s.conns {
 			// Wake readers blocked on the socket; they see draining and stop reading.
