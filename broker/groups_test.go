@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -40,6 +41,8 @@ type groupMember struct {
 	mu   sync.Mutex
 	own  map[int32]bool
 	seen map[string]bool
+	// revokes counts revocations that took partitions away.
+	revokes int
 	stop context.CancelFunc
 	done chan struct{}
 }
@@ -62,6 +65,12 @@ func startMember(t *testing.T, b *testBroker, name, groupID, topic string, opts 
 			m.mu.Lock()
 			for _, p := range r[topic] {
 				delete(m.own, p)
+			}
+			if len(r[topic]) > 0 {
+				m.revokes++
+				if os.Getenv("BULWARK_TEST_LOG") != "" {
+					fmt.Fprintf(os.Stderr, "%s REVOKED %v at %s\n", name, r[topic], time.Now().Format("15:04:05.000"))
+				}
 			}
 			m.mu.Unlock()
 		}),
@@ -443,5 +452,158 @@ func TestShutdownReleasesWaitingJoins(t *testing.T) {
 	r, _ := (<-waiting).(*kmsg.JoinGroupResponse)
 	if r == nil || r.ErrorCode != kerr.NotCoordinator.Code {
 		t.Fatalf("join waiting at shutdown: %+v, want NOT_COORDINATOR", r)
+	}
+}
+
+// TestKIP848RegexSubscription subscribes with a regular expression evaluated by the broker
+// (ConsumerGroupHeartbeat v1 SubscribedTopicRegex): only matching topics are assigned, and a
+// matching topic created later joins the assignment.
+func TestKIP848RegexSubscription(t *testing.T) {
+	b := newTestBroker(t, fastGroups())
+	adm := b.Admin(t)
+	mustCreateTopic(t, adm, "rx-a", 2, nil)
+	mustCreateTopic(t, adm, "other", 2, nil)
+	owned := func(cl *kgo.Client) map[string]int {
+		out := map[string]int{}
+		d, err := adm.DescribeConsumerGroups(testContext(t), "rx")
+		if err != nil {
+			return out
+		}
+		for _, g := range d {
+			for topic, parts := range g.AssignedPartitions() {
+				out[topic] += len(parts)
+			}
+		}
+		return out
+	}
+	cl := b.Client(t, kgo.ConsumerGroup("rx"), kgo.ConsumeRegex(), kgo.ConsumeTopics("rx-.*"),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.ServerSideBalancer(), kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.WithLogger(testKgoLogger("rx")))
+	go func() {
+		for {
+			fs := cl.PollFetches(context.Background())
+			if fs.IsClientClosed() {
+				return
+			}
+		}
+	}()
+	waitFor(t, "rx-a to be assigned", 20*time.Second, func() bool {
+		o := owned(cl)
+		return o["rx-a"] == 2 && o["other"] == 0
+	})
+	mustCreateTopic(t, adm, "rx-b", 3, nil)
+	waitFor(t, "the new matching topic to be assigned", 30*time.Second, func() bool {
+		o := owned(cl)
+		return o["rx-a"] == 2 && o["rx-b"] == 3 && o["other"] == 0
+	})
+}
+
+// TestGroupStateSurvivesRestart checks that a classic group's membership, generation and
+// assignment are rebuilt from the journal: after a restart the member's heartbeat at its
+// generation is accepted and SyncGroup returns its assignment without a rebalance.
+func TestGroupStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := startTestBroker(t, dir, fastGroups())
+	cl, ctx := rawClient(t, b)
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis, join.ProtocolType = "g", 30000, 5000, "consumer"
+	join.InstanceID = kmsg.StringPtr("static-1")
+	join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{9}}}
+	jr, err := join.RequestWith(ctx, cl)
+	if err != nil || jr.ErrorCode != 0 {
+		t.Fatalf("join: %v %v", err, kerr.ErrorForCode(jr.ErrorCode))
+	}
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.MemberID, sync.Generation, sync.InstanceID = "g", jr.MemberID, jr.Generation, join.InstanceID
+	sync.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: jr.MemberID, MemberAssignment: []byte("my-partitions")}}
+	if sr, err := sync.RequestWith(ctx, cl); err != nil || sr.ErrorCode != 0 {
+		t.Fatalf("sync: %v %+v", err, sr)
+	}
+	b.stop(t)
+
+	b = startTestBroker(t, dir, fastGroups())
+	cl, ctx = rawClient(t, b)
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Group, hb.MemberID, hb.Generation, hb.InstanceID = "g", jr.MemberID, jr.Generation, join.InstanceID
+	if r, err := hb.RequestWith(ctx, cl); err != nil || r.ErrorCode != 0 {
+		t.Fatalf("heartbeat after restart: %v %v", err, kerr.ErrorForCode(r.ErrorCode))
+	}
+	sr, err := sync.RequestWith(ctx, cl)
+	if err != nil || sr.ErrorCode != 0 || string(sr.MemberAssignment) != "my-partitions" {
+		t.Fatalf("sync after restart: %v %+v", err, sr)
+	}
+	d, err := b.Admin(t).DescribeGroups(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := d["g"]; g.State != "Stable" || len(g.Members) != 1 || g.Members[0].InstanceID == nil || *g.Members[0].InstanceID != "static-1" {
+		t.Fatalf("group after restart: %+v", g)
+	}
+}
+
+// TestOffsetDelete deletes a topic's offsets from an empty group and is refused for a topic a
+// consuming group subscribes to.
+func TestOffsetDelete(t *testing.T) {
+	b := newTestBroker(t, fastGroups())
+	adm := b.Admin(t)
+	mustCreateTopic(t, adm, "a", 1, nil)
+	mustCreateTopic(t, adm, "b", 1, nil)
+	ctx := testContext(t)
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "a", Partition: 0, At: 5, LeaderEpoch: -1})
+	offs.Add(kadm.Offset{Topic: "b", Partition: 0, At: 6, LeaderEpoch: -1})
+	if _, err := adm.CommitOffsets(ctx, "od", offs); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := adm.DeleteOffsets(ctx, "od", kadm.TopicsSet{"a": {0: {}}}); err != nil || r.Error() != nil {
+		t.Fatalf("delete offsets: %v %v", err, r.Error())
+	}
+	got, err := adm.FetchOffsets(ctx, "od")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.Lookup("a", 0); ok {
+		t.Fatal("offset of a survived OffsetDelete")
+	}
+	if o, ok := got.Lookup("b", 0); !ok || o.At != 6 {
+		t.Fatalf("offset of b: %+v", o)
+	}
+	// A member subscribed to b makes b's offsets undeletable.
+	m := startMember(t, b, "m", "od", "b")
+	waitFor(t, "the member to be assigned", 20*time.Second, func() bool { return len(m.owned()) == 1 })
+	r, err := adm.DeleteOffsets(ctx, "od", kadm.TopicsSet{"b": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := r.Error(); !errors.Is(e, kerr.GroupSubscribedToTopic) {
+		t.Fatalf("delete offsets of a subscribed topic: %v", e)
+	}
+}
+
+// TestStaticMemberRestartKeepsAssignment restarts a franz-go static member (group.instance.id):
+// it comes back within its session timeout and takes over its partitions without a rebalance,
+// so the other member never has partitions revoked.
+func TestStaticMemberRestartKeepsAssignment(t *testing.T) {
+	b := newTestBroker(t, fastGroups())
+	mustCreateTopic(t, b.Admin(t), "s", 4, nil)
+	other := startMember(t, b, "other", "static", "s", kgo.InstanceID("other"), kgo.Balancers(kgo.RangeBalancer()))
+	first := startMember(t, b, "first", "static", "s", kgo.InstanceID("first"), kgo.Balancers(kgo.RangeBalancer()))
+	waitFor(t, "the static members to split the partitions", 30*time.Second, func() bool { return partitionsSplit(4, other, first) })
+	before := first.owned()
+	other.mu.Lock()
+	other.revokes = 0
+	other.mu.Unlock()
+	// A static member leaves without LeaveGroup (franz-go does not send it for static members).
+	first.close()
+	again := startMember(t, b, "first-again", "static", "s", kgo.InstanceID("first"), kgo.Balancers(kgo.RangeBalancer()))
+	waitFor(t, "the restarted member to own its partitions", 20*time.Second, func() bool { return len(again.owned()) == len(before) })
+	if got := again.owned(); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Fatalf("restarted static member owns %v, before %v", got, before)
+	}
+	time.Sleep(time.Second) // a rebalance, if one were triggered, would revoke within this
+	other.mu.Lock()
+	defer other.mu.Unlock()
+	if other.revokes != 0 {
+		t.Fatalf("the other member had partitions revoked %d times: the static rejoin rebalanced", other.revokes)
 	}
 }

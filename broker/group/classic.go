@@ -319,7 +319,7 @@ func (c *Coordinator) addMember(g *group, id, instanceID string, req *kmsg.JoinG
 }
 
 // replaceStatic gives a known static instance a new member id (KIP-345). A Stable group whose
-// member's metadata is unchanged keeps its assignment without a rebalance.
+// selected protocol stays the same keeps its assignment without a rebalance.
 func (c *Coordinator) replaceStatic(g *group, old *member, newID string, req *kmsg.JoinGroupRequest, client ClientInfo,
 	session, rebalance time.Duration, resp *kmsg.JoinGroupResponse) (chan *kmsg.JoinGroupResponse, int16) {
 	cg := g.classic
@@ -336,8 +336,10 @@ func (c *Coordinator) replaceStatic(g *group, old *member, newID string, req *km
 		cg.leader = newID
 	}
 	c.armSession(g, m)
-	unchanged := sameProtocols(old.protocols, req.Protocols)
-	if cg.state == stateStable && unchanged {
+	// Kafka rebalances a Stable group only when the protocol the group would select changes
+	// (updateStaticMemberThenRebalanceOrCompleteJoin); the member's metadata may differ (a
+	// restarted consumer owns nothing yet) and it still takes over the old assignment.
+	if cg.state == stateStable && cg.selectProtocol() == cg.protocol {
 		c.persistGroup(g) // the member id changed; fire and forget like Kafka's static replace
 		c.fillJoin(cg, m, resp)
 		resp.SkipAssignment = wasLeader && resp.Version >= 9

@@ -8,8 +8,10 @@ package group
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,6 +27,9 @@ type consumerGroup struct {
 	assignor        string
 	members         map[string]*consumerMember
 	target          map[string]assign.Partitions
+	// subscription describes the topics (and partition counts) the target was computed from;
+	// when topics matching a subscription appear, disappear or grow, the group epoch is bumped.
+	subscription string
 }
 
 type consumerMember struct {
@@ -195,9 +200,9 @@ func (c *Coordinator) consumerHeartbeat(version int16, req *kmsg.ConsumerGroupHe
 		delete(cg.members, m.id)
 		return nil, kerr.UnsupportedAssignor.Code, "unknown server assignor " + assignor
 	}
-	if changed || cg.assignor != assignor {
+	if sub := c.subscriptionKey(cg); changed || cg.assignor != assignor || sub != cg.subscription {
 		cg.epoch++
-		cg.assignor = assignor
+		cg.assignor, cg.subscription = assignor, sub
 	}
 	if cg.assignmentEpoch < cg.epoch {
 		c.computeTarget(cg)
@@ -376,6 +381,31 @@ func (c *Coordinator) consumerTopics(m *consumerMember) []string {
 		}
 	}
 	return out
+}
+
+// subscriptionKey summarizes the topics the members' subscriptions resolve to, with their
+// partition counts, so a topic created, deleted or grown under a subscription (a regex above all)
+// triggers a new target assignment, as Kafka's subscription metadata does.
+func (c *Coordinator) subscriptionKey(cg *consumerGroup) string {
+	seen := make(map[string]bool)
+	var names []string
+	for _, m := range cg.members {
+		for _, n := range c.consumerTopics(m) {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		_, parts, ok := c.topics.Partitions(n)
+		if ok {
+			fmt.Fprintf(&b, "%q:%d,", n, parts)
+		}
+	}
+	return b.String()
 }
 
 // computeTarget runs the assignor over the current members and subscriptions; mu is held.
@@ -574,6 +604,7 @@ func (c *Coordinator) validateConsumerFetch(g *group, memberID string, epoch int
 // ConsumerGroupDescribe serves ConsumerGroupDescribe.
 func (c *Coordinator) ConsumerGroupDescribe(version int16, req *kmsg.ConsumerGroupDescribeRequest) *kmsg.ConsumerGroupDescribeResponse {
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
+	names := c.topicNamesByID()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range req.Groups {
@@ -605,8 +636,8 @@ func (c *Coordinator) ConsumerGroupDescribe(version int16, req *kmsg.ConsumerGro
 				if m.regex != "" {
 					dm.SubscribedTopicRegex = kmsg.StringPtr(m.regex)
 				}
-				dm.Assignment = toDescribeAssignment(m.assigned)
-				dm.TargetAssignment = toDescribeAssignment(cg.target[m.id])
+				dm.Assignment = toDescribeAssignment(m.assigned, names)
+				dm.TargetAssignment = toDescribeAssignment(cg.target[m.id], names)
 				dm.MemberType = -1
 				out.Members = append(out.Members, dm)
 			}
@@ -616,12 +647,24 @@ func (c *Coordinator) ConsumerGroupDescribe(version int16, req *kmsg.ConsumerGro
 	return resp
 }
 
-func toDescribeAssignment(p assign.Partitions) kmsg.Assignment {
+// toDescribeAssignment lists an assignment with topic ids and names, as Kafka does.
+func toDescribeAssignment(p assign.Partitions, names map[assign.TopicID]string) kmsg.Assignment {
 	var a kmsg.Assignment
 	for _, t := range sortedTopicIDs(p) {
-		a.TopicPartitions = append(a.TopicPartitions, kmsg.AssignmentTopicPartition{TopicID: t, Partitions: p[t]})
+		a.TopicPartitions = append(a.TopicPartitions, kmsg.AssignmentTopicPartition{TopicID: t, Topic: names[t], Partitions: p[t]})
 	}
 	return a
+}
+
+// topicNamesByID maps the cluster's topic ids to names (called without mu).
+func (c *Coordinator) topicNamesByID() map[assign.TopicID]string {
+	out := make(map[assign.TopicID]string)
+	for _, name := range c.topics.Names() {
+		if id, _, ok := c.topics.Partitions(name); ok {
+			out[id] = name
+		}
+	}
+	return out
 }
 
 func toResponseAssignment(p assign.Partitions) *kmsg.ConsumerGroupHeartbeatResponseAssignment {
