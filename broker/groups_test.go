@@ -43,8 +43,8 @@ type groupMember struct {
 	seen map[string]bool
 	// revokes counts revocations that took partitions away.
 	revokes int
-	stop context.CancelFunc
-	done chan struct{}
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
 func startMember(t *testing.T, b *testBroker, name, groupID, topic string, opts ...kgo.Opt) *groupMember {
