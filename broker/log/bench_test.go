@@ -29,9 +29,11 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkAppendIdempotent(b *testing.B) {
 	l := openTest(b, b.TempDir(), DefaultConfig(), 0)
 	const records = 16
-	b.SetBytes(int64(len(pidBatch(records, 7, 0, 0, false))))
+	batch := testBatch(records, 1000, time.Now().UnixMilli()) // the same shape as BenchmarkAppend
+	binary.BigEndian.PutUint64(batch[offProducerID:], 7)
+	binary.BigEndian.PutUint16(batch[offProducerEpoch:], 0)
+	b.SetBytes(int64(len(batch)))
 	seq := int32(0)
-	batch := pidBatch(records, 7, 0, seq, false)
 	b.ResetTimer()
 	for b.Loop() {
 		binary.BigEndian.PutUint32(batch[offBaseSequence:], uint32(seq))
