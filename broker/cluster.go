@@ -128,7 +128,7 @@ func (c *cluster) openPartition(t *topic, mp meta.Partition) (*partition, error)
 	if err := claimPartitionDir(dir, t.id); err != nil {
 		return nil, err
 	}
-	lc := logConfig(t.cfg)
+	lc := c.logConfig(t.cfg)
 	lc.Sealing = c.partitionSealing(t, mp.Index)
 	l, err := plog.Open(dir, lc, mp.LogStartOffset, c.logger.With("partition", name))
 	if err != nil {
@@ -209,15 +209,22 @@ func (c *cluster) ownsDir(dir string) bool {
 	return false
 }
 
-func logConfig(tc config.TopicConfig) plog.Config {
+func (c *cluster) logConfig(tc config.TopicConfig) plog.Config {
+	expiration := int64(86400000) // producer.id.expiration.ms
+	if v, ok := c.cfg.Get("producer.id.expiration.ms"); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			expiration = n
+		}
+	}
 	return plog.Config{
-		SegmentBytes:       tc.SegmentBytes,
-		SegmentMs:          time.Duration(tc.SegmentMs) * time.Millisecond,
-		IndexIntervalBytes: tc.IndexIntervalBytes,
-		SegmentIndexBytes:  tc.SegmentIndexBytes,
-		RetentionMs:        tc.RetentionMs,
-		RetentionBytes:     tc.RetentionBytes,
-		FileDeleteDelay:    time.Duration(tc.FileDeleteDelayMs) * time.Millisecond,
+		ProducerIDExpirationMs: expiration,
+		SegmentBytes:           tc.SegmentBytes,
+		SegmentMs:              time.Duration(tc.SegmentMs) * time.Millisecond,
+		IndexIntervalBytes:     tc.IndexIntervalBytes,
+		SegmentIndexBytes:      tc.SegmentIndexBytes,
+		RetentionMs:            tc.RetentionMs,
+		RetentionBytes:         tc.RetentionBytes,
+		FileDeleteDelay:        time.Duration(tc.FileDeleteDelayMs) * time.Millisecond,
 	}
 }
 
@@ -278,6 +285,7 @@ func (c *cluster) retentionLoop(ctx context.Context, wg *sync.WaitGroup) {
 func (c *cluster) enforceRetention(now time.Time) {
 	for _, t := range c.allTopics() {
 		for _, p := range t.partitions {
+			p.log.ExpireProducers(now)
 			before := p.log.LogStartOffset()
 			n, err := p.log.EnforceRetention(now)
 			if err != nil {

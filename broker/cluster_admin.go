@@ -249,7 +249,7 @@ func (c *cluster) reconfigure(st *meta.State, t *topic, overrides map[string]str
 	nt.overrides = overrides
 	nt.cfg = c.effectiveConfig(st, overrides)
 	for _, p := range nt.partitions {
-		p.log.SetConfig(logConfig(nt.cfg))
+		p.log.SetConfig(c.logConfig(nt.cfg))
 	}
 	c.swapTopic(&nt)
 }

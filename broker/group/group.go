@@ -266,10 +266,25 @@ func (c *Coordinator) write(entries ...coordlog.Entry) func(context.Context) err
 	if len(entries) == 0 || c.journal == nil {
 		return func(context.Context) error { return nil }
 	}
-	wait, err := c.journal.Append(entries...)
-	if err != nil {
-		c.logger.Error("group coordinator journal append failed", "err", err)
-		return func(context.Context) error { return err }
+	// A large commit (tens of thousands of partitions) is split to stay within the journal's
+	// write limit; durability of the last part implies the earlier ones (appends are ordered).
+	var wait func(context.Context) error
+	for len(entries) > 0 {
+		n, size := 0, 0
+		for n < len(entries) && (n == 0 || size+len(entries[n].Key)+len(entries[n].Value) <= maxJournalWrite) {
+			size += len(entries[n].Key) + len(entries[n].Value)
+			n++
+		}
+		w, err := c.journal.Append(entries[:n]...)
+		if err != nil {
+			c.logger.Error("group coordinator journal append failed", "err", err)
+			return func(context.Context) error { return err }
+		}
+		wait, entries = w, entries[n:]
 	}
 	return wait
 }
+
+// maxJournalWrite is how many key and value bytes one journal append carries at most (half of
+// coordlog.MaxWriteBytes).
+const maxJournalWrite = coordlog.MaxWriteBytes / 2

@@ -2,13 +2,16 @@ package group
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/broker/coordlog"
 	"github.com/bulwark-kafka/bulwark/broker/group/assign"
+	plog "github.com/bulwark-kafka/bulwark/broker/log"
 )
 
 func joinReq(group, member string, sessionMs int32) *kmsg.JoinGroupRequest {
@@ -117,5 +120,47 @@ func TestConsumerProtocolRevokesBeforeAssigning(t *testing.T) {
 	d := c.ConsumerGroupDescribe(0, &kmsg.ConsumerGroupDescribeRequest{Groups: []string{"cg"}})
 	if g := d.Groups[0]; g.ErrorCode != 0 || len(g.Members) != 2 || g.AssignorName != assign.UniformName {
 		t.Fatalf("describe: %+v", g)
+	}
+}
+
+// TestLargeOffsetCommitIsSplit commits more offsets in one request than one journal write may
+// carry, and reads them all back after a restart of the journal.
+func TestLargeOffsetCommitIsSplit(t *testing.T) {
+	dir := t.TempDir()
+	lc := plog.DefaultConfig()
+	open := func() (*Coordinator, *coordlog.Store) {
+		c := New(DefaultConfig(), fakeTopics{"t": 1 << 20})
+		j, err := coordlog.Open(dir, coordlog.Options{Config: lc}, c.Restore)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Attach(j)
+		return c, j
+	}
+	c, j := open()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = "big", -1
+	meta := strings.Repeat("m", 4000)
+	rt := kmsg.OffsetCommitRequestTopic{Topic: "t"}
+	const n = 3000 // ~12 MB of metadata: more than one 8 MiB journal write
+	for p := range int32(n) {
+		rt.Partitions = append(rt.Partitions, kmsg.OffsetCommitRequestTopicPartition{Partition: p, Offset: int64(p), LeaderEpoch: -1, Metadata: &meta})
+	}
+	req.Topics = []kmsg.OffsetCommitRequestTopic{rt}
+	resp := c.OffsetCommit(context.Background(), 8, req)
+	for _, p := range resp.Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			t.Fatalf("partition %d: %v", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+	c.Close()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, j = open()
+	defer j.Close()
+	defer c.Close()
+	if got := len(c.groups["big"].offsets); got != n {
+		t.Fatalf("%d offsets after reopening, want %d", got, n)
 	}
 }

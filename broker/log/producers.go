@@ -11,6 +11,7 @@ import (
 	"errors"
 	"math"
 	"sort"
+	"time"
 )
 
 // NumBatchesToRetain is how many recent batches per producer the log remembers for duplicate
@@ -407,6 +408,15 @@ func (l *Log) AbortedTxns(from, upTo int64) []AbortedTxn {
 		}
 	}
 	return out
+}
+
+// ExpireProducers forgets the producers idle for longer than Config.ProducerIDExpirationMs
+// (Kafka checks every producer.id.expiration.check.interval.ms; the broker calls this from its
+// retention pass).
+func (l *Log) ExpireProducers(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.producers.expire(now.UnixMilli(), l.cfg.ProducerIDExpirationMs)
 }
 
 // Producers lists the producers this log holds state for (DescribeProducers).

@@ -220,3 +220,22 @@ func FuzzParseControl(f *testing.F) {
 		}
 	})
 }
+
+func TestExpireProducers(t *testing.T) {
+	cfg := testConfig()
+	cfg.ProducerIDExpirationMs = 60_000
+	l := openTest(t, t.TempDir(), cfg, 0)
+	mustAppend(t, l, pidBatch(1, 4, 0, 0, false), AppendOptions{})
+	mustAppend(t, l, pidBatch(1, 5, 0, 0, true), AppendOptions{}) // open transaction: kept
+	l.ExpireProducers(time.Now())
+	if n := len(l.Producers()); n != 2 {
+		t.Fatalf("%d producers right after writing, want 2", n)
+	}
+	l.ExpireProducers(time.Now().Add(2 * time.Minute))
+	info := l.Producers()
+	if len(info) != 1 || info[0].ProducerID != 5 {
+		t.Fatalf("after expiry: %+v, want only the producer with an open transaction", info)
+	}
+	// An expired producer may continue at any sequence (KIP-360).
+	mustAppend(t, l, pidBatch(1, 4, 0, 17, false), AppendOptions{})
+}
