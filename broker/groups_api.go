@@ -24,18 +24,16 @@ func (c *conn) clientInfo(h requestHeader) group.ClientInfo {
 }
 
 func (s *Server) handleJoinGroup(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.JoinGroupRequest)
 	client := c.clientInfo(h)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.JoinGroupRequest) kmsg.Response {
 		return s.coord.groups.JoinGroup(ctx, h.version, req, client)
-	}}
+	})
 }
 
 func (s *Server) handleSyncGroup(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.SyncGroupRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.SyncGroupRequest) kmsg.Response {
 		return s.coord.groups.SyncGroup(ctx, h.version, req)
-	}}
+	})
 }
 
 func (s *Server) handleHeartbeat(c *conn, h requestHeader, kreq kmsg.Request) reply {
@@ -47,10 +45,9 @@ func (s *Server) handleLeaveGroup(c *conn, h requestHeader, kreq kmsg.Request) r
 }
 
 func (s *Server) handleOffsetCommit(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.OffsetCommitRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
 		return s.coord.groups.OffsetCommit(ctx, h.version, req)
-	}}
+	})
 }
 
 func (s *Server) handleOffsetFetch(c *conn, h requestHeader, kreq kmsg.Request) reply {
@@ -66,29 +63,32 @@ func (s *Server) handleListGroups(c *conn, h requestHeader, kreq kmsg.Request) r
 }
 
 func (s *Server) handleDeleteGroups(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.DeleteGroupsRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.DeleteGroupsRequest) kmsg.Response {
 		return s.coord.groups.DeleteGroups(ctx, h.version, req)
-	}}
+	})
 }
 
 func (s *Server) handleOffsetDelete(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.OffsetDeleteRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.OffsetDeleteRequest) kmsg.Response {
 		return s.coord.groups.OffsetDelete(ctx, h.version, req)
-	}}
+	})
 }
 
 func (s *Server) handleConsumerGroupHeartbeat(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.ConsumerGroupHeartbeatRequest)
 	client := c.clientInfo(h)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.ConsumerGroupHeartbeatRequest) kmsg.Response {
 		return s.coord.groups.ConsumerGroupHeartbeat(ctx, h.version, req, client)
-	}}
+	})
 }
 
 func (s *Server) handleConsumerGroupDescribe(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	return respond(s.coord.groups.ConsumerGroupDescribe(h.version, kreq.(*kmsg.ConsumerGroupDescribeRequest)))
+}
+
+// deferred answers a request from its own goroutine (reply.later) with a private copy of it.
+func deferred[R kmsg.Request](kreq kmsg.Request, fn func(ctx context.Context, req R) kmsg.Response) reply {
+	req := cloneRequest(kreq).(R)
+	return reply{later: func(ctx context.Context) kmsg.Response { return fn(ctx, req) }}
 }
 
 // cloneRequest deep-copies a request whose handler answers later: the decoded request's byte

@@ -105,39 +105,34 @@ func (s *Server) txnEntries() []*apiEntry {
 }
 
 func (s *Server) handleInitProducerID(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.InitProducerIDRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.InitProducerIDRequest) kmsg.Response {
 		return s.coord.txns.InitProducerID(ctx, h.version, req)
-	}}
+	})
 }
 
 func (s *Server) handleAddPartitionsToTxn(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.AddPartitionsToTxnRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.AddPartitionsToTxnRequest) kmsg.Response {
 		return s.coord.txns.AddPartitionsToTxn(ctx, h.version, req)
-	}}
+	})
 }
 
 func (s *Server) handleAddOffsetsToTxn(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.AddOffsetsToTxnRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.AddOffsetsToTxnRequest) kmsg.Response {
 		return s.coord.txns.AddOffsetsToTxn(ctx, h.version, req)
-	}}
+	})
 }
 
 func (s *Server) handleEndTxn(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.EndTxnRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.EndTxnRequest) kmsg.Response {
 		return s.coord.txns.EndTxn(ctx, h.version, req)
-	}}
+	})
 }
 
 // handleTxnOffsetCommit checks the producer's transaction with the transaction coordinator
 // (adding the group implicitly from v5, KIP-890), then stores the offsets as pending in the
 // group coordinator until the transaction ends.
 func (s *Server) handleTxnOffsetCommit(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	req := cloneRequest(kreq).(*kmsg.TxnOffsetCommitRequest)
-	return reply{later: func(ctx context.Context) kmsg.Response {
+	return deferred(kreq, func(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) kmsg.Response {
 		err := s.coord.txns.VerifyTxnOffsetCommit(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, h.version >= 5)
 		if err != nil {
 			resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
@@ -155,7 +150,7 @@ func (s *Server) handleTxnOffsetCommit(c *conn, h requestHeader, kreq kmsg.Reque
 			return resp
 		}
 		return s.coord.groups.TxnOffsetCommit(ctx, h.version, req)
-	}}
+	})
 }
 
 func (s *Server) handleDescribeTransactions(c *conn, h requestHeader, kreq kmsg.Request) reply {

@@ -71,12 +71,7 @@ func (c *Coordinator) offsetCommit(version int16, req *kmsg.OffsetCommitRequest,
 		_, parts, known := c.topics.Partitions(rt.Topic)
 		for j, rp := range rt.Partitions {
 			op := &resp.Topics[i].Partitions[j]
-			switch {
-			case !known || rp.Partition < 0 || rp.Partition >= parts:
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				continue
-			case rp.Metadata != nil && len(*rp.Metadata) > c.cfg.MaxMetadataBytes:
-				op.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+			if op.ErrorCode = c.checkCommit(known, parts, rp.Partition, rp.Metadata); op.ErrorCode != 0 {
 				continue
 			}
 			tp := topicPartition{rt.Topic, rp.Partition}
@@ -90,6 +85,18 @@ func (c *Coordinator) offsetCommit(version int16, req *kmsg.OffsetCommitRequest,
 		}
 	}
 	return c.write(entries...), 0
+}
+
+// checkCommit is the per-partition check of OffsetCommit and TxnOffsetCommit: the partition
+// must exist and the metadata fit offset.metadata.max.bytes.
+func (c *Coordinator) checkCommit(known bool, partitions, partition int32, metadata *string) int16 {
+	switch {
+	case !known || partition < 0 || partition >= partitions:
+		return kerr.UnknownTopicOrPartition.Code
+	case metadata != nil && len(*metadata) > c.cfg.MaxMetadataBytes:
+		return kerr.OffsetMetadataTooLarge.Code
+	}
+	return 0
 }
 
 // validateCommit applies Kafka's member and generation checks (ClassicGroup and ConsumerGroup
@@ -367,12 +374,7 @@ func (c *Coordinator) txnOffsetCommit(version int16, req *kmsg.TxnOffsetCommitRe
 		_, parts, known := c.topics.Partitions(rt.Topic)
 		for j, rp := range rt.Partitions {
 			op := &resp.Topics[i].Partitions[j]
-			switch {
-			case !known || rp.Partition < 0 || rp.Partition >= parts:
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				continue
-			case rp.Metadata != nil && len(*rp.Metadata) > c.cfg.MaxMetadataBytes:
-				op.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+			if op.ErrorCode = c.checkCommit(known, parts, rp.Partition, rp.Metadata); op.ErrorCode != 0 {
 				continue
 			}
 			tp := topicPartition{rt.Topic, rp.Partition}
