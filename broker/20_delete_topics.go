@@ -53,6 +53,9 @@ func (s *Server) handleDeleteTopics(c *conn, h requestHeader, kreq kmsg.Request)
 			ref.err = s.cluster.deleteTopic(ref.t)
 			if ref.err == nil {
 				s.logger.Info("topic deleted by request", "topic", ref.t.name, "client_id", h.clientID, "remote", c.remote)
+				// Committed offsets go with the topic, as in Kafka, so a topic re-created under
+				// the same name does not inherit them.
+				s.coord.groups.DeleteTopicOffsets(c.ctx, ref.t.name)
 			}
 		}
 		resp.Topics = append(resp.Topics, deleteResult(ref.name, ref.id, ref.err))

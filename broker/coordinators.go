@@ -86,6 +86,16 @@ func (s *Server) coordinatorSealing() *envelope.Config {
 // startCoordinators starts background work (session timeouts, offset expiry, transaction
 // timeouts) and finishes transactions a crash interrupted. Called by Start.
 func (s *Server) startCoordinators() {
+	// A crash between a topic's deletion and its offsets' removal leaves offsets behind.
+	var gone []string
+	for _, t := range s.coord.groups.CommittedTopics() {
+		if s.cluster.lookupTopic(t) == nil {
+			gone = append(gone, t)
+		}
+	}
+	if len(gone) > 0 {
+		s.coord.groups.DeleteTopicOffsets(s.ctx, gone...)
+	}
 	s.coord.groups.Start()
 	if err := s.coord.txns.start(s.ctx); err != nil {
 		s.logger.Error("transaction coordinator recovery failed", "err", err)

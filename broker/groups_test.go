@@ -607,3 +607,33 @@ func TestStaticMemberRestartKeepsAssignment(t *testing.T) {
 		t.Fatalf("the other member had partitions revoked %d times: the static rejoin rebalanced", other.revokes)
 	}
 }
+
+// TestDeletedTopicTakesItsOffsets deletes a topic with committed offsets and re-creates it: the
+// new topic must not inherit the old offsets.
+func TestDeletedTopicTakesItsOffsets(t *testing.T) {
+	b := newTestBroker(t, fastGroups())
+	adm := b.Admin(t)
+	ctx := testContext(t)
+	mustCreateTopic(t, adm, "gone", 1, nil)
+	mustCreateTopic(t, adm, "kept", 1, nil)
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "gone", Partition: 0, At: 11, LeaderEpoch: -1})
+	offs.Add(kadm.Offset{Topic: "kept", Partition: 0, At: 12, LeaderEpoch: -1})
+	if _, err := adm.CommitOffsets(ctx, "g", offs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.DeleteTopics(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	mustCreateTopic(t, adm, "gone", 1, nil)
+	got, err := adm.FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := got.Lookup("gone", 0); ok && o.At >= 0 {
+		t.Fatalf("re-created topic inherited offset %+v", o)
+	}
+	if o, ok := got.Lookup("kept", 0); !ok || o.At != 12 {
+		t.Fatalf("offset of the other topic: %+v", o)
+	}
+}

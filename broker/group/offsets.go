@@ -423,6 +423,63 @@ func (c *Coordinator) CompleteTxn(ctx context.Context, groupID string, pid int64
 	return wait(ctx)
 }
 
+// DeleteTopicOffsets removes every group's committed and pending offsets of the given topics
+// (the broker calls it when topics are deleted, and at start for topics that no longer exist).
+func (c *Coordinator) DeleteTopicOffsets(ctx context.Context, topics ...string) {
+	gone := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		gone[t] = true
+	}
+	c.mu.Lock()
+	var entries []coordlog.Entry
+	for id, g := range c.groups {
+		for tp := range g.offsets {
+			if gone[tp.topic] {
+				delete(g.offsets, tp)
+				entries = append(entries, coordlog.Entry{Key: offsetKey(id, tp)})
+			}
+		}
+		for pid, offs := range g.pendingTxn {
+			for tp := range offs {
+				if gone[tp.topic] {
+					delete(offs, tp)
+					entries = append(entries, coordlog.Entry{Key: txnOffsetKey(id, pid, tp)})
+				}
+			}
+		}
+	}
+	wait := c.write(entries...)
+	c.mu.Unlock()
+	if err := wait(ctx); err != nil {
+		c.logger.Error("offsets of deleted topics not removed from the journal", "topics", topics, "err", err)
+	}
+}
+
+// CommittedTopics lists the topics any group holds offsets for.
+func (c *Coordinator) CommittedTopics() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := make(map[string]bool)
+	var out []string
+	for _, g := range c.groups {
+		for tp := range g.offsets {
+			if !seen[tp.topic] {
+				seen[tp.topic] = true
+				out = append(out, tp.topic)
+			}
+		}
+		for _, offs := range g.pendingTxn {
+			for tp := range offs {
+				if !seen[tp.topic] {
+					seen[tp.topic] = true
+					out = append(out, tp.topic)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // ExpireOffsets deletes the offsets of empty groups older than offsets.retention.minutes (or
 // their explicit expiry), and groups left with nothing, as Kafka's cleanupGroupMetadata does.
 func (c *Coordinator) ExpireOffsets() {
