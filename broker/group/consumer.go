@@ -276,8 +276,11 @@ func (c *Coordinator) consumerMemberFor(g *group, version int16, req *kmsg.Consu
 				}
 				nm := *old
 				nm.id, nm.left, nm.timer, nm.revocationTime = id, false, nil, nil
+				nm.clientID, nm.clientHost = client.ClientID, client.Host
 				cg.target[id] = cg.target[old.id]
 				delete(cg.target, old.id)
+				// The replacement takes over membership and assignment: no new group epoch.
+				cg.members[id] = &nm
 				return &nm, 0, ""
 			}
 		}

@@ -164,3 +164,61 @@ func TestLargeOffsetCommitIsSplit(t *testing.T) {
 		t.Fatalf("%d offsets after reopening, want %d", got, n)
 	}
 }
+
+// TestOffsetExpiry expires the offsets of an empty group after offsets.retention.minutes,
+// counted from when the group became empty, and deletes the group with them.
+func TestOffsetExpiry(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	cfg := DefaultConfig()
+	cfg.OffsetsRetention = time.Hour
+	cfg.Now = func() time.Time { return now }
+	c := New(cfg, fakeTopics{"t": 1})
+	defer c.Close()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = "old", -1
+	req.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 3, LeaderEpoch: -1}}}}
+	if r := c.OffsetCommit(context.Background(), 8, req); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("commit: %v", kerr.ErrorForCode(r.Topics[0].Partitions[0].ErrorCode))
+	}
+	now = now.Add(59 * time.Minute)
+	c.ExpireOffsets()
+	if _, ok := c.groups["old"]; !ok {
+		t.Fatal("offsets expired before the retention time")
+	}
+	now = now.Add(2 * time.Minute)
+	c.ExpireOffsets()
+	if _, ok := c.groups["old"]; ok {
+		t.Fatal("the empty group and its offsets outlived the retention time")
+	}
+}
+
+// TestConsumerStaticMemberRejoins checks KIP-848 static membership: a member leaving with epoch
+// -2 keeps its assignment for its instance id, and a new member id with that instance id takes
+// it over without a new group epoch; a second live member with the same instance id is refused.
+func TestConsumerStaticMemberRejoins(t *testing.T) {
+	c := testCoordinator()
+	defer c.Close()
+	join := func(member string) *kmsg.ConsumerGroupHeartbeatResponse {
+		r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		r.Group, r.MemberID, r.MemberEpoch, r.InstanceID = "cg", member, 0, kmsg.StringPtr("i1")
+		r.RebalanceTimeoutMillis, r.SubscribedTopicNames, r.Topics = 5000, []string{"t"}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		return c.ConsumerGroupHeartbeat(context.Background(), 1, r, ClientInfo{ClientID: member})
+	}
+	first := join("m1")
+	if first.ErrorCode != 0 || len(assigned(first)) != 2 {
+		t.Fatalf("first: %v %v", kerr.ErrorForCode(first.ErrorCode), assigned(first))
+	}
+	if r := join("m2"); r.ErrorCode != kerr.UnreleasedInstanceID.Code {
+		t.Fatalf("a second live member with the instance id: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	leave := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	leave.Group, leave.MemberID, leave.MemberEpoch, leave.InstanceID = "cg", "m1", -2, kmsg.StringPtr("i1")
+	if r := c.ConsumerGroupHeartbeat(context.Background(), 1, leave, ClientInfo{}); r.ErrorCode != 0 || r.MemberEpoch != -2 {
+		t.Fatalf("temporary leave: %+v", r)
+	}
+	epoch := c.groups["cg"].consumer.epoch
+	back := join("m3")
+	if back.ErrorCode != 0 || len(assigned(back)) != 2 || c.groups["cg"].consumer.epoch != epoch {
+		t.Fatalf("static rejoin: %v %v, group epoch %d (was %d)", kerr.ErrorForCode(back.ErrorCode), assigned(back), c.groups["cg"].consumer.epoch, epoch)
+	}
+}
