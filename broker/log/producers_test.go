@@ -3,6 +3,7 @@ package log
 import (
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -166,44 +167,60 @@ func TestControlBatchRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzProducerSnapshot writes arbitrary bytes as a producer snapshot and opens the log: a
-// damaged or hostile snapshot is ignored (the state is rebuilt from the batches), never a panic
-// or an unbounded allocation.
+// FuzzProducerSnapshot decodes arbitrary bytes as a producer snapshot and, when they decode,
+// loads them as Open would: a damaged or hostile snapshot is refused (Open then rebuilds the
+// state from the batches, see TestDamagedProducerSnapshotIsIgnored), never a panic or an
+// unbounded allocation.
 func FuzzProducerSnapshot(f *testing.F) {
-	dir := f.TempDir()
-	l := openTest(f, dir, testConfig(), 0)
-	mustAppend(f, l, pidBatch(2, 3, 0, 0, true), AppendOptions{})
-	if _, err := l.AppendControl(Marker{ProducerID: 3, Commit: false}); err != nil {
-		f.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		f.Fatal(err)
-	}
-	good, err := os.ReadFile(filepath.Join(dir, producerSnapshotName(3)))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(good)
+	body := []byte(`{"version":1,"offset":3,"producers":[{"id":3,"epoch":0,"batches":[{"first_seq":0,` +
+		`"last_seq":1,"first_offset":0,"last_offset":1,"append_time":-1}],"coordinator_epoch":0,` +
+		`"txn_first_offset":-1,"last_timestamp":1,"last_write":1}],"aborted":[{"producer_id":3,"first_offset":0,"last_offset":2}]}`)
+	good := binary.BigEndian.AppendUint32(nil, crc32.Checksum(body, castagnoli))
+	f.Add(append(good, body...))
 	f.Add([]byte{0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := t.TempDir()
-		l := openTest(t, d, testConfig(), 0)
-		mustAppend(t, l, pidBatch(2, 3, 0, 0, true), AppendOptions{})
-		if _, err := l.AppendControl(Marker{ProducerID: 3, Commit: false}); err != nil {
-			t.Fatal(err)
-		}
-		crash(l)
-		if err := os.WriteFile(filepath.Join(d, producerSnapshotName(3)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		l2, err := Open(d, testConfig(), 0, nil)
+		doc, err := decodeProducerSnapshot(data)
 		if err != nil {
-			return // a snapshot that decodes into nonsense may make Open refuse; it must not panic
+			return
 		}
-		defer l2.Close()
-		_ = l2.LastStableOffset()
-		_ = l2.AbortedTxns(0, 10)
+		ps := newProducerState()
+		for _, e := range doc.Producers {
+			ps.entries[e.ID] = e
+		}
+		ps.aborted = doc.Aborted
+		ps.truncateAborted(0)
+		_ = ps.firstUnstable()
+		_ = ps.info()
+		ps.expire(time.Now().UnixMilli(), 1)
 	})
+}
+
+// TestDamagedProducerSnapshotIsIgnored corrupts the newest producer snapshot: Open ignores it
+// and rebuilds the same state from the batches.
+func TestDamagedProducerSnapshotIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, testConfig(), 0)
+	mustAppend(t, l, pidBatch(2, 3, 0, 0, true), AppendOptions{})
+	if _, err := l.AppendControl(Marker{ProducerID: 3, Commit: false}); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, pidBatch(1, 3, 0, 2, true), AppendOptions{}) // an open transaction at 3
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, producerSnapshotName(4)), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, testConfig(), 0)
+	if lso := l.LastStableOffset(); lso != 3 {
+		t.Fatalf("LSO %d after ignoring a damaged snapshot, want 3", lso)
+	}
+	if ab := l.AbortedTxns(0, 10); len(ab) != 1 || ab[0].LastOffset != 2 {
+		t.Fatalf("aborted %+v", ab)
+	}
+	if _, err := l.Append(pidBatch(1, 3, 0, 2, true), AppendOptions{}); err != nil {
+		t.Fatalf("retry of the last batch after reopening: %v", err)
+	}
 }
 
 // FuzzParseControl runs the control-record parser on arbitrary batch bodies.

@@ -90,26 +90,31 @@ func (l *Log) writeProducerSnapshot() {
 	}
 }
 
-// readProducerSnapshot decodes one snapshot file; any damage is an error.
+// readProducerSnapshot reads and decodes one snapshot file; any damage is an error.
 func readProducerSnapshot(path string) (producerSnapshotDoc, error) {
-	var doc producerSnapshotDoc
 	f, err := os.Open(path)
 	if err != nil {
-		return doc, err
+		return producerSnapshotDoc{}, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return doc, err
+		return producerSnapshotDoc{}, err
 	}
 	if st.Size() < 4 || st.Size() > maxProducerSnapshotBytes {
-		return doc, fmt.Errorf("%w: producer snapshot of %d bytes", ErrCorrupt, st.Size())
+		return producerSnapshotDoc{}, fmt.Errorf("%w: producer snapshot of %d bytes", ErrCorrupt, st.Size())
 	}
 	data := make([]byte, st.Size())
 	if _, err := f.ReadAt(data, 0); err != nil {
-		return doc, err
+		return producerSnapshotDoc{}, err
 	}
-	if crc32.Checksum(data[4:], castagnoli) != binary.BigEndian.Uint32(data) {
+	return decodeProducerSnapshot(data)
+}
+
+// decodeProducerSnapshot checks a snapshot's CRC and decodes and validates its document.
+func decodeProducerSnapshot(data []byte) (producerSnapshotDoc, error) {
+	var doc producerSnapshotDoc
+	if len(data) < 4 || crc32.Checksum(data[4:], castagnoli) != binary.BigEndian.Uint32(data) {
 		return doc, fmt.Errorf("%w: producer snapshot checksum mismatch", ErrCorrupt)
 	}
 	if err := json.Unmarshal(data[4:], &doc); err != nil {
