@@ -113,15 +113,7 @@ func decodeCoordinatorFuzzed(e *apiEntry, v int16, body []byte) (kmsg.Request, b
 		r.Groups = []string{str(0)}
 		req = r
 	default:
-		req = kmsg.RequestForKey(e.key)
-		dv, ok := plainVersion(req, v, e.min)
-		if !ok {
-			return nil, false
-		}
-		req.SetVersion(dv)
-		if err := req.ReadFrom(body); err != nil {
-			return nil, false
-		}
+		return decodeFuzzed(e, v, body)
 	}
 	req.SetVersion(v)
 	return req, true

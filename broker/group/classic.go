@@ -132,13 +132,19 @@ func (c *Coordinator) JoinGroup(ctx context.Context, version int16, req *kmsg.Jo
 	if wait == nil {
 		return resp
 	}
+	resp.ErrorCode = kerr.RebalanceInProgress.Code // if the connection ends first
+	return await(ctx, wait, resp)
+}
+
+// await returns the answer a join or sync phase delivers on wait, at the request's version, or
+// gone (already carrying its error) when ctx ends first (the connection closed).
+func await[R kmsg.Response](ctx context.Context, wait <-chan R, gone R) R {
 	select {
 	case r := <-wait:
-		r.Version = resp.Version
+		r.SetVersion(gone.GetVersion())
 		return r
 	case <-ctx.Done():
-		resp.ErrorCode = kerr.RebalanceInProgress.Code
-		return resp
+		return gone
 	}
 }
 

@@ -28,14 +28,8 @@ func (c *Coordinator) SyncGroup(ctx context.Context, version int16, req *kmsg.Sy
 	if wait == nil {
 		return resp
 	}
-	select {
-	case r := <-wait:
-		r.Version = resp.Version
-		return r
-	case <-ctx.Done():
-		resp.ErrorCode = kerr.RebalanceInProgress.Code
-		return resp
-	}
+	resp.ErrorCode = kerr.RebalanceInProgress.Code // if the connection ends first
+	return await(ctx, wait, resp)
 }
 
 func (c *Coordinator) sync(req *kmsg.SyncGroupRequest, resp *kmsg.SyncGroupResponse) (chan *kmsg.SyncGroupResponse, func(context.Context) error, int16) {
