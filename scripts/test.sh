@@ -166,6 +166,10 @@ section "go vet"
 go vet ./...
 echo "go vet: clean"
 
+# --- 2b. the patched kmsg is exactly upstream plus scripts/patch-kmsg.sh ------------------------
+section "third_party/kmsg matches its patch script"
+bash scripts/patch-kmsg.sh --check
+
 # --- 3. unit and integration tests --------------------------------------------------------------
 section "go test -race (unit + integration, fuzz seeds)"
 # The end-to-end package skips itself here; it runs on its own in the next step.
