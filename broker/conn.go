@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bulwark-kafka/bulwark/auth"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 )
 
 // maxInFlight bounds how many requests one connection may have read but not yet answered. Kafka
@@ -46,8 +47,8 @@ type conn struct {
 	// authenticated is set once the connection may use every API: at accept time on PLAINTEXT,
 	// after the TLS handshake on SSL, after the SASL exchange on SASL listeners.
 	authenticated atomic.Bool
-	// principal is the authenticated identity ("User:alice"); read by hooks on other goroutines.
-	principal atomic.Pointer[string]
+	// principalPtr is the authenticated identity; read on other goroutines (long polls, hooks).
+	principalPtr atomic.Pointer[auth.Principal]
 	// sasl is the SASL exchange in progress, if any (reader goroutine only).
 	sasl *saslExchange
 	// sessionExpiry is when the SASL session ends (KIP-368), in Unix nanoseconds; 0: never.
@@ -67,6 +68,15 @@ type pending struct {
 	header   requestHeader
 	reply    reply
 	received time.Time
+	// req is the decoded request, kept for the request hook (nil without one).
+	req          kmsg.Request
+	requestBytes int
+	requestID    string
+	// Stage boundaries for the request hook: the handler ran from handlerStart to handlerDone,
+	// and the response was ready at readyAt (later than handlerDone for a reply that waited).
+	handlerStart, handlerDone, readyAt time.Time
+	// throttle is how long the connection is muted after this response (a quota).
+	throttle time.Duration
 	done     chan struct{} // closed when a later reply has produced its response
 	resp     kmsg.Response
 	// raw marks a bare SASL token answer (after SaslHandshake v0): rawToken is written with a
@@ -93,13 +103,13 @@ func newConn(s *Server, nc net.Conn, bl *boundListener) *conn {
 	return c
 }
 
-func (c *conn) setPrincipal(p auth.Principal) {
-	name := p.String()
-	c.principal.Store(&name)
-}
+func (c *conn) setPrincipal(p auth.Principal) { c.principalPtr.Store(&p) }
+
+// principal is the connection's principal: User:ANONYMOUS until it authenticates.
+func (c *conn) principal() auth.Principal { return *c.principalPtr.Load() }
 
 // principalName is the connection's principal in "Type:Name" form.
-func (c *conn) principalName() string { return *c.principal.Load() }
+func (c *conn) principalName() string { return c.principal().String() }
 
 // serve runs the reader loop until the peer goes away, sends something that must close the
 // connection, or the server drains. It then lets the writer finish every response already owed.
@@ -109,7 +119,7 @@ func (c *conn) serve() {
 		// until connections.max.idle.ms.
 		t := time.AfterFunc(c.srv.cfg.AuthenticationTimeout, func() {
 			if !c.authenticated.Load() {
-				c.authEvent(AuthRefused, "", "", "authentication not completed within bulwark.authentication.timeout.ms", false)
+				c.authEvent(hook.AuthRefused, "", "", "authentication not completed within bulwark.authentication.timeout.ms", false)
 				c.close()
 			}
 		})
@@ -160,19 +170,23 @@ func (c *conn) readLoop() error {
 			h, req, err := parseRequest(frame, c.srv.table, c.mayServe)
 			if err != nil {
 				if errors.Is(err, errNotAuthenticated) {
-					c.authEvent(AuthRefused, "", "", fmt.Sprintf("API key %d sent before authenticating", h.key), false)
-				} else {
-					c.logger.Warn("closing connection: bad request", "api_key", h.key, "api_version", h.version,
-						"correlation_id", h.correlationID, "client_id", h.clientID, "err", err)
+					c.authEvent(hook.AuthRefused, "", "", fmt.Sprintf("API key %d sent before authenticating", h.key), false)
 				}
+				c.requestRefused(h, len(frame)+4, received, err.Error())
 				return err
 			}
 			if err := c.checkSession(h.key, received); err != nil {
+				c.requestRefused(h, len(frame)+4, received, err.Error())
 				return err
 			}
 			entry, _ := c.srv.table.lookup(h.key)
-			p = &pending{header: h, received: received, done: make(chan struct{})}
+			p = &pending{header: h, received: received, done: make(chan struct{}), requestBytes: len(frame) + 4}
+			if c.srv.hooks.WantsRequests() {
+				p.req, p.requestID = req, newRequestID()
+			}
+			p.handlerStart = time.Now()
 			p.reply = c.srv.dispatch(c, entry, h, req)
+			p.handlerDone = time.Now()
 		}
 		c.start(p)
 		select {
@@ -193,7 +207,7 @@ func (c *conn) checkSession(key int16, now time.Time) error {
 	if exp == 0 || now.UnixNano() < exp || key == apiKeySaslHandshake || key == apiKeySaslAuthenticate || key == apiKeyApiVersions {
 		return nil
 	}
-	c.authEvent(AuthRefused, "", c.principalName(), "request after the SASL session expired without re-authentication", false)
+	c.authEvent(hook.AuthRefused, "", c.principalName(), "request after the SASL session expired without re-authentication", false)
 	return errSessionExpired
 }
 
@@ -214,6 +228,7 @@ func (c *conn) start(p *pending) {
 	c.inFlight.Add(1)
 	if p.reply.later == nil {
 		p.resp = p.reply.resp
+		p.readyAt = p.handlerDone
 		close(p.done)
 		return
 	}
@@ -226,6 +241,7 @@ func (c *conn) start(p *pending) {
 			}
 		}()
 		p.resp = p.reply.later(c.ctx)
+		p.readyAt = time.Now()
 	}()
 }
 
@@ -240,27 +256,31 @@ func (c *conn) writeLoop() {
 			<-p.done // later replies watch the same context, so this returns promptly
 		}
 		c.inFlight.Add(-1)
+		sendStart := time.Now()
+		written := 0
 		switch {
 		case broken || p.reply.none:
 		case p.raw:
 			buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(p.rawToken)))
 			buf = append(buf, p.rawToken...)
+			written = len(buf)
 			if _, err := bw.Write(buf); err != nil {
 				broken = true
 			}
 		case p.resp != nil:
 			buf = appendResponse(buf[:0], p.header.correlationID, p.resp)
+			written = len(buf)
 			if _, err := bw.Write(buf); err != nil {
 				broken = true
 			}
-		}
-		if !p.raw {
-			c.srv.hooks.requestDone(c, p)
 		}
 		if len(c.out) == 0 && !broken {
 			if err := bw.Flush(); err != nil {
 				broken = true
 			}
+		}
+		if !p.raw {
+			c.requestDone(p, written, sendStart, time.Now())
 		}
 		if broken {
 			c.close() // unblock the reader; keep draining c.out so the reader never blocks

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
@@ -23,7 +25,7 @@ type KeyHook interface {
 // keyObserver logs failed key-service calls and passes every call to the hooks.
 type keyObserver struct {
 	logger *slog.Logger
-	hooks  hookList
+	hooks  *hook.Dispatcher
 }
 
 func (o keyObserver) OnKeyCall(c keys.Call) {
@@ -31,11 +33,11 @@ func (o keyObserver) OnKeyCall(c keys.Call) {
 		o.logger.Error("key service call failed", "provider", c.Provider, "op", c.Op, "key_id", c.KeyID,
 			"duration", c.Duration, "err", c.Err)
 	}
-	for _, h := range o.hooks {
-		if kh, ok := h.(KeyHook); ok {
-			kh.OnKeyCall(c)
-		}
+	ev := hook.KeyCall{Time: time.Now(), Provider: c.Provider, Op: c.Op, KeyID: c.KeyID, Context: c.Context, Duration: c.Duration}
+	if c.Err != nil {
+		ev.Err = c.Err.Error()
 	}
+	o.hooks.KeyCall(ev)
 }
 
 // NewKeyProvider builds the key provider bulwark.encryption.* configures: nil when encryption is

@@ -1,126 +1,215 @@
 package broker
 
 import (
+	"reflect"
+	"sort"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 )
 
-// Hook is any value implementing one or more of the hook interfaces below. Observability
-// packages (metrics, audit) implement them; the broker core depends on none of those packages,
-// in the manner of franz-go's kgo hooks.
-type Hook any
-
-// RequestInfo describes one answered request.
-type RequestInfo struct {
-	APIKey        int16
-	APIVersion    int16
-	CorrelationID int32
-	ClientID      string
-	Listener      string
-	Remote        string
-	Principal     string
-	Received      time.Time
-	// Latency runs from the frame being read to the response being handed to the socket.
-	Latency time.Duration
+// WithHook registers an observer (metrics, audit) for the broker's events; see package hook for
+// the contract: typed hooks, a bounded queue per registration with the overflow policy it
+// declares, panics contained.
+func WithHook(r hook.Registration) Option {
+	return func(s *Server) { s.hookRegs = append(s.hookRegs, r) }
 }
 
-// RequestHook observes every request the broker answers.
-type RequestHook interface {
-	OnRequest(RequestInfo)
-}
-
-// ConnInfo describes a client connection.
-type ConnInfo struct {
-	Listener string
-	Remote   string
-}
-
-// ConnHook observes connections opening and closing.
-type ConnHook interface {
-	OnConnect(ConnInfo)
-	OnDisconnect(ConnInfo)
-}
-
-type hookList []Hook
-
-func (hs hookList) requestDone(c *conn, p *pending) {
-	if len(hs) == 0 {
+// requestDone emits the event for one answered (or silently completed) request.
+func (c *conn) requestDone(p *pending, responseBytes int, sendStart, sendEnd time.Time) {
+	hs := c.srv.hooks
+	if !hs.WantsRequests() {
 		return
 	}
-	info := RequestInfo{
-		APIKey:        p.header.key,
-		APIVersion:    p.header.version,
-		CorrelationID: p.header.correlationID,
-		ClientID:      p.header.clientID,
+	ev := c.requestEvent(p.header, p.requestBytes, p.received)
+	ev.RequestID = p.requestID
+	ev.ResponseBytes = responseBytes
+	ev.Throttle = p.throttle
+	ev.Stages = hook.Stages{
+		Queue:         p.handlerStart.Sub(p.received),
+		Local:         p.handlerDone.Sub(p.handlerStart),
+		Remote:        p.readyAt.Sub(p.handlerDone),
+		ResponseQueue: nonNegative(sendStart.Sub(p.readyAt)),
+		ResponseSend:  sendEnd.Sub(sendStart),
+	}
+	if p.resp != nil {
+		ev.ErrorCodes = errorCodes(p.resp)
+	}
+	if p.req != nil {
+		ev.Resources, ev.ResourcesOmitted = resourcesOf(p.req)
+	}
+	hs.Request(ev)
+}
+
+// requestRefused records a request the broker answered by closing the connection: logged and
+// emitted under one request id.
+func (c *conn) requestRefused(h requestHeader, frameBytes int, received time.Time, reason string) {
+	id := newRequestID()
+	c.logger.Warn("closing connection: request refused", "request_id", id, "api_key", h.key, "api_version", h.version,
+		"correlation_id", h.correlationID, "client_id", h.clientID, "principal", c.principal().String(), "reason", reason)
+	if !c.srv.hooks.WantsRequests() {
+		return
+	}
+	ev := c.requestEvent(h, frameBytes, received)
+	ev.RequestID = id
+	ev.Refusal = reason
+	ev.Stages.Local = time.Since(received)
+	c.srv.hooks.Request(ev)
+}
+
+func (c *conn) requestEvent(h requestHeader, frameBytes int, received time.Time) hook.Request {
+	return hook.Request{
+		Received:      received,
+		Principal:     c.principal(),
 		Listener:      c.listener,
-		Remote:        c.remote,
-		Principal:     c.principalName(),
-		Received:      p.received,
-		Latency:       time.Since(p.received),
+		ClientAddr:    c.remote,
+		ClientID:      h.clientID,
+		APIKey:        h.key,
+		APIVersion:    h.version,
+		CorrelationID: h.correlationID,
+		RequestBytes:  frameBytes,
 	}
-	for _, h := range hs {
-		if rh, ok := h.(RequestHook); ok {
-			rh.OnRequest(info)
+}
+
+func nonNegative(d time.Duration) time.Duration { return max(d, 0) }
+
+// connectionEvent emits a connection event.
+func (c *conn) connectionEvent(kind hook.ConnectionKind, requestID, reason string) {
+	ev := hook.Connection{Time: c.srv.now(), Kind: kind, RequestID: requestID, Listener: c.listener,
+		ClientAddr: c.remote, Reason: reason}
+	if kind == hook.ConnectionClosed && c.authenticated.Load() {
+		ev.Principal = c.principal()
+	}
+	c.srv.hooks.Connection(ev)
+}
+
+// errorCodes counts the non-zero Kafka error codes anywhere in a response: every int16 field
+// named ErrorCode, top-level or nested in topics, partitions and other resources.
+func errorCodes(resp kmsg.Response) []hook.ErrorCount {
+	counts := map[int16]int{}
+	walkErrorCodes(reflect.ValueOf(resp), counts, 0)
+	if len(counts) == 0 {
+		return nil
+	}
+	out := make([]hook.ErrorCount, 0, len(counts))
+	for code, n := range counts {
+		out = append(out, hook.ErrorCount{Code: code, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
+
+func walkErrorCodes(v reflect.Value, counts map[int16]int, depth int) {
+	if depth > 8 {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			walkErrorCodes(v.Elem(), counts, depth+1)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			switch {
+			case t.Field(i).Name == "ErrorCode" && f.Kind() == reflect.Int16:
+				if code := int16(f.Int()); code != 0 {
+					counts[code]++
+				}
+			case f.Kind() == reflect.Slice || f.Kind() == reflect.Struct || f.Kind() == reflect.Pointer:
+				walkErrorCodes(f, counts, depth+1)
+			}
+		}
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return // record data and other bytes hold no error codes
+		}
+		for i := 0; i < v.Len(); i++ {
+			walkErrorCodes(v.Index(i), counts, depth+1)
 		}
 	}
 }
 
-func (hs hookList) connect(c *conn) {
-	for _, h := range hs {
-		if ch, ok := h.(ConnHook); ok {
-			ch.OnConnect(ConnInfo{Listener: c.listener, Remote: c.remote})
+// resourceFields maps kmsg request field names to the Kafka resource type they name.
+var resourceFields = map[string]string{
+	"Topic": "TOPIC", "TopicName": "TOPIC", "TopicNames": "TOPIC",
+	"Group": "GROUP", "GroupID": "GROUP", "Groups": "GROUP",
+	"TransactionalID": "TRANSACTIONAL_ID", "TransactionalIDs": "TRANSACTIONAL_ID",
+}
+
+// resourcesOf lists the distinct topics, groups and transactional ids a request names (at most
+// hook.MaxResources, and how many more there were). Requests that name resources generically
+// (DescribeConfigs' ResourceType/ResourceName) add them with their type.
+func resourcesOf(req kmsg.Request) ([]hook.Resource, int) {
+	seen := map[hook.Resource]struct{}{}
+	var out []hook.Resource
+	omitted := 0
+	add := func(typ, name string) {
+		if name == "" {
+			return
+		}
+		r := hook.Resource{Type: typ, Name: name}
+		if _, ok := seen[r]; ok {
+			return
+		}
+		seen[r] = struct{}{}
+		if len(out) >= hook.MaxResources {
+			omitted++
+			return
+		}
+		out = append(out, r)
+	}
+	walkResources(reflect.ValueOf(req), add, 0)
+	return out, omitted
+}
+
+func walkResources(v reflect.Value, add func(typ, name string), depth int) {
+	if depth > 8 {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			walkResources(v.Elem(), add, depth+1)
+		}
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return
+		}
+		for i := 0; i < v.Len(); i++ {
+			walkResources(v.Index(i), add, depth+1)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		if rt, rn := v.FieldByName("ResourceType"), v.FieldByName("ResourceName"); rt.IsValid() && rn.IsValid() && rn.Kind() == reflect.String {
+			add(kmsg.ConfigResourceType(rt.Int()).String(), rn.String())
+		}
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			typ, named := resourceFields[t.Field(i).Name]
+			switch {
+			case named && f.Kind() == reflect.String:
+				add(typ, f.String())
+			case named && f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.String:
+				add(typ, f.Elem().String())
+			case named && f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+				for j := 0; j < f.Len(); j++ {
+					add(typ, f.Index(j).String())
+				}
+			case f.Kind() == reflect.Slice || f.Kind() == reflect.Struct || f.Kind() == reflect.Pointer:
+				walkResources(f, add, depth+1)
+			}
 		}
 	}
 }
 
-func (hs hookList) disconnect(c *conn) {
-	for _, h := range hs {
-		if ch, ok := h.(ConnHook); ok {
-			ch.OnDisconnect(ConnInfo{Listener: c.listener, Remote: c.remote})
-		}
-	}
-}
-
-// AuthOutcome is how an authentication attempt ended.
-type AuthOutcome string
-
-// Authentication outcomes.
-const (
-	AuthSuccess AuthOutcome = "success"
-	AuthFailure AuthOutcome = "failure"
-	// AuthRefused is a connection turned away before it could authenticate: a connection limit,
-	// a request sent before authenticating, or an expired session.
-	AuthRefused AuthOutcome = "refused"
-)
-
-// AuthEvent is one authentication attempt (or refusal), for the audit trail and metrics. Reason
-// is precise and never sent to the client; the client sees RequestID, which ties its error to
-// this event.
-type AuthEvent struct {
-	Time       time.Time
-	RequestID  string
-	Listener   string
-	ClientAddr string
-	// Mechanism is the SASL mechanism, "TLS" for a TLS handshake or mutual-TLS principal, or
-	// empty for a refusal before any mechanism was chosen.
-	Mechanism string
-	// Principal is the authenticated principal on success, the claimed one on failure when known.
-	Principal        string
-	Outcome          AuthOutcome
-	Reason           string
-	Reauthentication bool
-	// SessionLifetime is the KIP-368 session lifetime granted on success (0: unlimited).
-	SessionLifetime time.Duration
-}
-
-// AuthHook observes every authentication attempt.
-type AuthHook interface {
-	OnAuthentication(AuthEvent)
-}
-
-func (hs hookList) authenticated(ev AuthEvent) {
-	for _, h := range hs {
-		if ah, ok := h.(AuthHook); ok {
-			ah.OnAuthentication(ev)
-		}
-	}
+// refuseConnection records a connection turned away at accept (an allowlist, a limit): logged
+// and emitted under one request id.
+func (c *conn) refuseConnection(reason string) {
+	id := newRequestID()
+	c.logger.Warn("connection refused", "reason", reason, "request_id", id)
+	c.connectionEvent(hook.ConnectionRefused, id, reason)
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ const (
 // access key, and returns it with the listener's address.
 func iamBroker(t *testing.T, rec *authRecorder, key meta.IAMKey) (*testBroker, string) {
 	t.Helper()
-	b := newTestBroker(t, withOptions(WithHooks(rec)), withConfig(func(c *config.Config) {
+	b := newTestBroker(t, withOptions(WithHook(rec.registration())), withConfig(func(c *config.Config) {
 		c.Listeners = []config.Listener{{Name: "PLAINTEXT", Host: "127.0.0.1"}, {Name: "SASL_PLAINTEXT", Host: "127.0.0.1"}}
 		c.SASLEnabledMechanisms = []string{"AWS_MSK_IAM", "OAUTHBEARER"}
 		c.IAMRegion = "us-east-1"
@@ -70,8 +71,8 @@ func TestIAMLoginsWithRealClients(t *testing.T) {
 	if err := awsCl.Ping(testContext(t)); err != nil {
 		t.Fatalf("AWS_MSK_IAM: %v", err)
 	}
-	rec.waitFor(t, func(ev AuthEvent) bool {
-		return ev.Outcome == AuthSuccess && ev.Mechanism == "AWS_MSK_IAM" && ev.Principal == "User:"+testARN
+	rec.waitFor(t, func(ev hook.Authentication) bool {
+		return ev.Outcome == hook.AuthSuccess && ev.Mechanism == "AWS_MSK_IAM" && ev.Principal.String() == "User:"+testARN
 	})
 
 	tok := mintToken(t, testAKID, testSecret, "us-east-1")
@@ -83,7 +84,9 @@ func TestIAMLoginsWithRealClients(t *testing.T) {
 	if err := oauthCl.Ping(testContext(t)); err != nil {
 		t.Fatalf("OAUTHBEARER: %v", err)
 	}
-	ev := rec.waitFor(t, func(ev AuthEvent) bool { return ev.Outcome == AuthSuccess && ev.Mechanism == "OAUTHBEARER" })
+	ev := rec.waitFor(t, func(ev hook.Authentication) bool {
+		return ev.Outcome == hook.AuthSuccess && ev.Mechanism == "OAUTHBEARER"
+	})
 	// The session ends when the token does (900 s after signing).
 	if ev.SessionLifetime <= 0 || ev.SessionLifetime > 900*time.Second {
 		t.Fatalf("OAUTHBEARER session lifetime %v", ev.SessionLifetime)
@@ -97,7 +100,7 @@ func TestIAMLoginsWithRealClients(t *testing.T) {
 	if err := bad.Ping(testContext(t)); err == nil {
 		t.Fatal("a signature made with the wrong secret was accepted")
 	}
-	rec.waitFor(t, func(ev AuthEvent) bool {
-		return ev.Outcome == AuthFailure && ev.Reason == "signature mismatch" && ev.Principal == testAKID
+	rec.waitFor(t, func(ev hook.Authentication) bool {
+		return ev.Outcome == hook.AuthFailure && ev.Reason == "signature mismatch" && ev.Claimed == testAKID
 	})
 }

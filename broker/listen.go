@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"net"
 	"strconv"
 	"time"
@@ -114,7 +115,7 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 	}
 	c := newConn(s, nc, bl)
 	if reason, ok := s.limits.admit(ip, bl.cfg.Name, s.effectiveConfig(), bl.auth.maxConns); !ok {
-		c.authEvent(AuthRefused, "", "", reason, false)
+		c.refuseConnection(reason)
 		_ = nc.Close()
 		return
 	}
@@ -131,13 +132,13 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 	s.conns[c] = struct{}{}
 	s.connWG.Add(1)
 	s.mu.Unlock()
-	s.hooks.connect(c)
+	c.connectionEvent(hook.ConnectionOpened, "", "")
 	go func() {
 		defer s.connWG.Done()
 		if c.handshake() {
 			c.serve()
 		}
-		s.hooks.disconnect(c)
+		c.connectionEvent(hook.ConnectionClosed, "", "")
 		s.limits.release(ip, bl.cfg.Name)
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -157,7 +158,7 @@ func (c *conn) handshake() bool {
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.AuthenticationTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		c.authEvent(AuthFailure, "TLS", "", "TLS handshake failed: "+err.Error(), false)
+		c.authEvent(hook.AuthFailure, "TLS", "", "TLS handshake failed: "+err.Error(), false)
 		c.close()
 		return false
 	}
@@ -169,7 +170,7 @@ func (c *conn) handshake() bool {
 	if len(st.PeerCertificates) > 0 {
 		var err error
 		if p, err = la.certPrincipal(&st); err != nil {
-			c.authEvent(AuthFailure, "TLS", st.PeerCertificates[0].Subject.String(), "client certificate maps to no principal: "+err.Error(), false)
+			c.authEvent(hook.AuthFailure, "TLS", st.PeerCertificates[0].Subject.String(), "client certificate maps to no principal: "+err.Error(), false)
 			c.close()
 			return false
 		}

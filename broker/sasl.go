@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -47,18 +48,18 @@ func (s *Server) handleSaslHandshake(c *conn, h requestHeader, r kmsg.Request) r
 		return respond(resp)
 	case c.sasl != nil:
 		resp.ErrorCode = kerr.IllegalSaslState.Code
-		c.authEvent(AuthFailure, "", "", "SaslHandshake during an exchange in progress", false)
+		c.authEvent(hook.AuthFailure, "", "", "SaslHandshake during an exchange in progress", false)
 		return reply{resp: resp, closeConn: true}
 	case c.authenticated.Load() && h.version == 0:
 		// KIP-368 re-authentication needs SaslAuthenticate; a v0 handshake cannot carry it.
 		resp.ErrorCode = kerr.IllegalSaslState.Code
-		c.authEvent(AuthFailure, req.Mechanism, c.principalName(), "re-authentication with SaslHandshake v0", true)
+		c.authEvent(hook.AuthFailure, req.Mechanism, c.principalName(), "re-authentication with SaslHandshake v0", true)
 		return reply{resp: resp, closeConn: true}
 	}
 	mech, ok := la.mechs[req.Mechanism]
 	if !ok {
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
-		c.authEvent(AuthFailure, req.Mechanism, "", "mechanism not enabled on this listener", c.authenticated.Load())
+		c.authEvent(hook.AuthFailure, req.Mechanism, "", "mechanism not enabled on this listener", c.authenticated.Load())
 		return reply{resp: resp, closeConn: true}
 	}
 	c.sasl = &saslExchange{
@@ -77,7 +78,7 @@ func (s *Server) handleSaslAuthenticate(c *conn, h requestHeader, r kmsg.Request
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		msg := "SaslAuthenticate without a SaslHandshake v1"
 		resp.ErrorMessage = &msg
-		c.authEvent(AuthFailure, "", "", msg, c.authenticated.Load())
+		c.authEvent(hook.AuthFailure, "", "", msg, c.authenticated.Load())
 		return reply{resp: resp, closeConn: true}
 	}
 	// Mechanisms may keep the client's message (SCRAM needs it for the proof), and the request's
@@ -108,7 +109,7 @@ func (c *conn) stepSASL(token []byte) ([]byte, time.Duration, error) {
 		if errors.As(err, &f) {
 			reason, claimed = f.Reason, f.Principal
 		}
-		id := c.authEvent(AuthFailure, x.mechanism, claimed, reason, x.reauth)
+		id := c.authEvent(hook.AuthFailure, x.mechanism, claimed, reason, x.reauth)
 		return nil, 0, fmt.Errorf("[%s] Authentication failed during authentication due to invalid credentials with SASL mechanism %s", id, x.mechanism)
 	}
 	if !done {
@@ -118,12 +119,12 @@ func (c *conn) stepSASL(token []byte) ([]byte, time.Duration, error) {
 	p := x.session.Principal()
 	if x.reauth && p.String() != c.principalName() {
 		// KIP-368: a re-authentication may renew the session, never change who it belongs to.
-		id := c.authEvent(AuthFailure, x.mechanism, p.String(), "re-authentication as a different principal than "+c.principalName(), true)
+		id := c.authEvent(hook.AuthFailure, x.mechanism, p.String(), "re-authentication as a different principal than "+c.principalName(), true)
 		return nil, 0, fmt.Errorf("[%s] Authentication failed: re-authentication must keep the same principal", id)
 	}
 	lifetime := c.sessionLifetime(x.session.Expiry())
 	if lifetime < 0 {
-		id := c.authEvent(AuthFailure, x.mechanism, p.String(), "credential already expired", x.reauth)
+		id := c.authEvent(hook.AuthFailure, x.mechanism, p.String(), "credential already expired", x.reauth)
 		return nil, 0, fmt.Errorf("[%s] Authentication failed: credential expired", id)
 	}
 	c.setPrincipal(p)
@@ -201,18 +202,18 @@ func (c *conn) authSucceeded(mechanism string, p auth.Principal, reauth bool, li
 	id := newRequestID()
 	c.logger.Info("authenticated", "mechanism", mechanism, "principal", p.String(), "reauthentication", reauth,
 		"session_lifetime", lifetime, "request_id", id)
-	c.srv.hooks.authenticated(AuthEvent{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
-		Mechanism: mechanism, Principal: p.String(), Outcome: AuthSuccess, Reauthentication: reauth, SessionLifetime: lifetime})
+	c.srv.hooks.Authentication(hook.Authentication{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
+		Mechanism: mechanism, Principal: p, Outcome: hook.AuthSuccess, Reauthentication: reauth, SessionLifetime: lifetime})
 }
 
 // authEvent records a failed or refused authentication and returns its request id, which the
 // client may be shown; the reason goes only to the log and the hooks.
-func (c *conn) authEvent(outcome AuthOutcome, mechanism, principal, reason string, reauth bool) string {
+func (c *conn) authEvent(outcome hook.AuthOutcome, mechanism, claimed, reason string, reauth bool) string {
 	id := newRequestID()
-	c.logger.Warn("authentication "+string(outcome), "mechanism", mechanism, "principal", principal,
+	c.logger.Warn("authentication "+string(outcome), "mechanism", mechanism, "principal", claimed,
 		"reason", reason, "reauthentication", reauth, "request_id", id)
-	c.srv.hooks.authenticated(AuthEvent{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
-		Mechanism: mechanism, Principal: principal, Outcome: outcome, Reason: reason, Reauthentication: reauth})
+	c.srv.hooks.Authentication(hook.Authentication{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
+		Mechanism: mechanism, Claimed: claimed, Outcome: outcome, Reason: reason, Reauthentication: reauth})
 	return id
 }
 

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -51,8 +52,8 @@ func TestFranzGoSASLOverTLS(t *testing.T) {
 			t.Fatalf("%s: produce: %v", name, err)
 		}
 		cl.Close()
-		rec.waitFor(t, func(ev AuthEvent) bool {
-			return ev.Outcome == AuthSuccess && ev.Mechanism == name && ev.Principal == "User:app"
+		rec.waitFor(t, func(ev hook.Authentication) bool {
+			return ev.Outcome == hook.AuthSuccess && ev.Mechanism == name && ev.Principal.String() == "User:app"
 		})
 	}
 	bad, _ := kgo.NewClient(kgo.SeedBrokers(saslAddr), kgo.DialTLSConfig(tlsCfg), kgo.SASL(plain.Auth{User: "app", Pass: "nope"}.AsMechanism()))

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"io"
 	"strings"
 	"sync"
@@ -41,20 +42,52 @@ func (s *testSession) Step(msg []byte) ([]byte, bool, error) {
 func (s *testSession) Principal() auth.Principal { return auth.User(s.user) }
 func (s *testSession) Expiry() time.Time         { return s.expiry }
 
-// authRecorder collects authentication events.
+// authRecorder collects authentication and connection events.
 type authRecorder struct {
 	mu     sync.Mutex
-	events []AuthEvent
+	events []hook.Authentication
+	conns  []hook.Connection
 }
 
-func (r *authRecorder) OnAuthentication(ev AuthEvent) {
+func (r *authRecorder) OnAuthentication(ev hook.Authentication) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
 }
 
+func (r *authRecorder) OnConnection(ev hook.Connection) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.conns = append(r.conns, ev)
+}
+
+// registration registers the recorder for the events it collects, with back-pressure so that no
+// event a test waits for can be dropped.
+func (r *authRecorder) registration() hook.Registration {
+	return hook.Registration{Name: "test-auth", Overflow: hook.OverflowBlock, Authentication: r, Connection: r}
+}
+
+// waitForConn returns the first connection event matching ok, waiting up to 10 s for it.
+func (r *authRecorder) waitForConn(t *testing.T, ok func(hook.Connection) bool) hook.Connection {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		for _, ev := range r.conns {
+			if ok(ev) {
+				r.mu.Unlock()
+				return ev
+			}
+		}
+		r.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no matching connection event among %+v", r.conns)
+	return hook.Connection{}
+}
+
 // waitFor returns the first event matching ok, waiting up to 10 s for it.
-func (r *authRecorder) waitFor(t *testing.T, ok func(AuthEvent) bool) AuthEvent {
+func (r *authRecorder) waitFor(t *testing.T, ok func(hook.Authentication) bool) hook.Authentication {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -69,12 +102,12 @@ func (r *authRecorder) waitFor(t *testing.T, ok func(AuthEvent) bool) AuthEvent 
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("no matching auth event among %+v", r.events)
-	return AuthEvent{}
+	return hook.Authentication{}
 }
 
 // saslBroker starts a broker with one SASL_PLAINTEXT listener offering TEST.
 func saslBroker(t *testing.T, rec *authRecorder, mech auth.Mechanism, more ...func(*config.Config)) *testBroker {
-	return newTestBroker(t, withOptions(WithMechanism(mech), WithHooks(rec)), withConfig(func(c *config.Config) {
+	return newTestBroker(t, withOptions(WithMechanism(mech), WithHook(rec.registration())), withConfig(func(c *config.Config) {
 		c.Listeners = []config.Listener{{Name: "SASL_PLAINTEXT", Host: "127.0.0.1"}}
 		c.SASLEnabledMechanisms = []string{"TEST"}
 		c.FailedAuthenticationDelay = 10 * time.Millisecond
@@ -120,8 +153,8 @@ func TestSASLAuthenticateV1(t *testing.T) {
 		t.Fatalf("authenticate = %+v", resp)
 	}
 	metadataOK(t, rc)
-	ev := rec.waitFor(t, func(ev AuthEvent) bool { return ev.Outcome == AuthSuccess })
-	if ev.Principal != "User:alice" || ev.Mechanism != "TEST" || ev.Listener != "SASL_PLAINTEXT" || ev.RequestID == "" {
+	ev := rec.waitFor(t, func(ev hook.Authentication) bool { return ev.Outcome == hook.AuthSuccess })
+	if ev.Principal.String() != "User:alice" || ev.Mechanism != "TEST" || ev.Listener != "SASL_PLAINTEXT" || ev.RequestID == "" {
 		t.Fatalf("event = %+v", ev)
 	}
 }
@@ -139,12 +172,12 @@ func TestSASLFailureIsDelayedAndClosed(t *testing.T) {
 	if waited := time.Since(start); waited < 200*time.Millisecond {
 		t.Fatalf("failure answered after %v, before connection.failed.authentication.delay.ms", waited)
 	}
-	ev := rec.waitFor(t, func(ev AuthEvent) bool { return ev.Outcome == AuthFailure })
+	ev := rec.waitFor(t, func(ev hook.Authentication) bool { return ev.Outcome == hook.AuthFailure })
 	// The client sees the request id, never the reason.
 	if !strings.Contains(*resp.ErrorMessage, ev.RequestID) || strings.Contains(*resp.ErrorMessage, "wrong password") {
 		t.Fatalf("client message %q, event %+v", *resp.ErrorMessage, ev)
 	}
-	if ev.Reason != "wrong password for mallory" || ev.Principal != "mallory" {
+	if ev.Reason != "wrong password for mallory" || ev.Claimed != "mallory" {
 		t.Fatalf("event = %+v", ev)
 	}
 	rc.expectClosed()
@@ -189,8 +222,8 @@ func TestSASLRefusals(t *testing.T) {
 	produce.Acks = -1
 	rc.send(produce)
 	rc.expectClosed()
-	rec.waitFor(t, func(ev AuthEvent) bool {
-		return ev.Outcome == AuthRefused && strings.Contains(ev.Reason, "API key 0 sent before authenticating")
+	rec.waitFor(t, func(ev hook.Authentication) bool {
+		return ev.Outcome == hook.AuthRefused && strings.Contains(ev.Reason, "API key 0 sent before authenticating")
 	})
 
 	// An unknown mechanism is refused with the list of enabled ones.
@@ -224,7 +257,7 @@ func TestSASLReauthentication(t *testing.T) {
 	if resp := authenticate(t, rc, 1, "alice:pw"); resp.ErrorCode != 0 || resp.SessionLifetimeMillis != 300 {
 		t.Fatalf("reauthenticate = %+v", resp)
 	}
-	rec.waitFor(t, func(ev AuthEvent) bool { return ev.Reauthentication && ev.Outcome == AuthSuccess })
+	rec.waitFor(t, func(ev hook.Authentication) bool { return ev.Reauthentication && ev.Outcome == hook.AuthSuccess })
 	metadataOK(t, rc)
 	// Letting it lapse closes the connection at the next request.
 	time.Sleep(350 * time.Millisecond)
@@ -232,7 +265,9 @@ func TestSASLReauthentication(t *testing.T) {
 	req.SetVersion(9)
 	rc.send(req)
 	rc.expectClosed()
-	rec.waitFor(t, func(ev AuthEvent) bool { return ev.Outcome == AuthRefused && strings.Contains(ev.Reason, "expired") })
+	rec.waitFor(t, func(ev hook.Authentication) bool {
+		return ev.Outcome == hook.AuthRefused && strings.Contains(ev.Reason, "expired")
+	})
 
 	// Re-authenticating as someone else fails.
 	rc = dialRaw(t, b.Addr)
@@ -266,14 +301,14 @@ func TestSASLSessionCappedByCredentialExpiry(t *testing.T) {
 
 func TestConnectionLimitsPerIP(t *testing.T) {
 	rec := &authRecorder{}
-	b := newTestBroker(t, withOptions(WithHooks(rec)), withConfig(func(c *config.Config) { c.MaxConnectionsPerIP = 2 }))
+	b := newTestBroker(t, withOptions(WithHook(rec.registration())), withConfig(func(c *config.Config) { c.MaxConnectionsPerIP = 2 }))
 	first, second := dialRaw(t, b.Addr), dialRaw(t, b.Addr)
 	metadataOK(t, first)
 	metadataOK(t, second)
 	third := dialRaw(t, b.Addr)
 	third.expectClosed()
-	rec.waitFor(t, func(ev AuthEvent) bool {
-		return ev.Outcome == AuthRefused && strings.Contains(ev.Reason, "too many connections from 127.0.0.1")
+	rec.waitForConn(t, func(ev hook.Connection) bool {
+		return ev.Kind == hook.ConnectionRefused && ev.RequestID != "" && strings.Contains(ev.Reason, "too many connections from 127.0.0.1")
 	})
 	// A slot frees when a connection closes.
 	first.nc.Close()
@@ -299,5 +334,5 @@ func TestAuthenticationTimeout(t *testing.T) {
 	b := saslBroker(t, rec, testMechanism{}, func(c *config.Config) { c.AuthenticationTimeout = 200 * time.Millisecond })
 	rc := dialRaw(t, b.Addr)
 	rc.expectClosed()
-	rec.waitFor(t, func(ev AuthEvent) bool { return strings.Contains(ev.Reason, "not completed within") })
+	rec.waitFor(t, func(ev hook.Authentication) bool { return strings.Contains(ev.Reason, "not completed within") })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"io"
 	"log/slog"
 	"net"
@@ -24,7 +25,9 @@ import (
 type Server struct {
 	cfg    *config.Config
 	logger *slog.Logger
-	hooks  hookList
+	hooks  *hook.Dispatcher
+	// hookRegs are the registrations WithHook collected; New starts the dispatcher from them.
+	hookRegs []hook.Registration
 
 	table    *handlerTable
 	cluster  *cluster
@@ -80,12 +83,9 @@ func WithMechanism(m auth.Mechanism) Option {
 	}
 }
 
-// WithHooks adds observability hooks (see Hook).
-func WithHooks(hs ...Hook) Option { return func(s *Server) { s.hooks = append(s.hooks, hs...) } }
-
 // New opens the broker's storage (metadata and every partition log, recovering after a crash)
 // but does not listen yet; call Start.
-func New(cfg *config.Config, opts ...Option) (*Server, error) {
+func New(cfg *config.Config, opts ...Option) (_ *Server, err error) {
 	s := &Server{cfg: cfg, logger: slog.New(slog.NewTextHandler(io.Discard, nil)), conns: make(map[*conn]struct{}),
 		limits: newConnLimits(), now: time.Now}
 	for _, o := range opts {
@@ -93,6 +93,14 @@ func New(cfg *config.Config, opts ...Option) (*Server, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if len(s.hookRegs) > 0 {
+		s.hooks = hook.New(s.logger, s.hookRegs...)
+		defer func() {
+			if err != nil {
+				_ = s.hooks.Close(context.Background())
+			}
+		}()
 	}
 	s.listenerAuth = make(map[string]*listenerAuth, len(cfg.Listeners))
 	for _, l := range cfg.Listeners {
@@ -227,6 +235,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeErr = errors.Join(s.closeCoordinators(), s.cluster.close(), s.lock.Close())
 		if l, ok := s.keys.(*keys.Local); ok {
 			l.Close() // zero the master keys
+		}
+		// Hooks get what is already queued (audit must not lose the last records), within the
+		// shutdown deadline, or a short grace when it has passed.
+		hctx := ctx
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+		}
+		if err := s.hooks.Close(hctx); err != nil {
+			s.logger.Error("shutdown: hooks did not finish", "err", err)
 		}
 	})
 	return s.closeErr

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"os"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func tlsBroker(t *testing.T, rec *authRecorder, clientAuth string, more ...func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newTestBroker(t, withOptions(WithHooks(rec)), withConfig(func(c *config.Config) {
+	b := newTestBroker(t, withOptions(WithHook(rec.registration())), withConfig(func(c *config.Config) {
 		c.Listeners = []config.Listener{{Name: "SSL", Host: "127.0.0.1"}}
 		c.SSLKeystoreType, c.SSLKeystoreLocation = "PEM", server.BundleFile
 		c.SSLTruststoreType, c.SSLTruststoreLocation = "PEM", pki.CAFile
@@ -71,7 +72,9 @@ func TestMutualTLSPrincipal(t *testing.T) {
 	if err := cl.Ping(testContext(t)); err != nil {
 		t.Fatal(err)
 	}
-	rec.waitFor(t, func(ev AuthEvent) bool { return ev.Outcome == AuthSuccess && ev.Principal == "User:alice" })
+	rec.waitFor(t, func(ev hook.Authentication) bool {
+		return ev.Outcome == hook.AuthSuccess && ev.Principal.String() == "User:alice"
+	})
 
 	// Without a certificate the handshake fails and is recorded.
 	cfg := clientTLS(t, pki, nil)
@@ -85,8 +88,8 @@ func TestMutualTLSPrincipal(t *testing.T) {
 	if err == nil {
 		t.Fatal("a client without a certificate got through")
 	}
-	rec.waitFor(t, func(ev AuthEvent) bool {
-		return ev.Outcome == AuthFailure && strings.Contains(ev.Reason, "certificate")
+	rec.waitFor(t, func(ev hook.Authentication) bool {
+		return ev.Outcome == hook.AuthFailure && strings.Contains(ev.Reason, "certificate")
 	})
 
 	// A plaintext client never gets past the handshake either.
