@@ -39,6 +39,13 @@ func (s *Server) handleAlterConfigs(c *conn, h requestHeader, kreq kmsg.Request)
 		if err == nil && !req.ValidateOnly {
 			s.logger.Info("configs replaced by request", "resource_type", rr.ResourceType.String(),
 				"resource", rr.ResourceName, "client_id", h.clientID, "remote", c.remote)
+			if rr.ResourceType == kmsg.ConfigResourceTypeBroker {
+				names := make([]string, len(rr.Configs))
+				for i, rc := range rr.Configs {
+					names[i] = rc.Name
+				}
+				c.brokerConfigChanged("AlterConfigs", names)
+			}
 		}
 		resp.Resources = append(resp.Resources, out)
 	}

@@ -49,6 +49,13 @@ func (s *Server) handleIncrementalAlterConfigs(c *conn, h requestHeader, kreq km
 		if err == nil && !req.ValidateOnly && len(rr.Configs) > 0 {
 			s.logger.Info("configs altered by request", "resource_type", rr.ResourceType.String(),
 				"resource", rr.ResourceName, "client_id", h.clientID, "remote", c.remote)
+			if rr.ResourceType == kmsg.ConfigResourceTypeBroker {
+				names := make([]string, len(rr.Configs))
+				for i, rc := range rr.Configs {
+					names[i] = rc.Name
+				}
+				c.brokerConfigChanged("IncrementalAlterConfigs", names)
+			}
 		}
 		resp.Resources = append(resp.Resources, out)
 	}

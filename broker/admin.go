@@ -60,7 +60,7 @@ func (b *partitionBudget) take(n int32) error {
 // configView is the broker configuration with both dynamic layers of st applied (the cluster
 // default set and this node's own set), so DescribeConfigs reports each value's true source.
 func (s *Server) configView(st *meta.State) *config.Config {
-	return s.cfg.WithDynamicLayers(st.ClusterBrokerConfigs, st.NodeBrokerConfigs[s.nodeName()])
+	return s.cluster.live.effective(st)
 }
 
 // nodeName is this broker's id as a config resource name.

@@ -35,7 +35,9 @@ const partitionMetadataFile = "partition.metadata"
 // changes the maps, so the maps never hold what the metadata log does not. Lock order: adminMu,
 // then mu.
 type cluster struct {
-	cfg    *config.Config
+	cfg *config.Config
+	// live is the configuration in force (file reloads and dynamic broker configs applied).
+	live   *liveConfig
 	logger *slog.Logger
 	store  *meta.Store
 	// keys wraps the data keys of everything written at rest; nil when encryption is off.
@@ -85,7 +87,7 @@ func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider) (*cl
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{cfg: cfg, logger: logger, store: store, keys: kp,
+	c := &cluster{cfg: cfg, live: newLiveConfig(cfg, strconv.Itoa(int(cfg.NodeID))), logger: logger, store: store, keys: kp,
 		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{})}
 	st := store.State()
 	for _, mt := range st.Topics {
@@ -104,7 +106,7 @@ func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider) (*cl
 
 // effectiveConfig resolves a topic's overrides over the broker's static and dynamic configs.
 func (c *cluster) effectiveConfig(st *meta.State, overrides map[string]string) config.TopicConfig {
-	return c.cfg.WithDynamic(st.BrokerConfigs).EffectiveTopic(overrides)
+	return c.live.effective(st).EffectiveTopic(overrides)
 }
 
 func (c *cluster) openTopic(mt *meta.Topic, st *meta.State) (*topic, error) {
@@ -210,14 +212,8 @@ func (c *cluster) ownsDir(dir string) bool {
 }
 
 func (c *cluster) logConfig(tc config.TopicConfig) plog.Config {
-	expiration := int64(86400000) // producer.id.expiration.ms
-	if v, ok := c.cfg.Get("producer.id.expiration.ms"); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			expiration = n
-		}
-	}
 	return plog.Config{
-		ProducerIDExpirationMs: expiration,
+		ProducerIDExpirationMs: c.cfg.ProducerIDExpirationMs,
 		SegmentBytes:           tc.SegmentBytes,
 		SegmentMs:              time.Duration(tc.SegmentMs) * time.Millisecond,
 		IndexIntervalBytes:     tc.IndexIntervalBytes,

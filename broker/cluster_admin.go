@@ -253,3 +253,14 @@ func (c *cluster) reconfigure(st *meta.State, t *topic, overrides map[string]str
 	}
 	c.swapTopic(&nt)
 }
+
+// reconfigureAll resolves every topic's effective configuration again, after the broker-level
+// values it inherits changed outside the metadata log (a configuration file reload).
+func (c *cluster) reconfigureAll() {
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	st := c.store.State()
+	for _, t := range c.allTopics() {
+		c.reconfigure(st, t, t.overrides)
+	}
+}

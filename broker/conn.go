@@ -51,6 +51,9 @@ type conn struct {
 	principalPtr atomic.Pointer[auth.Principal]
 	// sasl is the SASL exchange in progress, if any (reader goroutine only).
 	sasl *saslExchange
+	// authDeadline is when the connection must have authenticated: one deadline from accept
+	// covering the TLS handshake and the SASL exchange together.
+	authDeadline time.Time
 	// sessionExpiry is when the SASL session ends (KIP-368), in Unix nanoseconds; 0: never.
 	sessionExpiry  atomic.Int64
 	clientSoftware string
@@ -97,6 +100,7 @@ func newConn(s *Server, nc net.Conn, bl *boundListener) *conn {
 		cancel:        cancel,
 		out:           make(chan *pending, maxInFlight),
 		fetchSessions: make(map[int32]struct{}),
+		authDeadline:  time.Now().Add(s.cfg.AuthenticationTimeout),
 	}
 	c.setPrincipal(auth.Anonymous)
 	c.logger = s.logger.With("conn", c.remote, "listener", bl.cfg.Name)
@@ -117,7 +121,7 @@ func (c *conn) serve() {
 	if !c.authenticated.Load() {
 		// A client that connects and never authenticates would otherwise hold a connection slot
 		// until connections.max.idle.ms.
-		t := time.AfterFunc(c.srv.cfg.AuthenticationTimeout, func() {
+		t := time.AfterFunc(time.Until(c.authDeadline), func() {
 			if !c.authenticated.Load() {
 				c.authEvent(hook.AuthRefused, "", "", "authentication not completed within bulwark.authentication.timeout.ms", false)
 				c.close()

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/coordlog"
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
@@ -35,24 +33,22 @@ type coordinators struct {
 func (s *Server) openCoordinators() error {
 	gcfg := group.DefaultConfig()
 	gcfg.Logger = s.logger.With("component", "group-coordinator")
-	gcfg.InitialRebalanceDelay = s.cfgMillis("group.initial.rebalance.delay.ms", gcfg.InitialRebalanceDelay)
-	gcfg.MinSessionTimeout = s.cfgMillis("group.min.session.timeout.ms", gcfg.MinSessionTimeout)
-	gcfg.MaxSessionTimeout = s.cfgMillis("group.max.session.timeout.ms", gcfg.MaxSessionTimeout)
-	gcfg.MaxGroupSize = s.cfgInt("group.max.size", 0)
-	gcfg.OffsetsRetention = time.Duration(s.cfgInt("offsets.retention.minutes", 10080)) * time.Minute
-	gcfg.OffsetsCheckInterval = s.cfgMillis("offsets.retention.check.interval.ms", gcfg.OffsetsCheckInterval)
-	gcfg.MaxMetadataBytes = s.cfgInt("offset.metadata.max.bytes", gcfg.MaxMetadataBytes)
-	gcfg.ConsumerHeartbeatInterval = s.cfgMillis("group.consumer.heartbeat.interval.ms", gcfg.ConsumerHeartbeatInterval)
-	gcfg.ConsumerSessionTimeout = s.cfgMillis("group.consumer.session.timeout.ms", gcfg.ConsumerSessionTimeout)
-	gcfg.ConsumerMaxSize = s.cfgInt("group.consumer.max.size", 0)
-	if v, ok := s.cfg.Get("group.consumer.assignors"); ok && v != "" {
-		gcfg.ConsumerAssignors = strings.Split(v, ",")
-	}
+	gcfg.InitialRebalanceDelay = s.cfg.GroupInitialRebalanceDelay
+	gcfg.MinSessionTimeout = s.cfg.GroupMinSessionTimeout
+	gcfg.MaxSessionTimeout = s.cfg.GroupMaxSessionTimeout
+	gcfg.MaxGroupSize = unlimitedAsZero(s.cfg.GroupMaxSize)
+	gcfg.OffsetsRetention = s.cfg.OffsetsRetention
+	gcfg.OffsetsCheckInterval = s.cfg.OffsetsRetentionCheckInterval
+	gcfg.MaxMetadataBytes = int(s.cfg.OffsetMetadataMaxBytes)
+	gcfg.ConsumerHeartbeatInterval = s.cfg.GroupConsumerHeartbeatInterval
+	gcfg.ConsumerSessionTimeout = s.cfg.GroupConsumerSessionTimeout
+	gcfg.ConsumerMaxSize = unlimitedAsZero(s.cfg.GroupConsumerMaxSize)
+	gcfg.ConsumerAssignors = s.cfg.GroupConsumerAssignors
 	s.coord.groups = group.New(gcfg, topicView{s.cluster})
 	s.coord.txns = s.newTxnCoordinator()
 
 	lc := plog.DefaultConfig()
-	lc.SegmentBytes = int64(s.cfgInt("offsets.topic.segment.bytes", 100<<20))
+	lc.SegmentBytes = int64(s.cfg.OffsetsTopicSegmentBytes)
 	lc.RetentionMs, lc.RetentionBytes = -1, -1
 	lc.Sealing = s.coordinatorSealing()
 	dir := filepath.Join(s.cfg.LogDirs[0], coordinatorDirName)
@@ -136,24 +132,12 @@ func (s *Server) coordinatorEntries() []*apiEntry {
 	}, s.txnEntries()...)
 }
 
-// cfgMillis reads a broker key holding milliseconds.
-func (s *Server) cfgMillis(key string, def time.Duration) time.Duration {
-	if v, ok := s.cfg.Get(key); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return time.Duration(n) * time.Millisecond
-		}
+// unlimitedAsZero maps Kafka's Int.MaxValue "unlimited" to the coordinators' 0.
+func unlimitedAsZero(n int32) int {
+	if n == maxInt32 {
+		return 0
 	}
-	return def
-}
-
-// cfgInt reads an integer broker key; Kafka's Int.MaxValue "unlimited" becomes def.
-func (s *Server) cfgInt(key string, def int) int {
-	if v, ok := s.cfg.Get(key); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n < 1<<31-1 {
-			return int(n)
-		}
-	}
-	return def
+	return int(n)
 }
 
 // topicView is the group coordinator's view of the cluster's topics.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/broker/keys"
 )
 

@@ -17,6 +17,9 @@ func WithHook(r hook.Registration) Option {
 	return func(s *Server) { s.hookRegs = append(s.hookRegs, r) }
 }
 
+// HookStats returns each hook registration's counters (delivered, dropped, panics).
+func (s *Server) HookStats() []hook.Stats { return s.hooks.Stats() }
+
 // requestDone emits the event for one answered (or silently completed) request.
 func (c *conn) requestDone(p *pending, responseBytes int, sendStart, sendEnd time.Time) {
 	hs := c.srv.hooks

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
 

@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -38,6 +39,20 @@ func remoteIP(addr net.Addr) string {
 		return addr.String()
 	}
 	return host
+}
+
+// remoteAddr is the IP of a remote address, or the zero Addr (which no allowlist allows) when it
+// has none.
+func remoteAddr(addr net.Addr) netip.Addr {
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	if ap, err := netip.ParseAddrPort(addr.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // creationDelay takes a token for one new connection and returns how long the accept loop must

@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/auth"
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 )
 
 // listenerAuth is how one listener authenticates its connections, built once at start-up from
@@ -40,10 +40,7 @@ func (s *Server) buildListenerAuth(l config.Listener) (*listenerAuth, error) {
 	if ms, err := strconv.ParseInt(sec.ReauthMs, 10, 64); err == nil {
 		la.reauth = time.Duration(ms) * time.Millisecond
 	}
-	if v, ok := s.cfg.Values["listener.name."+lower(l.Name)+".max.connections"]; ok {
-		n, _ := strconv.ParseInt(v, 10, 32)
-		la.maxConns = int32(n)
-	}
+	la.maxConns = s.cfg.ListenerMaxConnections(l.Name)
 	switch sec.Protocol {
 	case "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL":
 	default:
@@ -114,7 +111,14 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 		nc = tls.Server(nc, bl.auth.tls)
 	}
 	c := newConn(s, nc, bl)
-	if reason, ok := s.limits.admit(ip, bl.cfg.Name, s.effectiveConfig(), bl.auth.maxConns); !ok {
+	cfg := s.effectiveConfig()
+	// The allowlist decides before a byte is read or the TLS handshake starts.
+	if al := cfg.ListenerAllowlist(bl.cfg.Name); !al.Allows(remoteAddr(nc.RemoteAddr())) {
+		c.refuseConnection(fmt.Sprintf("client address %s is not in the listener's allowlist (%s)", ip, al))
+		_ = nc.Close()
+		return
+	}
+	if reason, ok := s.limits.admit(ip, bl.cfg.Name, cfg, bl.auth.maxConns); !ok {
 		c.refuseConnection(reason)
 		_ = nc.Close()
 		return
@@ -155,7 +159,7 @@ func (c *conn) handshake() bool {
 	if !ok {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.cfg.AuthenticationTimeout)
+	ctx, cancel := context.WithDeadline(c.ctx, c.authDeadline)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.authEvent(hook.AuthFailure, "TLS", "", "TLS handshake failed: "+err.Error(), false)
@@ -181,12 +185,8 @@ func (c *conn) handshake() bool {
 	return true
 }
 
-// effectiveConfig is the static configuration with the dynamic broker overrides applied, for
-// the dynamic connection limits.
+// effectiveConfig is the configuration in force: the file as last reloaded, with the dynamic
+// broker configs applied; it serves the dynamic connection limits and allowlists.
 func (s *Server) effectiveConfig() *config.Config {
-	st := s.cluster.store.State()
-	if len(st.BrokerConfigs) == 0 {
-		return s.cfg
-	}
-	return s.cfg.WithDynamic(st.BrokerConfigs)
+	return s.cluster.live.effective(s.cluster.store.State())
 }

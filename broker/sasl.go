@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bulwark-kafka/bulwark/auth"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 )
 
 // saslExchange is a SASL exchange in progress on a connection. It is touched only by the

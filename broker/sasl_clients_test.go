@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -11,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 )
 
 // TestFranzGoSASLOverTLS: a user created through AlterUserScramCredentials logs in on the very

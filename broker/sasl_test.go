@@ -3,7 +3,6 @@ package broker
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"io"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/bulwark-kafka/bulwark/auth"
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 )
 
 // testMechanism is a one-message SASL mechanism for exercising the broker's SASL plumbing:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"io"
 	"log/slog"
 	"net"
@@ -17,8 +16,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bulwark-kafka/bulwark/auth"
+	"github.com/bulwark-kafka/bulwark/auth/scram"
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/broker/keys"
+	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
 
 // Server is a single Kafka broker: its listeners, connections and the partitions it leads.
@@ -46,6 +48,14 @@ type Server struct {
 	keys            keys.Provider // nil when encryption at rest is off
 	// now is the clock for session lifetimes and credential expiry.
 	now func() time.Time
+
+	// decoys caches the SCRAM stand-in shape per mechanism for decoyState (scramDecoy).
+	decoyMu    sync.Mutex
+	decoyState *meta.State
+	decoys     map[string]scram.Decoy
+
+	// reloadMu serializes configuration reloads.
+	reloadMu sync.Mutex
 
 	mu        sync.Mutex
 	listeners []*boundListener
@@ -199,6 +209,10 @@ func (s *Server) dispatch(c *conn, e *apiEntry, h requestHeader, req kmsg.Reques
 	return e.handle(c, h, req)
 }
 
+// connCloseGrace is how long Shutdown waits for connection goroutines after closing their
+// sockets before it closes storage regardless.
+const connCloseGrace = 500 * time.Millisecond
+
 // Shutdown drains the broker: it stops accepting, stops reading new requests, answers every
 // request already read (waiting up to ctx for long polls and fsyncs), then syncs and closes every
 // log. It is what SIGTERM does.
@@ -230,7 +244,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.close()
 		}
 		s.mu.Unlock()
-		<-done
+		// Closed sockets end every reader and writer; a connection goroutine that still does not
+		// return (a stuck SASL mechanism, say) must not hold the shutdown past its deadline.
+		select {
+		case <-done:
+		case <-time.After(connCloseGrace):
+			s.logger.Error("shutdown: connections still busy after being closed; closing storage anyway", "grace", connCloseGrace)
+		}
 		s.bgWG.Wait()
 		s.closeErr = errors.Join(s.closeCoordinators(), s.cluster.close(), s.lock.Close())
 		if l, ok := s.keys.(*keys.Local); ok {

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/internal/testpki"
 )
 

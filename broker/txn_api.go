@@ -25,11 +25,10 @@ type txnCoordinator struct {
 }
 
 func (s *Server) newTxnCoordinator() *txnCoordinator {
-	d := txn.Config{}
 	cfg := txn.Config{
-		MaxTimeout:         s.cfgMillis("transaction.max.timeout.ms", d.MaxTimeout),
-		AbortCheckInterval: s.cfgMillis("transaction.abort.timed.out.transaction.cleanup.interval.ms", d.AbortCheckInterval),
-		IDExpiration:       s.cfgMillis("transactional.id.expiration.ms", d.IDExpiration),
+		MaxTimeout:         s.cfg.TransactionMaxTimeout,
+		AbortCheckInterval: s.cfg.TransactionAbortCheckInterval,
+		IDExpiration:       s.cfg.TransactionalIDExpiration,
 		Logger:             s.logger.With("component", "transaction-coordinator"),
 	}
 	t := &txnCoordinator{s: s}

@@ -2,7 +2,7 @@ package scram
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
@@ -25,11 +25,41 @@ type mechanism struct {
 	fakeSecret []byte
 	// serverNonce makes the server's part of the nonce (alnumNonce; tests fix it).
 	serverNonce func() string
+	// decoy says what an unknown user's stand-in credential looks like (nil: DefaultDecoy).
+	decoy func() Decoy
+}
+
+// Decoy is the shape of the stand-in credential an unknown user gets: the iteration count and
+// salt length a probe sees in server-first. To be indistinguishable from real users it should be
+// what most real credentials of the mechanism use.
+type Decoy struct {
+	Iterations int
+	SaltLen    int
+}
+
+// DefaultDecoy matches credentials made by kadm and `bulwark users set` with their defaults.
+var DefaultDecoy = Decoy{Iterations: 8192, SaltLen: 24}
+
+// Options adjust a mechanism.
+type Options struct {
+	// Decoy, when set, is asked at each unknown-user login for the stand-in's shape, so it can
+	// follow the credentials actually stored.
+	Decoy func() Decoy
 }
 
 // NewMechanism returns the server side of SCRAM-SHA-256 or SCRAM-SHA-512 over lookup.
 func NewMechanism(name string, lookup Lookup) (auth.Mechanism, error) {
 	return newMechanism(name, lookup)
+}
+
+// NewMechanismWithOptions is NewMechanism with Options.
+func NewMechanismWithOptions(name string, lookup Lookup, o Options) (auth.Mechanism, error) {
+	m, err := newMechanism(name, lookup)
+	if err != nil {
+		return nil, err
+	}
+	m.decoy = o.Decoy
+	return m, nil
 }
 
 func newMechanism(name string, lookup Lookup) (*mechanism, error) {
@@ -177,12 +207,18 @@ func (s *session) Principal() auth.Principal { return auth.User(s.user) }
 func (s *session) Expiry() time.Time         { return time.Time{} }
 
 // fakeCredential stands in for an unknown user: a salt stable per user name (so repeated probes
-// see the same one) and keys that no proof can match.
+// see the same one), of the length and iteration count real users have, and keys that no proof
+// can match. The exchange then does the same work as for a real user with a wrong password.
 func (s *session) fakeCredential(user string) Credential {
-	salt := hmacSum(sha256.New, s.m.fakeSecret, []byte(user))[:24]
+	d := DefaultDecoy
+	if s.m.decoy != nil {
+		d = s.m.decoy()
+	}
+	d.SaltLen = min(max(d.SaltLen, 8), 64)
+	salt := hmacSum(sha512.New, s.m.fakeSecret, []byte(user))[:d.SaltLen]
 	keys := make([]byte, 2*s.m.hash().Size())
 	_, _ = rand.Read(keys)
-	return Credential{Salt: salt, Iterations: 8192, StoredKey: keys[:len(keys)/2], ServerKey: keys[len(keys)/2:]}
+	return Credential{Salt: salt, Iterations: d.Iterations, StoredKey: keys[:len(keys)/2], ServerKey: keys[len(keys)/2:]}
 }
 
 // decodeSaslName undoes SCRAM's user-name escaping ("=2C" is ',' and "=3D" is '='); any other

@@ -78,6 +78,24 @@ type Config struct {
 	LogLocalRetentionBytes         int64         // log.local.retention.bytes
 	LogMessageDownConversion       bool          // log.message.downconversion.enable
 
+	// Groups, offsets and transactions.
+	GroupInitialRebalanceDelay     time.Duration // group.initial.rebalance.delay.ms
+	GroupMinSessionTimeout         time.Duration // group.min.session.timeout.ms
+	GroupMaxSessionTimeout         time.Duration // group.max.session.timeout.ms
+	GroupMaxSize                   int32         // group.max.size (MaxInt32: unlimited)
+	GroupConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
+	GroupConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms
+	GroupConsumerMaxSize           int32         // group.consumer.max.size (MaxInt32: unlimited)
+	GroupConsumerAssignors         []string      // group.consumer.assignors
+	OffsetMetadataMaxBytes         int32         // offset.metadata.max.bytes
+	OffsetsRetention               time.Duration // offsets.retention.minutes
+	OffsetsRetentionCheckInterval  time.Duration // offsets.retention.check.interval.ms
+	OffsetsTopicSegmentBytes       int32         // offsets.topic.segment.bytes (the coordinator journal's segments)
+	TransactionMaxTimeout          time.Duration // transaction.max.timeout.ms
+	TransactionalIDExpiration      time.Duration // transactional.id.expiration.ms
+	TransactionAbortCheckInterval  time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
+	ProducerIDExpirationMs         int64         // producer.id.expiration.ms
+
 	// Security (parsed and validated now; the authentication and authorization work uses them).
 	SSLKeystoreLocation       string   // ssl.keystore.location
 	SSLKeystoreType           string   // ssl.keystore.type
@@ -194,6 +212,9 @@ func checkBrokerKey(key, value string) (string, *KeyError) {
 	d := brokerDef(key)
 	if d == nil {
 		return "", &KeyError{Key: key, Msg: "unknown key", Err: ErrUnknownKey}
+	}
+	if d.NotYet != "" {
+		return "", &KeyError{Key: key, Msg: "not supported yet: " + d.NotYet + "; remove this key", Err: ErrUnsupported}
 	}
 	if err := d.check(value); err != nil {
 		return "", &KeyError{Key: key, Msg: err.Error(), Err: ErrInvalidValue}
@@ -321,6 +342,7 @@ func (c *Config) clone() *Config {
 	n.IAMHosts = slices.Clone(c.IAMHosts)
 	n.BootstrapUsers = maps.Clone(c.BootstrapUsers)
 	n.SuperUsers = slices.Clone(c.SuperUsers)
+	n.GroupConsumerAssignors = slices.Clone(c.GroupConsumerAssignors)
 	n.Values = maps.Clone(c.Values)
 	if n.Values == nil {
 		n.Values = map[string]string{}

@@ -78,7 +78,6 @@ connections.max.idle.ms = 1500
 log.retention.minutes = 10
 log.flush.interval.ms = 250
 max.connections.per.ip.overrides = 10.0.0.1:5, host.example:0
-super.users = User:alice; User:CN=admin,O=example
 bulwark.log.flush.acks.all = false
 bulwark.shutdown.timeout.ms = 5000
 num.network.threads = 8
@@ -106,10 +105,7 @@ offsets.topic.replication.factor = 3
 	if !reflect.DeepEqual(c.MaxConnectionsPerIPOverrides, map[string]int32{"10.0.0.1": 5, "host.example": 0}) {
 		t.Errorf("ip overrides %v", c.MaxConnectionsPerIPOverrides)
 	}
-	if !reflect.DeepEqual(c.SuperUsers, []string{"User:alice", "User:CN=admin,O=example"}) {
-		t.Errorf("super users %q", c.SuperUsers)
-	}
-	if c.Values["num.partitions"] != "3" || c.Values["listeners"] == "" || len(c.Values) != 17 {
+	if c.Values["num.partitions"] != "3" || c.Values["listeners"] == "" || len(c.Values) != 16 {
 		t.Errorf("values %v", c.Values)
 	}
 }
@@ -187,10 +183,13 @@ func TestParseErrors(t *testing.T) {
 		{"ssl.client.auth=always", "ssl.client.auth", "one of", ErrInvalidValue},
 		{"ssl.keystore.type=P12", "ssl.keystore.type", "one of", ErrInvalidValue},
 		{"ssl.enabled.protocols=TLSv1", "ssl.enabled.protocols", "one of", ErrInvalidValue},
-		{"super.users=alice", "super.users", "Type:name", ErrInvalidValue},
+		{"super.users=User:alice", "super.users", "not supported yet: authorization", ErrUnsupported},
+		{"authorizer.class.name=kafka.security.authorizer.AclAuthorizer", "authorizer.class.name", "not supported yet", ErrUnsupported},
+		{"allow.everyone.if.no.acl.found=false", "allow.everyone.if.no.acl.found", "not supported yet", ErrUnsupported},
+		{"controller.quorum.voters=1@h:9093", "controller.quorum.voters", "not supported yet", ErrUnsupported},
 		{"max.connections.per.ip.overrides=a", "max.connections.per.ip.overrides", "host:count", ErrInvalidValue},
 		{"max.connections.per.ip.overrides=a:-1", "max.connections.per.ip.overrides", "non-negative", ErrInvalidValue},
-		{"bulwark.metrics.listen=11001", "bulwark.metrics.listen", "host:port", ErrInvalidValue},
+		{"bulwark.metrics.listen=127.0.0.1:11001", "bulwark.metrics.listen", "not supported yet: the Prometheus endpoint", ErrUnsupported},
 		{"bulwark.unknown=1", "bulwark.unknown", "unknown key", ErrUnknownKey},
 		{"process.roles=broker,observer", "process.roles", "one of", ErrInvalidValue},
 		{"compression.gzip.level=0", "compression.gzip.level", "between 1 and 9", ErrInvalidValue},
@@ -268,15 +267,12 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.segment.bytes=1073741824
 log.retention.check.interval.ms=300000
-controller.quorum.voters=1@localhost:9093
 ssl.keystore.password=secret
 sasl.enabled.mechanisms=SCRAM-SHA-512,AWS_MSK_IAM
-allow.everyone.if.no.acl.found=true
-authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 listener.name.plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.plaintext.ssl.client.auth=required
 `)
-	if c.SSLKeystorePassword != "secret" || !c.AllowEveryoneIfNoACLFound || len(c.SASLEnabledMechanisms) != 2 {
+	if c.SSLKeystorePassword != "secret" || len(c.SASLEnabledMechanisms) != 2 {
 		t.Errorf("security fields: %+v", c)
 	}
 	if v, ok := c.Get("listener.name.plaintext.ssl.client.auth"); !ok || v != "required" {

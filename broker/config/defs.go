@@ -22,6 +22,9 @@ func noDefault(d *Def) { d.NoDefault, d.Default = true, "" }
 func dyn(d *Def)       { d.Dynamic = true }
 func noEffect(d *Def)  { d.NoEffect = true }
 
+// notYet refuses a key the broker does not act on yet; why says what is missing.
+func notYet(why string) opt { return func(d *Def) { d.NotYet = why } }
+
 func check(f func(string) error) opt { return func(d *Def) { d.Validate = f } }
 
 // syn puts a broker key in a synonym group; the higher rank wins when several are set.
@@ -124,7 +127,8 @@ func applyOrder(t *table) []*Def {
 // listener.name.<listener>.<key>, as Kafka allows for TLS and SASL settings.
 func listenerPrefixable(key string) bool {
 	return strings.HasPrefix(key, "ssl.") || strings.HasPrefix(key, "sasl.") ||
-		key == "connections.max.reauth.ms" || key == "max.connections" || key == "max.connection.creation.rate"
+		key == "connections.max.reauth.ms" || key == "max.connections" || key == "max.connection.creation.rate" ||
+		key == allowedCIDRsKey
 }
 
 // splitListenerKey splits "listener.name.<listener>.<key>" into the upper-cased listener name
@@ -164,7 +168,10 @@ func brokerDef(key string) *Def {
 		}
 	}
 	cp := *base
-	cp.Name, cp.set, cp.group, cp.rank, cp.Dynamic = key, nil, "", 0, false
+	// A per-listener allowlist changes at runtime like the broker-wide one; other per-listener
+	// keys are read when the listener is set up.
+	dynamic := base.Dynamic && base.Name == allowedCIDRsKey
+	cp.Name, cp.set, cp.group, cp.rank, cp.Dynamic = key, nil, "", 0, dynamic
 	return &cp
 }
 

@@ -52,6 +52,8 @@ func ValidateBrokerDynamic(changes map[string]string) error {
 		switch {
 		case d == nil:
 			errs = append(errs, &KeyError{Key: k, Msg: "unknown broker config", Err: ErrUnknownKey})
+		case d.NotYet != "":
+			errs = append(errs, &KeyError{Key: k, Msg: "not supported yet: " + d.NotYet, Err: ErrUnsupported})
 		case !d.Dynamic:
 			errs = append(errs, &KeyError{Key: k, Msg: "cannot be changed at runtime; set it in the configuration file and restart", Err: ErrNotDynamic})
 		default:

@@ -58,6 +58,9 @@ func writeTable(b *bytes.Buffer, defs []*Def, topic bool) {
 		if d.NoEffect {
 			doc = "*Accepted, no effect.* " + doc
 		}
+		if d.NotYet != "" {
+			doc = "*Not supported yet: setting it fails start-up (" + d.NotYet + ").* " + doc
+		}
 		if d.Sensitive {
 			doc += " Sensitive: never shown by DescribeConfigs."
 		}

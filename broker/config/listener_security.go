@@ -114,3 +114,17 @@ func parseBootstrapUsers(v string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// ListenerMaxConnections is listener.name.<listener>.max.connections, or MaxInt32 (no
+// per-listener limit) when it is not set.
+func (c *Config) ListenerMaxConnections(listener string) int32 {
+	v, ok := c.listenerOverride(listener, "max.connections")
+	if !ok {
+		return 1<<31 - 1
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return 1<<31 - 1 // checked when the file was parsed; unreachable
+	}
+	return int32(n)
+}

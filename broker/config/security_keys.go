@@ -39,11 +39,11 @@ func securityDefs() []*Def {
 		def("sasl.jaas.config", TypePassword, "", "JAAS login configuration; usually set per listener and mechanism.", noDefault, noEffect),
 		def("sasl.kerberos.service.name", TypeString, "", "Kerberos service name.", noDefault, noEffect),
 		def("super.users", TypeString, "", "Principals allowed everything, separated by ';' (User:alice;User:CN=admin).",
-			noDefault, check(validSuperUsers), setFunc(func(c *Config, v string) { c.SuperUsers, _ = parseSuperUsers(v) })),
+			noDefault, notYet("authorization is not implemented yet: every authenticated principal may use every API"), check(validSuperUsers), setFunc(func(c *Config, v string) { c.SuperUsers, _ = parseSuperUsers(v) })),
 		def("allow.everyone.if.no.acl.found", TypeBoolean, "false", "Allow an operation on a resource that has no ACLs.",
-			setBool(func(c *Config) *bool { return &c.AllowEveryoneIfNoACLFound })),
+			notYet("authorization is not implemented yet: every authenticated principal may use every API"), setBool(func(c *Config) *bool { return &c.AllowEveryoneIfNoACLFound })),
 		def("authorizer.class.name", TypeString, "", "The authorizer; empty disables authorization.",
-			str(func(c *Config) *string { return &c.AuthorizerClassName })),
+			notYet("authorization is not implemented yet: every authenticated principal may use every API"), str(func(c *Config) *string { return &c.AuthorizerClassName })),
 		def("principal.builder.class", TypeClass, "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder", "Principal builder.", noEffect),
 	}
 }
@@ -54,7 +54,7 @@ func bulwarkDefs() []*Def {
 		def("bulwark.log.flush.acks.all", TypeBoolean, "true", "Answer an acks=all produce only after its batch is fsynced (group commit). false behaves like Kafka, which relies on replication.",
 			setBool(func(c *Config) *bool { return &c.FlushAcksAll })),
 		def("bulwark.metrics.listen", TypeString, "127.0.0.1:11001", "Address of the Prometheus metrics endpoint (the MSK open-monitoring port).",
-			check(validHostPort), setStr(func(c *Config) *string { return &c.MetricsListen })),
+			notYet("the Prometheus endpoint is not implemented yet"), check(validHostPort), setStr(func(c *Config) *string { return &c.MetricsListen })),
 		def("bulwark.sasl.plain.allow.plaintext", TypeBoolean, "false", "Offer PLAIN on SASL_PLAINTEXT listeners, where the password crosses the network in the clear. PLAIN is always offered over TLS when enabled.",
 			setBool(func(c *Config) *bool { return &c.PlainAllowPlaintext })),
 		def("bulwark.authentication.timeout.ms", TypeLong, "10000", "Longest a new connection may take to finish its TLS handshake and SASL authentication before it is closed.",
@@ -87,6 +87,8 @@ func bulwarkDefs() []*Def {
 			noDefault, setStr(func(c *Config) *string { return &c.EncryptionAWSEndpoint })),
 		def("bulwark.encryption.kms.timeout.ms", TypeLong, "5000", "Longest one key-service call may take before the operation that needed it fails with a retriable error.",
 			check(atLeast(1)), setMs(func(c *Config) *time.Duration { return &c.EncryptionKMSTimeout })),
+		def(allowedCIDRsKey, TypeList, "", "Client networks every listener accepts, comma-separated CIDRs or addresses, IPv4 and IPv6 (the self-hosted form of MSK's security groups). A connection from elsewhere is closed before TLS or any byte is read, logged and recorded. Empty: every address. listener.name.<listener>.bulwark.allowed.cidrs overrides it for one listener. Reloaded on SIGHUP and settable through the dynamic broker config API.",
+			dyn, check(validCIDRs)),
 		def("bulwark.shutdown.timeout.ms", TypeLong, "30000", "How long a graceful shutdown waits for in-flight requests.",
 			check(atLeast(0)), setMs(func(c *Config) *time.Duration { return &c.ShutdownTimeout })),
 	}

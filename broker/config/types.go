@@ -20,7 +20,8 @@ var (
 	ErrSyntax = errors.New("config: syntax error")
 	// ErrNotDynamic is returned by ValidateBrokerDynamic for a key that cannot change at runtime.
 	ErrNotDynamic = errors.New("config: not dynamically updatable")
-	// ErrUnsupported is returned for Kafka keys Bulwark deliberately rejects (ZooKeeper mode).
+	// ErrUnsupported is returned for Kafka keys Bulwark deliberately rejects (ZooKeeper mode) and
+	// for keys it does not act on yet.
 	ErrUnsupported = errors.New("config: unsupported key")
 )
 
@@ -113,6 +114,9 @@ type Def struct {
 	Dynamic bool
 	// NoEffect marks Kafka keys that are accepted for compatibility but change nothing.
 	NoEffect bool
+	// NotYet says why a key Bulwark will act on later is refused today: setting it (in the file
+	// or dynamically) fails, so no one believes a setting is in force when it is not.
+	NotYet string
 	// Validate checks range or enum after the type check; nil means the type check only.
 	Validate func(string) error
 

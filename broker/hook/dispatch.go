@@ -221,9 +221,16 @@ func (d *Dispatcher) run(s *subscriber) {
 func (d *Dispatcher) deliver(s *subscriber, ev event) {
 	defer func() {
 		if p := recover(); p != nil {
+			// A hook that panics on every event must not flood the log: the first panic is logged
+			// with its stack, later ones at each power of two, all of them counted.
 			n := s.panics.Add(1)
-			d.logger.Error("hook panicked; event skipped", "hook", s.reg.Name, "panic", fmt.Sprint(p),
-				"panics_total", n, "stack", string(debug.Stack()))
+			switch {
+			case n == 1:
+				d.logger.Error("hook panicked; event skipped", "hook", s.reg.Name, "panic", fmt.Sprint(p),
+					"panics_total", n, "stack", string(debug.Stack()))
+			case n&(n-1) == 0:
+				d.logger.Error("hook panicked again; events skipped", "hook", s.reg.Name, "panic", fmt.Sprint(p), "panics_total", n)
+			}
 		}
 	}()
 	r := s.reg

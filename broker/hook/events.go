@@ -157,10 +157,12 @@ type ConfigChange struct {
 	// Source is "SIGHUP" for a file reload, or the admin API's name.
 	Source    string
 	Principal auth.Principal
-	// Changed are the keys whose value changed; Err is set when the change was refused (and then
-	// nothing changed).
-	Changed []string
-	Err     string
+	// Changed are the keys whose value changed. NeedRestart are keys a reload found changed
+	// that cannot change at runtime: they keep their value until a restart. Err is set when the
+	// change was refused (and then nothing changed).
+	Changed     []string
+	NeedRestart []string
+	Err         string
 }
 
 // RequestHook observes every request the broker answers or refuses.
