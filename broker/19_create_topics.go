@@ -14,7 +14,8 @@ package broker
 // in all (POLICY_VIOLATION beyond, as Kafka bounds one controller operation). validate_only runs
 // every check and creates nothing (the topic id is then zero). v5+ results carry the partition
 // count, replication factor and the topic's effective configs sorted by name; v7 the topic id.
-// The timeout is ignored: creation is complete when the response is sent.
+// The timeout is ignored: creation is complete when the response is sent. Created partitions count
+// against controller_mutation_rate, strictly from v6 (THROTTLING_QUOTA_EXCEEDED per topic).
 
 import (
 	"sort"
@@ -34,6 +35,7 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 	dups := duplicateNames(names)
 	answered := make(map[string]bool, len(req.Topics))
 	budget := partitionBudget(maxNewPartitionsPerRequest)
+	mutations := c.mutationQuota(h, 6, req.ValidateOnly)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		if answered[rt.Topic] {
@@ -42,16 +44,23 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 		answered[rt.Topic] = true
 		out := kmsg.NewCreateTopicsResponseTopic()
 		out.Topic = rt.Topic
-		if dups[rt.Topic] {
+		switch {
+		case dups[rt.Topic]:
 			out.ErrorCode, out.ErrorMessage = errorCode(newAPIError(kerr.InvalidRequest, "duplicate topic name"))
-		} else {
+		default:
+			if err := mutations.refuse(); err != nil {
+				out.ErrorCode, out.ErrorMessage = errorCode(err)
+				break
+			}
 			s.createOneTopic(rt, req.ValidateOnly, &budget, &out)
 		}
 		if out.ErrorCode == 0 && !req.ValidateOnly {
+			mutations.record(int(out.NumPartitions))
 			s.logger.Info("topic created by request", "topic", rt.Topic, "client_id", h.clientID, "remote", c.remote)
 		}
 		resp.Topics = append(resp.Topics, out)
 	}
+	resp.ThrottleMillis = mutations.throttleMillis()
 	return respond(resp)
 }
 

@@ -48,10 +48,15 @@ func (s *Server) handleDeleteTopics(c *conn, h requestHeader, kreq kmsg.Request)
 		}
 		return respond(resp)
 	}
+	mutations := c.mutationQuota(h, 5, false)
 	for _, ref := range s.resolveDeletes(entries) {
+		if ref.err == nil {
+			ref.err = mutations.refuse()
+		}
 		if ref.err == nil {
 			ref.err = s.cluster.deleteTopic(ref.t)
 			if ref.err == nil {
+				mutations.record(len(ref.t.partitions))
 				s.logger.Info("topic deleted by request", "topic", ref.t.name, "client_id", h.clientID, "remote", c.remote)
 				// Committed offsets go with the topic, as in Kafka, so a topic re-created under
 				// the same name does not inherit them.
@@ -60,6 +65,7 @@ func (s *Server) handleDeleteTopics(c *conn, h requestHeader, kreq kmsg.Request)
 		}
 		resp.Topics = append(resp.Topics, deleteResult(ref.name, ref.id, ref.err))
 	}
+	resp.ThrottleMillis = mutations.throttleMillis()
 	return respond(resp)
 }
 

@@ -26,6 +26,7 @@ func (s *Server) handleCreatePartitions(c *conn, h requestHeader, kreq kmsg.Requ
 	dups := duplicateNames(names)
 	answered := make(map[string]bool, len(req.Topics))
 	budget := partitionBudget(maxNewPartitionsPerRequest)
+	mutations := c.mutationQuota(h, 3, req.ValidateOnly)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		if answered[rt.Topic] {
@@ -35,18 +36,26 @@ func (s *Server) handleCreatePartitions(c *conn, h requestHeader, kreq kmsg.Requ
 		out := kmsg.NewCreatePartitionsResponseTopic()
 		out.Topic = rt.Topic
 		var err error
+		before := 0
+		if t := s.cluster.lookupTopic(rt.Topic); t != nil {
+			before = len(t.partitions)
+		}
 		if dups[rt.Topic] {
 			err = newAPIError(kerr.InvalidRequest, "duplicate topic name")
-		} else if err = s.checkNewPartitions(rt, &budget); err == nil {
-			err = s.cluster.createPartitions(rt.Topic, rt.Count, req.ValidateOnly)
+		} else if err = mutations.refuse(); err == nil {
+			if err = s.checkNewPartitions(rt, &budget); err == nil {
+				err = s.cluster.createPartitions(rt.Topic, rt.Count, req.ValidateOnly)
+			}
 		}
 		out.ErrorCode, out.ErrorMessage = errorCode(err)
 		if err == nil && !req.ValidateOnly {
+			mutations.record(int(rt.Count) - before)
 			s.logger.Info("partitions created by request", "topic", rt.Topic, "total", rt.Count,
 				"client_id", h.clientID, "remote", c.remote)
 		}
 		resp.Topics = append(resp.Topics, out)
 	}
+	resp.ThrottleMillis = mutations.throttleMillis()
 	return respond(resp)
 }
 

@@ -29,6 +29,8 @@ func (s *Server) adminEntries() []*apiEntry {
 		{key: 32, min: 0, max: 4, handle: s.handleDescribeConfigs},
 		{key: 33, min: 0, max: 2, handle: s.handleAlterConfigs},
 		{key: 35, min: 1, max: 4, handle: s.handleDescribeLogDirs},
+		{key: 48, min: 0, max: 1, handle: s.handleDescribeClientQuotas},
+		{key: 49, min: 0, max: 1, handle: s.handleAlterClientQuotas},
 		{key: 37, min: 0, max: 3, handle: s.handleCreatePartitions},
 		{key: 44, min: 0, max: 1, handle: s.handleIncrementalAlterConfigs},
 		{key: 50, min: 0, max: 0, handle: s.handleDescribeUserScramCredentials},

@@ -58,6 +58,10 @@ type conn struct {
 	sessionExpiry  atomic.Int64
 	clientSoftware string
 
+	// mutedUntil is when a quota throttle ends (Unix nanoseconds): the reader reads nothing
+	// before it (KIP-219).
+	mutedUntil atomic.Int64
+
 	out      chan *pending
 	inFlight atomic.Int32
 	closed   sync.Once
@@ -110,7 +114,12 @@ func newConn(s *Server, nc net.Conn, bl *boundListener) *conn {
 func (c *conn) setPrincipal(p auth.Principal) { c.principalPtr.Store(&p) }
 
 // principal is the connection's principal: User:ANONYMOUS until it authenticates.
-func (c *conn) principal() auth.Principal { return *c.principalPtr.Load() }
+func (c *conn) principal() auth.Principal {
+	if p := c.principalPtr.Load(); p != nil {
+		return *p
+	}
+	return auth.Anonymous
+}
 
 // principalName is the connection's principal in "Type:Name" form.
 func (c *conn) principalName() string { return c.principal().String() }
@@ -151,6 +160,7 @@ func (c *conn) readLoop() error {
 		if c.srv.draining.Load() {
 			return errDraining
 		}
+		c.waitUnmuted()
 		if idle > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
@@ -191,6 +201,8 @@ func (c *conn) readLoop() error {
 			p.handlerStart = time.Now()
 			p.reply = c.srv.dispatch(c, entry, h, req)
 			p.handlerDone = time.Now()
+			p.throttle = c.throttleAfterHandler(p, req)
+			c.mute(p.throttle)
 		}
 		c.start(p)
 		select {
@@ -272,7 +284,12 @@ func (c *conn) writeLoop() {
 				broken = true
 			}
 		case p.resp != nil:
-			buf = appendResponse(buf[:0], p.header.correlationID, p.resp)
+			var throttle time.Duration
+			buf, throttle = c.prepareResponse(p, buf)
+			if throttle > p.throttle {
+				p.throttle = throttle
+				c.mute(throttle)
+			}
 			written = len(buf)
 			if _, err := bw.Write(buf); err != nil {
 				broken = true

@@ -118,6 +118,13 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
+	if d := s.quotas.Connection(remoteAddr(nc.RemoteAddr())); d > 0 {
+		// KIP-612: an IP over its connection_creation_rate has the connection closed after the
+		// throttle time, so a client retrying at once gains nothing.
+		c.refuseConnection(fmt.Sprintf("client address %s is over its connection_creation_rate quota", ip))
+		s.closeAfter(nc, d)
+		return
+	}
 	if reason, ok := s.limits.admit(ip, bl.cfg.Name, cfg, bl.auth.maxConns); !ok {
 		c.refuseConnection(reason)
 		_ = nc.Close()
@@ -189,4 +196,22 @@ func (c *conn) handshake() bool {
 // broker configs applied; it serves the dynamic connection limits and allowlists.
 func (s *Server) effectiveConfig() *config.Config {
 	return s.cluster.live.effective(s.cluster.store.State())
+}
+
+// maxDelayedCloses bounds the connections held open to be closed after a throttle; beyond it they
+// are closed at once, so a flood of refused connections cannot pile up descriptors.
+const maxDelayedCloses = 1024
+
+// closeAfter closes nc after d (capped by the drain), or at once when too many wait already.
+func (s *Server) closeAfter(nc net.Conn, d time.Duration) {
+	if s.delayedCloses.Add(1) > maxDelayedCloses {
+		s.delayedCloses.Add(-1)
+		_ = nc.Close()
+		return
+	}
+	go func() {
+		defer s.delayedCloses.Add(-1)
+		sleepCtx(s.ctx, d)
+		_ = nc.Close()
+	}()
 }

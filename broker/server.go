@@ -21,6 +21,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/broker/keys"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
+	"github.com/bulwark-kafka/bulwark/broker/quota"
 )
 
 // Server is a single Kafka broker: its listeners, connections and the partitions it leads.
@@ -44,6 +45,7 @@ type Server struct {
 	// extraMechanisms are SASL mechanisms supplied by embedders and tests (WithMechanism).
 	extraMechanisms map[string]auth.Mechanism
 	limits          *connLimits
+	quotas          *quota.Manager
 	lock            *dirLock
 	keys            keys.Provider // nil when encryption at rest is off
 	// now is the clock for session lifetimes and credential expiry.
@@ -63,8 +65,10 @@ type Server struct {
 	connWG    sync.WaitGroup
 	bgWG      sync.WaitGroup
 	draining  atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
+	// delayedCloses counts refused connections waiting out a throttle before they are closed.
+	delayedCloses atomic.Int32
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // boundListener is a listener from `listeners` with the address it actually bound, which
@@ -150,6 +154,7 @@ func New(cfg *config.Config, opts ...Option) (_ *Server, err error) {
 		_ = lock.Close()
 		return nil, err
 	}
+	s.newQuotaManager()
 	s.sessions = newFetchSessionCache(cfg.FetchSessionCacheSlots)
 	if err := s.openCoordinators(); err != nil {
 		s.cancel()

@@ -46,6 +46,8 @@ type Config struct {
 	FailedAuthenticationDelay    time.Duration    // connection.failed.authentication.delay.ms
 	FetchMaxBytes                int32            // fetch.max.bytes, 57671680
 	FetchSessionCacheSlots       int              // max.incremental.fetch.session.cache.slots
+	QuotaWindowNum               int32            // quota.window.num, 11
+	QuotaWindowSizeSeconds       int32            // quota.window.size.seconds, 1
 
 	// Log defaults: the broker-level synonyms of the topic keys (see EffectiveTopic).
 	RetentionCheckInterval         time.Duration // log.retention.check.interval.ms

@@ -79,6 +79,8 @@ var kinds = map[RecordType]kind{
 	TypeDeleteScramCredential: {"DeleteScramCredential", 0, decodeJSON[DeleteScramCredential]},
 	TypeSetIAMKey:             {"SetIAMKey", 0, decodeJSON[SetIAMKey]},
 	TypeDeleteIAMKey:          {"DeleteIAMKey", 0, decodeJSON[DeleteIAMKey]},
+
+	TypeSetClientQuotas: {"SetClientQuotas", 0, decodeJSON[SetClientQuotas]},
 }
 
 // String returns the record type's name.

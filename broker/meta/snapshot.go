@@ -22,6 +22,7 @@ type snapshotDoc struct {
 	NodeBrokerConfigs    map[string]map[string]string          `json:"nodeBrokerConfigs,omitempty"`
 	ScramUsers           map[string]map[string]ScramCredential `json:"scramUsers,omitempty"`
 	IAMKeys              map[string]IAMKey                     `json:"iamKeys,omitempty"`
+	ClientQuotas         map[string]ClientQuota                `json:"clientQuotas,omitempty"`
 }
 
 // snapshotVersion is the snapshot payload version this build writes and reads.
@@ -32,7 +33,7 @@ func encodeSnapshot(st *State) ([]byte, error) {
 	doc := snapshotDoc{Offset: st.Offset, ClusterID: st.ClusterID, NodeID: st.NodeID,
 		Topics:               make([]*Topic, 0, len(st.Topics)),
 		ClusterBrokerConfigs: st.ClusterBrokerConfigs, NodeBrokerConfigs: st.NodeBrokerConfigs,
-		ScramUsers: st.ScramUsers, IAMKeys: st.IAMKeys}
+		ScramUsers: st.ScramUsers, IAMKeys: st.IAMKeys, ClientQuotas: st.ClientQuotas}
 	for _, t := range st.Topics {
 		doc.Topics = append(doc.Topics, t)
 	}
@@ -113,6 +114,12 @@ func (doc *snapshotDoc) state() (*State, error) {
 	}
 	if len(doc.ScramUsers) > 0 {
 		st.ScramUsers = doc.ScramUsers
+	}
+	if err := validSnapshotQuotas(doc.ClientQuotas); err != nil {
+		return nil, err
+	}
+	if len(doc.ClientQuotas) > 0 {
+		st.ClientQuotas = doc.ClientQuotas
 	}
 	if len(doc.IAMKeys) > 0 {
 		st.IAMKeys = doc.IAMKeys

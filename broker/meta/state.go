@@ -114,6 +114,9 @@ type State struct {
 	ScramUsers map[string]map[string]ScramCredential
 	// IAMKeys holds IAM-style access keys by access key id. Nil when there are none.
 	IAMKeys map[string]IAMKey
+	// ClientQuotas holds client quotas by canonical entity key (QuotaEntity.Key). Nil when there
+	// are none.
+	ClientQuotas map[string]ClientQuota
 	// Offset is the offset of the last applied record; -1 before the first.
 	Offset int64
 }
