@@ -257,3 +257,54 @@ func TestConnectionCreationRateQuota(t *testing.T) {
 	})
 	metadataOK(t, dialRawFrom(t, b.Addr, "127.0.0.6"))
 }
+
+// TestFetchQuotaThrottlesConsumer: a consumer over consumer_byte_rate is throttled (throttled
+// fetches come back empty and uncounted, as in Kafka) yet receives every record, at about its
+// quota.
+func TestFetchQuotaThrottlesConsumer(t *testing.T) {
+	b := newTestBroker(t, withConfig(func(c *config.Config) { c.QuotaWindowNum = 3 }))
+	adm := b.Admin(t)
+	ctx := testContext(t)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "fq"); err != nil {
+		t.Fatal(err)
+	}
+	const records, size = 96, 32 << 10 // 3 MiB
+	producer := b.Client(t, kgo.DefaultProduceTopic("fq"))
+	for i := 0; i < records; i++ {
+		v := make([]byte, size)
+		_, _ = rand.Read(v)
+		producer.Produce(ctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if err := producer.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 512 << 10
+	alterQuota(t, adm, "consumer_byte_rate", limit, "client-id", "reader")
+	var seen throttleSeen
+	consumer := b.Client(t, kgo.ClientID("reader"), kgo.ConsumeTopics("fq"), kgo.WithHooks(&seen),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(256<<10), kgo.FetchMaxPartitionBytes(256<<10))
+	start := time.Now()
+	got := 0
+	for got < records {
+		fs := consumer.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d records: %v", got, records, err)
+		}
+		got += fs.NumRecords()
+	}
+	elapsed := time.Since(start)
+	rate := float64(records*size) / elapsed.Seconds()
+	t.Logf("consumed %d records in %v: %.2f MiB/s against a %.2f MiB/s quota, %d throttles",
+		got, elapsed, rate/(1<<20), float64(limit)/(1<<20), seen.n.Load())
+	if seen.n.Load() == 0 {
+		t.Fatal("the consumer was never throttled")
+	}
+	// 2 s of allowance (the minimum window) is fetched at once; the rest at about the quota.
+	if rate > 2*limit {
+		t.Fatalf("consumed at %.2f MiB/s, far over the quota", rate/(1<<20))
+	}
+}

@@ -19,6 +19,8 @@ func seedLog(t testing.TB) []byte {
 		SetBrokerConfigs{Node: "1", Configs: map[string]string{"log.retention.ms": "5"}},
 		SetLogStartOffset{ID: id, Partition: 2, Offset: 9},
 		BumpLeaderEpoch{ID: id, Partition: 0},
+		SetClientQuotas{Changes: []QuotaChange{{Entity: QuotaEntity{QuotaUser: ptr("alice"), QuotaClientID: nil},
+			Set: map[string]float64{"producer_byte_rate": 1024}}}},
 		DeleteTopic{ID: id},
 	}
 	var buf []byte

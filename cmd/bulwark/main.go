@@ -28,6 +28,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBench(args[1:], stdout, stderr)
 	case "users":
 		return cmdUsers(args[1:], os.Stdin, stdout, stderr)
+	case "quotas":
+		return cmdQuotas(args[1:], stdout, stderr)
 	case "iam":
 		return cmdIAM(args[1:], stdout, stderr)
 	case "keys":
@@ -50,10 +52,11 @@ func usage(w io.Writer) {
 
 commands:
   serve [--config FILE]   run the broker; without --config it uses the embedded defaults
-                          (127.0.0.1:9092, data under ./data)
+                          (127.0.0.1:9092, data under ./data); SIGHUP reloads FILE
   config check FILE       validate a server.properties file and exit
   bench [flags]           load generator: throughput and latency (bulwark bench -h)
   users set|delete|list   SCRAM users of a running broker (bulwark users for flags)
+  quotas describe|alter   client quotas of a running broker (bulwark quotas for flags)
   iam create-key|list|delete-key
                           IAM-style access keys, on a stopped broker's data directory
   keys inspect|rotate|rewrap
