@@ -38,15 +38,19 @@ func (s *Server) handleFetch(c *conn, h requestHeader, kreq kmsg.Request) reply 
 	if maxBytes <= 0 || maxBytes > s.cfg.FetchMaxBytes {
 		maxBytes = s.cfg.FetchMaxBytes
 	}
+	// Under a consumer quota a fetch returns at most what the quota allows over its window, as
+	// Kafka does, so a large max_bytes cannot make every fetch over quota (and answered empty).
+	if quotaMax := s.quotas.FetchMaxBytes(c.quotaClient(h)); quotaMax >= 0 && int64(maxBytes) > quotaMax {
+		maxBytes = int32(max(quotaMax, 1))
+	}
 	minBytes := min(max(req.MinBytes, 0), maxBytes)
-	f := &fetchRun{s: s, h: h, req: req, plan: plan, maxBytes: maxBytes, minBytes: minBytes}
+	f := &fetchRun{s: s, c: c, h: h, req: req, plan: plan, maxBytes: maxBytes, minBytes: minBytes}
 
 	// Try once on the reader goroutine: most fetches either have data or do not wait.
 	wake := f.waitChannels()
 	resp, total, errored := f.read()
 	if req.MaxWaitMillis <= 0 || total >= int64(minBytes) || errored || len(plan.parts) == 0 {
-		f.commit(resp)
-		return respond(resp)
+		return respond(f.finish(resp, total))
 	}
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	return reply{later: func(ctx context.Context) kmsg.Response {
@@ -54,15 +58,13 @@ func (s *Server) handleFetch(c *conn, h requestHeader, kreq kmsg.Request) reply 
 		defer timer.Stop()
 		for {
 			if !waitAny(ctx, wake, timer.C, s.cluster.drain) {
-				resp, _, _ = f.read()
-				f.commit(resp)
-				return resp
+				resp, total, _ = f.read()
+				return f.finish(resp, total)
 			}
 			wake = f.waitChannels()
 			resp, total, errored = f.read()
 			if total >= int64(minBytes) || errored {
-				f.commit(resp)
-				return resp
+				return f.finish(resp, total)
 			}
 		}
 	}}
@@ -101,6 +103,7 @@ func waitAny(ctx context.Context, wake []<-chan struct{}, timer <-chan time.Time
 // fetchRun is one Fetch request being answered, possibly over several reads while it waits.
 type fetchRun struct {
 	s        *Server
+	c        *conn
 	h        requestHeader
 	req      *kmsg.FetchRequest
 	plan     fetchPlan
@@ -249,6 +252,19 @@ func checkLeaderEpoch(requested, current int32) int16 {
 }
 
 // commit records, for an incremental session, what the response told the client.
+// finish applies the client's consumer quotas to a ready response: over consumer_byte_rate or
+// request_percentage, the fetch is answered empty with the throttle time and its bytes are not
+// counted, and the fetch session is left as it was (Kafka's getThrottledResponse), so nothing the
+// client did not receive is recorded as sent. Otherwise the session is updated and the response
+// goes out.
+func (f *fetchRun) finish(resp *kmsg.FetchResponse, bytes int64) *kmsg.FetchResponse {
+	if t := f.c.fetchThrottle(f.h, bytes); t > 0 {
+		return throttledFetch(resp, t)
+	}
+	f.commit(resp)
+	return resp
+}
+
 func (f *fetchRun) commit(resp *kmsg.FetchResponse) {
 	sess := f.plan.session
 	if sess == nil {

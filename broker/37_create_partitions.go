@@ -36,20 +36,17 @@ func (s *Server) handleCreatePartitions(c *conn, h requestHeader, kreq kmsg.Requ
 		out := kmsg.NewCreatePartitionsResponseTopic()
 		out.Topic = rt.Topic
 		var err error
-		before := 0
-		if t := s.cluster.lookupTopic(rt.Topic); t != nil {
-			before = len(t.partitions)
-		}
+		var added int32
 		if dups[rt.Topic] {
 			err = newAPIError(kerr.InvalidRequest, "duplicate topic name")
 		} else if err = mutations.refuse(); err == nil {
 			if err = s.checkNewPartitions(rt, &budget); err == nil {
-				err = s.cluster.createPartitions(rt.Topic, rt.Count, req.ValidateOnly)
+				added, err = s.cluster.createPartitions(rt.Topic, rt.Count, req.ValidateOnly)
 			}
 		}
 		out.ErrorCode, out.ErrorMessage = errorCode(err)
 		if err == nil && !req.ValidateOnly {
-			mutations.record(int(rt.Count) - before)
+			mutations.record(int(added))
 			s.logger.Info("partitions created by request", "topic", rt.Topic, "total", rt.Count,
 				"client_id", h.clientID, "remote", c.remote)
 		}

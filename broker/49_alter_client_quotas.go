@@ -6,7 +6,8 @@ package broker
 // INVALID_REQUEST and changes nothing: an empty entity, an entity type given twice or unknown,
 // ip combined with user or client-id, an ip name that is not an address, an unknown key or one
 // that does not apply to the entity's kind, a key given twice, a value that is not positive, a
-// fraction for a whole-number key, or the same entity twice in one request. The good entries
+// fraction for a whole-number key, an empty or over-long name, or the same entity twice in one
+// request. IP names are stored in canonical form (IPv4-mapped addresses as IPv4). The good entries
 // commit together in one metadata record, take effect for the next request and survive restarts.
 // validate_only checks and commits nothing.
 
@@ -92,6 +93,11 @@ func quotaChange(entry kmsg.AlterClientQuotasRequestEntry) (meta.QuotaChange, er
 	}
 	if err := quota.ValidateEntity(e); err != nil {
 		return meta.QuotaChange{}, err
+	}
+	if n := e[quota.IP]; n != nil {
+		// Stored as it is looked up: "::ffff:10.0.0.1" and "10.0.0.1" are one entity.
+		norm := quota.NormalizeIP(*n)
+		e[quota.IP] = &norm
 	}
 	ch := meta.QuotaChange{Entity: meta.QuotaEntity(maps.Clone(e))}
 	keys := map[string]bool{}

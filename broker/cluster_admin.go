@@ -115,27 +115,27 @@ func (c *cluster) deleteTopic(t *topic) error {
 }
 
 // createPartitions grows a topic to total partitions. Kafka never shrinks a topic.
-func (c *cluster) createPartitions(name string, total int32, validateOnly bool) error {
+func (c *cluster) createPartitions(name string, total int32, validateOnly bool) (added int32, err error) {
 	c.adminMu.Lock()
 	defer c.adminMu.Unlock()
 	t := c.lookupTopic(name)
 	if t == nil {
-		return newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", name)
+		return 0, newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", name)
 	}
 	have := int32(len(t.partitions))
 	switch {
 	case total == have:
-		return newAPIError(kerr.InvalidPartitions, "topic already has %d partitions", have)
+		return 0, newAPIError(kerr.InvalidPartitions, "topic already has %d partitions", have)
 	case total < have:
-		return newAPIError(kerr.InvalidPartitions, "topic currently has %d partitions, %d would not be an increase", have, total)
+		return 0, newAPIError(kerr.InvalidPartitions, "topic currently has %d partitions, %d would not be an increase", have, total)
 	}
 	if validateOnly {
-		return nil
+		return 0, nil
 	}
 	st, err := c.store.Commit(meta.CreatePartitions{ID: t.id, Total: total})
 	if err != nil {
 		c.logger.Error("create partitions: metadata commit failed", "topic", name, "err", err)
-		return err
+		return 0, err
 	}
 	nt := *t
 	nt.partitions = append([]*partition(nil), t.partitions...)
@@ -143,12 +143,12 @@ func (c *cluster) createPartitions(name string, total int32, validateOnly bool) 
 		p, err := c.openPartition(&nt, mp)
 		if err != nil {
 			c.logger.Error("create partitions: open failed", "topic", name, "err", err)
-			return err
+			return 0, err
 		}
 		nt.partitions = append(nt.partitions, p)
 	}
 	c.swapTopic(&nt)
-	return nil
+	return total - have, nil
 }
 
 func (c *cluster) swapTopic(t *topic) {

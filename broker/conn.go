@@ -198,11 +198,17 @@ func (c *conn) readLoop() error {
 			if c.srv.hooks.WantsRequests() {
 				p.req, p.requestID = req, newRequestID()
 			}
-			p.handlerStart = time.Now()
+			// Stage times are read only when hooks or quotas will use them.
+			timed := c.srv.hooks.WantsRequests() || c.srv.quotas.Enabled()
+			if timed {
+				p.handlerStart = time.Now()
+			}
 			p.reply = c.srv.dispatch(c, entry, h, req)
-			p.handlerDone = time.Now()
-			p.throttle = c.throttleAfterHandler(p, req)
-			c.mute(p.throttle)
+			if timed {
+				p.handlerDone = time.Now()
+				p.throttle = c.throttleAfterHandler(p, req)
+				c.mute(p.throttle)
+			}
 		}
 		c.start(p)
 		select {
@@ -257,7 +263,9 @@ func (c *conn) start(p *pending) {
 			}
 		}()
 		p.resp = p.reply.later(c.ctx)
-		p.readyAt = time.Now()
+		if c.srv.hooks.WantsRequests() {
+			p.readyAt = time.Now()
+		}
 	}()
 }
 
@@ -272,7 +280,10 @@ func (c *conn) writeLoop() {
 			<-p.done // later replies watch the same context, so this returns promptly
 		}
 		c.inFlight.Add(-1)
-		sendStart := time.Now()
+		var sendStart time.Time
+		if c.srv.hooks.WantsRequests() {
+			sendStart = time.Now()
+		}
 		written := 0
 		switch {
 		case broken || p.reply.none:
@@ -301,7 +312,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if !p.raw {
-			c.requestDone(p, written, sendStart, time.Now())
+			c.requestDone(p, written, sendStart)
 		}
 		if broken {
 			c.close() // unblock the reader; keep draining c.out so the reader never blocks

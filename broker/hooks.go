@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"net"
 	"reflect"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,11 +23,12 @@ func WithHook(r hook.Registration) Option {
 func (s *Server) HookStats() []hook.Stats { return s.hooks.Stats() }
 
 // requestDone emits the event for one answered (or silently completed) request.
-func (c *conn) requestDone(p *pending, responseBytes int, sendStart, sendEnd time.Time) {
+func (c *conn) requestDone(p *pending, responseBytes int, sendStart time.Time) {
 	hs := c.srv.hooks
 	if !hs.WantsRequests() {
 		return
 	}
+	sendEnd := time.Now()
 	ev := c.requestEvent(p.header, p.requestBytes, p.received)
 	ev.RequestID = p.requestID
 	ev.ResponseBytes = responseBytes
@@ -209,10 +212,48 @@ func walkResources(v reflect.Value, add func(typ, name string), depth int) {
 	}
 }
 
-// refuseConnection records a connection turned away at accept (an allowlist, a limit): logged
-// and emitted under one request id.
-func (c *conn) refuseConnection(reason string) {
+// refuseAtAccept records a connection turned away at accept (an allowlist, a limit, a quota):
+// logged under a request id (at most refusalLogBurst lines a second, the rest counted in a
+// summary line) and emitted without waiting, so a flood of refused connections can neither stall
+// the accept loop behind a slow hook nor flood the log.
+func (s *Server) refuseAtAccept(bl *boundListener, nc net.Conn, reason string) {
 	id := newRequestID()
-	c.logger.Warn("connection refused", "reason", reason, "request_id", id)
-	c.connectionEvent(hook.ConnectionRefused, id, reason)
+	remote := nc.RemoteAddr().String()
+	if ok, suppressed := s.refusalLog.allow(time.Now()); ok {
+		if suppressed > 0 {
+			s.logger.Warn("connection refusals not logged in the last second", "count", suppressed)
+		}
+		s.logger.Warn("connection refused", "conn", remote, "listener", bl.cfg.Name, "reason", reason, "request_id", id)
+	}
+	s.hooks.ConnectionNoWait(hook.Connection{Time: s.now(), Kind: hook.ConnectionRefused, RequestID: id,
+		Listener: bl.cfg.Name, ClientAddr: remote, Reason: reason})
+}
+
+// refusalLogBurst is how many connection refusals are logged per second.
+const refusalLogBurst = 20
+
+// logLimiter lets refusalLogBurst lines through per second and counts the rest.
+type logLimiter struct {
+	mu         sync.Mutex
+	second     int64
+	n          int
+	suppressed int
+}
+
+// allow reports whether a line may be logged now, and how many were suppressed in the second
+// before (to be reported once).
+func (l *logLimiter) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sec := now.Unix()
+	var report int
+	if sec != l.second {
+		l.second, l.n, report, l.suppressed = sec, 0, l.suppressed, 0
+	}
+	if l.n >= refusalLogBurst {
+		l.suppressed++
+		return false, 0
+	}
+	l.n++
+	return true, report
 }

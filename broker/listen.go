@@ -84,9 +84,6 @@ func (s *Server) acceptLoop(bl *boundListener) {
 	defer s.bgWG.Done()
 	var backoff time.Duration
 	for {
-		if d := s.limits.creationDelay(s.effectiveConfig().MaxConnectionCreationRate, time.Now()); d > 0 {
-			sleepCtx(s.ctx, d)
-		}
 		nc, err := bl.ln.Accept()
 		if err != nil {
 			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
@@ -103,33 +100,41 @@ func (s *Server) acceptLoop(bl *boundListener) {
 	}
 }
 
-// admit applies the connection limits to a new connection and starts serving it.
+// admit applies the allowlist, the connection-creation limits and the connection limits to a
+// new connection and starts serving it. It runs on the accept goroutine, so a refusal does no
+// more than log (rate-limited), emit an event without waiting and close.
 func (s *Server) admit(bl *boundListener, nc net.Conn) {
 	ip := remoteIP(nc.RemoteAddr())
+	addr := remoteAddr(nc.RemoteAddr())
+	cfg := s.effectiveConfig()
+	// The allowlist decides before a byte is read or the TLS handshake starts, and before the
+	// connection counts against any rate, so outsiders cannot use up the others' budget.
+	if al := cfg.ListenerAllowlist(bl.cfg.Name); !al.Allows(addr) {
+		s.refuseAtAccept(bl, nc, fmt.Sprintf("client address %s is not in the listener's allowlist (%s)", ip, al))
+		_ = nc.Close()
+		return
+	}
+	// max.connection.creation.rate throttles the acceptor (Kafka does the same).
+	if d := s.limits.creationDelay(cfg.MaxConnectionCreationRate, time.Now()); d > 0 {
+		sleepCtx(s.ctx, d)
+	}
+	if d := s.quotas.Connection(addr); d > 0 {
+		// KIP-612: an IP over its connection_creation_rate has the connection closed after the
+		// throttle time, so a client retrying at once gains nothing.
+		s.refuseAtAccept(bl, nc, fmt.Sprintf("client address %s is over its connection_creation_rate quota", ip))
+		s.closeAfter(nc, d)
+		return
+	}
+	if reason, ok := s.limits.admit(ip, bl.cfg.Name, cfg, bl.auth.maxConns); !ok {
+		s.refuseAtAccept(bl, nc, reason)
+		_ = nc.Close()
+		return
+	}
 	if bl.auth.tls != nil {
 		// No I/O yet: the handshake runs on the connection's own goroutine.
 		nc = tls.Server(nc, bl.auth.tls)
 	}
 	c := newConn(s, nc, bl)
-	cfg := s.effectiveConfig()
-	// The allowlist decides before a byte is read or the TLS handshake starts.
-	if al := cfg.ListenerAllowlist(bl.cfg.Name); !al.Allows(remoteAddr(nc.RemoteAddr())) {
-		c.refuseConnection(fmt.Sprintf("client address %s is not in the listener's allowlist (%s)", ip, al))
-		_ = nc.Close()
-		return
-	}
-	if d := s.quotas.Connection(remoteAddr(nc.RemoteAddr())); d > 0 {
-		// KIP-612: an IP over its connection_creation_rate has the connection closed after the
-		// throttle time, so a client retrying at once gains nothing.
-		c.refuseConnection(fmt.Sprintf("client address %s is over its connection_creation_rate quota", ip))
-		s.closeAfter(nc, d)
-		return
-	}
-	if reason, ok := s.limits.admit(ip, bl.cfg.Name, cfg, bl.auth.maxConns); !ok {
-		c.refuseConnection(reason)
-		_ = nc.Close()
-		return
-	}
 	if bl.protocol == "PLAINTEXT" {
 		c.authenticated.Store(true)
 	}
@@ -137,6 +142,7 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 	if s.draining.Load() {
 		s.mu.Unlock()
 		s.limits.release(ip, bl.cfg.Name)
+		c.cancel()
 		_ = nc.Close()
 		return
 	}

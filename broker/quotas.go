@@ -10,7 +10,9 @@ package broker
 //
 // A throttled client is answered at once with throttle_time_ms set and its connection is then
 // muted (not read) for that long (KIP-219), so even a client that ignores the field cannot go
-// faster than its quota. A throttled Fetch is answered empty and its bytes are not counted.
+// faster than its quota. A throttled Fetch is answered empty, its bytes are not counted and its
+// fetch session is not updated; a fetch under a consumer quota returns at most what the quota
+// allows over its window.
 
 import (
 	"time"
@@ -53,7 +55,7 @@ func quotaExempt(key int16) bool {
 // returns how long the client must be throttled for it. Fetch bandwidth is counted later, when
 // the response's size is known (fetchThrottle).
 func (c *conn) throttleAfterHandler(p *pending, req kmsg.Request) time.Duration {
-	if quotaExempt(p.header.key) {
+	if !c.srv.quotas.Enabled() || quotaExempt(p.header.key) {
 		return 0
 	}
 	client := c.quotaClient(p.header)
@@ -67,10 +69,9 @@ func (c *conn) throttleAfterHandler(p *pending, req kmsg.Request) time.Duration 
 	return max(t, c.srv.quotas.RequestTime(client, p.handlerDone.Sub(p.handlerStart)))
 }
 
-// prepareResponse applies quotas to a response about to be written and returns its bytes (in
-// buf's storage) and the throttle to apply: the pending throttle, the handler's own (controller
-// mutations) and, for Fetch, the bandwidth quota on the encoded size, in which case the response
-// is replaced by an empty one.
+// prepareResponse encodes a response about to be written, with its throttle time: the pending
+// throttle (produce bytes, request time) or the handler's own (controller mutations, a throttled
+// fetch), whichever is longer. It returns the bytes (in buf's storage) and that throttle.
 func (c *conn) prepareResponse(p *pending, buf []byte) ([]byte, time.Duration) {
 	throttle := p.throttle
 	if tr, ok := p.resp.(kmsg.ThrottleResponse); ok {
@@ -81,22 +82,24 @@ func (c *conn) prepareResponse(p *pending, buf []byte) ([]byte, time.Duration) {
 	if throttle > 0 {
 		setThrottle(p.resp, throttle)
 	}
-	buf = appendResponse(buf[:0], p.header.correlationID, p.resp)
-	fr, isFetch := p.resp.(*kmsg.FetchResponse)
-	if !isFetch || quotaExempt(p.header.key) {
-		return buf, throttle
-	}
-	client := c.quotaClient(p.header)
-	bw := c.srv.quotas.Fetch(client, len(buf))
-	if bw == 0 && throttle == 0 {
-		return buf, 0
-	}
-	if bw == 0 {
-		c.srv.quotas.UnrecordFetch(client, len(buf)) // answered empty: the bytes are not sent
-	}
-	throttle = max(throttle, bw)
-	p.resp = throttledFetch(fr, throttle)
 	return appendResponse(buf[:0], p.header.correlationID, p.resp), throttle
+}
+
+// fetchThrottle counts a ready fetch's bytes against consumer_byte_rate and returns the throttle
+// when the client is over that quota or over request_percentage; the bytes are then taken back,
+// since a throttled fetch is answered empty.
+func (c *conn) fetchThrottle(h requestHeader, bytes int64) time.Duration {
+	q := c.srv.quotas
+	if !q.Enabled() {
+		return 0
+	}
+	client := c.quotaClient(h)
+	bw := q.Fetch(client, int(min(bytes, int64(maxInt32))))
+	req := q.RequestThrottled(client)
+	if bw == 0 && req > 0 {
+		q.UnrecordFetch(client, int(min(bytes, int64(maxInt32))))
+	}
+	return max(bw, req)
 }
 
 // throttledFetch is the empty answer a throttled fetch gets, as Kafka's fetch contexts give it:
@@ -130,14 +133,27 @@ func (c *conn) mute(d time.Duration) {
 	}
 }
 
-// waitUnmuted blocks the reader while the connection is muted, or until it closes.
+// waitUnmuted blocks the reader while the connection is muted, or until it closes or the broker
+// starts draining.
 func (c *conn) waitUnmuted() {
+	if c.mutedUntil.Load() == 0 {
+		return // never throttled: no clock read
+	}
 	for {
 		d := time.Until(time.Unix(0, c.mutedUntil.Load()))
-		if d <= 0 || c.ctx.Err() != nil {
+		if d <= 0 {
 			return
 		}
-		sleepCtx(c.ctx, d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+		case <-c.srv.cluster.drain:
+		}
+		t.Stop()
+		if c.ctx.Err() != nil || c.srv.draining.Load() {
+			return
+		}
 	}
 }
 

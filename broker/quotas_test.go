@@ -231,7 +231,8 @@ func TestConnectionCreationRateQuota(t *testing.T) {
 	events := &eventLog{}
 	b := newTestBroker(t, withOptions(WithHook(events.registration())),
 		withConfig(func(c *config.Config) { c.QuotaWindowNum = 2 }))
-	alterQuota(t, b.Admin(t), "connection_creation_rate", 1, "ip", "127.0.0.5")
+	// Given in IPv4-mapped form: stored, and matched, as 127.0.0.5.
+	alterQuota(t, b.Admin(t), "connection_creation_rate", 1, "ip", "::ffff:127.0.0.5")
 	refused := 0
 	for i := 0; i < 4; i++ {
 		rc := dialRawFrom(t, b.Addr, "127.0.0.5")
@@ -260,7 +261,7 @@ func TestConnectionCreationRateQuota(t *testing.T) {
 
 // TestFetchQuotaThrottlesConsumer: a consumer over consumer_byte_rate is throttled (throttled
 // fetches come back empty and uncounted, as in Kafka) yet receives every record, at about its
-// quota.
+// quota, even with fetch sizes far above what the quota allows (they are capped to it).
 func TestFetchQuotaThrottlesConsumer(t *testing.T) {
 	b := newTestBroker(t, withConfig(func(c *config.Config) { c.QuotaWindowNum = 3 }))
 	adm := b.Admin(t)
@@ -286,7 +287,7 @@ func TestFetchQuotaThrottlesConsumer(t *testing.T) {
 	alterQuota(t, adm, "consumer_byte_rate", limit, "client-id", "reader")
 	var seen throttleSeen
 	consumer := b.Client(t, kgo.ClientID("reader"), kgo.ConsumeTopics("fq"), kgo.WithHooks(&seen),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(256<<10), kgo.FetchMaxPartitionBytes(256<<10))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())) // franz-go's default 50 MiB fetches: capped by the quota
 	start := time.Now()
 	got := 0
 	for got < records {

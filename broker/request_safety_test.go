@@ -136,13 +136,15 @@ func TestShutdownHonoursItsDeadline(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		_ = b.Shutdown(ctx)
-		close(done)
-	}()
+	b.shutdownMayFail = true
+	done := make(chan error, 1)
+	go func() { done <- b.Shutdown(ctx) }()
 	select {
-	case <-done:
+	case err := <-done:
+		// Storage is left to the process exit rather than closed under the stuck goroutine.
+		if err == nil || !strings.Contains(err.Error(), "storage open") {
+			t.Fatalf("Shutdown with a stuck connection = %v, want it to say storage was left open", err)
+		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Shutdown waited on a stuck connection far past its deadline")
 	}

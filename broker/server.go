@@ -67,8 +67,10 @@ type Server struct {
 	draining  atomic.Bool
 	// delayedCloses counts refused connections waiting out a throttle before they are closed.
 	delayedCloses atomic.Int32
-	closeOnce     sync.Once
-	closeErr      error
+	// refusalLog rate-limits the log lines of connections refused at accept.
+	refusalLog logLimiter
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // boundListener is a listener from `listeners` with the address it actually bound, which
@@ -215,7 +217,7 @@ func (s *Server) dispatch(c *conn, e *apiEntry, h requestHeader, req kmsg.Reques
 }
 
 // connCloseGrace is how long Shutdown waits for connection goroutines after closing their
-// sockets before it closes storage regardless.
+// sockets before it gives up on them.
 const connCloseGrace = 500 * time.Millisecond
 
 // Shutdown drains the broker: it stops accepting, stops reading new requests, answers every
@@ -251,15 +253,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		// Closed sockets end every reader and writer; a connection goroutine that still does not
 		// return (a stuck SASL mechanism, say) must not hold the shutdown past its deadline.
+		stuck := false
 		select {
 		case <-done:
 		case <-time.After(connCloseGrace):
-			s.logger.Error("shutdown: connections still busy after being closed; closing storage anyway", "grace", connCloseGrace)
+			stuck = true
 		}
 		s.bgWG.Wait()
-		s.closeErr = errors.Join(s.closeCoordinators(), s.cluster.close(), s.lock.Close())
-		if l, ok := s.keys.(*keys.Local); ok {
-			l.Close() // zero the master keys
+		if stuck {
+			// Closing logs and zeroing keys under a handler that may still run could turn its
+			// late write into garbage. Everything acknowledged is already on disk, so leave
+			// storage to the process exit and say so.
+			s.logger.Error("shutdown: connections still busy after being closed; storage left open for the process exit",
+				"grace", connCloseGrace)
+			s.closeErr = errors.New("broker: shutdown left storage open: connection goroutines did not finish")
+		} else {
+			s.closeErr = errors.Join(s.closeCoordinators(), s.cluster.close(), s.lock.Close())
+			if l, ok := s.keys.(*keys.Local); ok {
+				l.Close() // zero the master keys
+			}
 		}
 		// Hooks get what is already queued (audit must not lose the last records), within the
 		// shutdown deadline, or a short grace when it has passed.

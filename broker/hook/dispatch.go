@@ -147,6 +147,32 @@ func (d *Dispatcher) Authentication(ev Authentication) {
 	}
 }
 
+// ConnectionNoWait emits a connection event without ever waiting, whatever a registration's
+// overflow policy: for events emitted where waiting would stall others (the accept loop). A full
+// queue drops the event and counts it; for an OverflowBlock registration the loss is also logged.
+func (d *Dispatcher) ConnectionNoWait(ev Connection) {
+	if d == nil || !d.wantsConnection {
+		return
+	}
+	for _, s := range d.subs {
+		if s.reg.Connection == nil {
+			continue
+		}
+		if s.closed.Load() {
+			s.dropped.Add(1)
+			continue
+		}
+		select {
+		case s.ch <- event{conn: &ev}:
+		default:
+			n := s.dropped.Add(1)
+			if s.reg.Overflow == OverflowBlock && n&(n-1) == 0 {
+				d.logger.Error("hook event lost: queue full at accept", "hook", s.reg.Name, "lost_total", n)
+			}
+		}
+	}
+}
+
 // KeyCall emits a key-service call event.
 func (d *Dispatcher) KeyCall(ev KeyCall) {
 	if d != nil && d.wantsKey {
@@ -279,6 +305,17 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		case <-s.done:
 		case <-ctx.Done():
 			return fmt.Errorf("hook: %s still delivering queued events: %w", s.reg.Name, ctx.Err())
+		}
+		// An emit that passed the closed check just before Close may have queued an event after
+		// the final drain: count it as dropped rather than lose it silently.
+		for {
+			select {
+			case <-s.ch:
+				s.dropped.Add(1)
+				continue
+			default:
+			}
+			break
 		}
 	}
 	return nil

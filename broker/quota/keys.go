@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Entity types.
@@ -62,6 +63,19 @@ func (e Entity) Key() string {
 	return strings.Join(parts, ",")
 }
 
+// maxNameLen bounds an entity name (the metadata log refuses longer ones).
+const maxNameLen = 4096
+
+// NormalizeIP returns an ip entity's name in the form quotas are looked up by (IPv4-mapped
+// addresses as IPv4, IPv6 in its canonical form), or the name unchanged if it is not an address.
+func NormalizeIP(name string) string {
+	a, err := netip.ParseAddr(name)
+	if err != nil {
+		return name
+	}
+	return a.Unmap().String()
+}
+
 // ErrInvalid is wrapped by every validation error: Kafka answers them with INVALID_REQUEST.
 var ErrInvalid = errors.New("quota: invalid")
 
@@ -73,6 +87,9 @@ func ValidateEntity(e Entity) error {
 		return fmt.Errorf("%w: empty quota entity", ErrInvalid)
 	}
 	for t, n := range e {
+		if n != nil && (*n == "" || len(*n) > maxNameLen || !utf8.ValidString(*n)) {
+			return fmt.Errorf("%w: %s name must be 1 to %d bytes of UTF-8", ErrInvalid, t, maxNameLen)
+		}
 		switch t {
 		case User, ClientID:
 		case IP:

@@ -37,15 +37,18 @@ const (
 type table struct {
 	byEntity map[string]map[string]float64 // Entity.Key() -> quota key -> value
 	has      map[string]bool               // quota key -> set on some entity
+	any      bool                          // some quota is set
 }
 
 // userClientKeys are the user/client-id quota keys, indexed for the resolution cache.
 var userClientKeys = [...]string{ProducerByteRate, ConsumerByteRate, RequestPercentage, ControllerMutationRate}
 
-// bound is one resolved quota: its value and the sensor that measures the clients sharing it.
+// bound is one resolved quota: its value and what measures the clients sharing it (a sensor,
+// or for controller mutations a token bucket).
 type bound struct {
 	limit  float64
 	sensor *sensor
+	bucket *tokenBucket
 }
 
 // resolution is a client's resolved user/client-id quotas (nil entries: no quota).
@@ -58,6 +61,7 @@ type Manager struct {
 
 	mu        sync.Mutex
 	sensors   map[string]*sensor
+	buckets   map[string]*tokenBucket
 	resolved  map[Client]*resolution
 	resolvdOf *table
 	lastSweep time.Time
@@ -74,7 +78,7 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Manager{cfg: cfg, sensors: map[string]*sensor{}, resolved: map[Client]*resolution{}}
+	m := &Manager{cfg: cfg, sensors: map[string]*sensor{}, buckets: map[string]*tokenBucket{}, resolved: map[Client]*resolution{}}
 	m.table.Store(&table{})
 	return m
 }
@@ -85,11 +89,14 @@ func (m *Manager) SetQuotas(quotas map[string]map[string]float64) {
 	t := &table{byEntity: quotas, has: map[string]bool{}}
 	for _, values := range quotas {
 		for k := range values {
-			t.has[k] = true
+			t.has[k], t.any = true, true
 		}
 	}
 	m.table.Store(t)
 }
+
+// Enabled reports whether any quota is set; with none, the broker skips the measurements.
+func (m *Manager) Enabled() bool { return m.table.Load().any }
 
 // Produce records a produce request's size against the client's producer_byte_rate and returns
 // how long to throttle it.
@@ -109,7 +116,7 @@ func (m *Manager) Fetch(c Client, bytes int) time.Duration {
 		return 0
 	}
 	rate, window := b.sensor.recordAndMeasure(float64(bytes), m.cfg.Now(), m.cfg.WindowSize)
-	d := throttleFor(rate, b.limit, window, m.ringSpan())
+	d := throttleFor(rate, b.limit, window, maxThrottle)
 	if d > 0 {
 		b.sensor.unrecord(float64(bytes))
 	}
@@ -128,15 +135,61 @@ func (m *Manager) UnrecordFetch(c Client, bytes int) {
 	}
 }
 
+// FetchMaxBytes is the most a fetch may return to the client under its consumer_byte_rate:
+// what the quota allows over all but one window (Kafka's getMaxValueInQuotaWindow), so a fetch
+// sized to the client's max_bytes is not over the quota by itself and answered empty for ever.
+// It returns -1 when no consumer quota applies.
+func (m *Manager) FetchMaxBytes(c Client) int64 {
+	t := m.table.Load()
+	if !t.has[ConsumerByteRate] {
+		return -1
+	}
+	b := m.resolve(c, t)[1]
+	if b == nil {
+		return -1
+	}
+	v := b.limit * float64(m.cfg.WindowNum-1) * m.cfg.WindowSize.Seconds()
+	return int64(min(v, float64(1<<62)))
+}
+
 // RequestTime records time spent handling a request against request_percentage (100 is one
-// handler thread busy all the time).
+// handler thread busy all the time). As in Kafka, this throttle is at most one window.
 func (m *Manager) RequestTime(c Client, d time.Duration) time.Duration {
 	return m.recordClient(c, 2, d.Seconds()*100)
 }
 
-// Mutations records n partitions created or deleted against controller_mutation_rate.
+// RequestThrottled returns, without recording, the throttle the client's request_percentage
+// currently calls for (a fetch answered while it holds is answered empty).
+func (m *Manager) RequestThrottled(c Client) time.Duration {
+	t := m.table.Load()
+	if !t.has[RequestPercentage] {
+		return 0
+	}
+	b := m.resolve(c, t)[2]
+	if b == nil {
+		return 0
+	}
+	rate, window := b.sensor.measure(m.cfg.Now(), m.cfg.WindowSize)
+	return throttleFor(rate, b.limit, window, m.cfg.WindowSize)
+}
+
+// Mutations takes n partitions created or deleted from the client's controller_mutation_rate
+// bucket and returns the throttle once the bucket is in deficit (KIP-599).
 func (m *Manager) Mutations(c Client, n int) time.Duration {
-	return m.recordClient(c, 3, float64(n))
+	t := m.table.Load()
+	if !t.has[ControllerMutationRate] {
+		return 0
+	}
+	b := m.resolve(c, t)[3]
+	if b == nil {
+		return 0
+	}
+	return b.bucket.take(float64(n), b.limit, m.mutationBurst(b.limit), m.cfg.Now())
+}
+
+// mutationBurst is the bucket's capacity: the quota over the whole ring (KIP-599).
+func (m *Manager) mutationBurst(limit float64) float64 {
+	return limit * m.ringSpan().Seconds()
 }
 
 // MutationThrottled reports, without recording, whether the client is already over its
@@ -151,12 +204,8 @@ func (m *Manager) MutationThrottled(c Client) (time.Duration, bool) {
 	if b == nil {
 		return 0, false
 	}
-	now := m.cfg.Now()
-	rate, window := b.sensor.measure(now, m.cfg.WindowSize)
-	if rate <= b.limit {
-		return 0, false
-	}
-	return throttleFor(rate, b.limit, window, m.ringSpan()), true
+	d := b.bucket.deficit(b.limit, m.mutationBurst(b.limit), m.cfg.Now())
+	return d, d > 0
 }
 
 // Connection records a new connection from ip against connection_creation_rate (the ip's own
@@ -175,9 +224,12 @@ func (m *Manager) Connection(ip netip.Addr) time.Duration {
 		}
 	}
 	s := m.sensor(ConnectionCreationRate + "|ip=" + name)
-	now := m.cfg.Now()
-	rate, window := s.recordAndMeasure(1, now, m.cfg.WindowSize)
-	return throttleFor(rate, limit, window, m.ringSpan())
+	rate, window := s.recordAndMeasure(1, m.cfg.Now(), m.cfg.WindowSize)
+	d := throttleFor(rate, limit, window, maxThrottle)
+	if d > 0 {
+		s.unrecord(1) // a refused connection does not count (KIP-612)
+	}
+	return d
 }
 
 func (m *Manager) recordClient(c Client, i int, v float64) time.Duration {
@@ -190,10 +242,14 @@ func (m *Manager) recordClient(c Client, i int, v float64) time.Duration {
 		return 0
 	}
 	rate, window := b.sensor.recordAndMeasure(v, m.cfg.Now(), m.cfg.WindowSize)
-	return throttleFor(rate, b.limit, window, m.ringSpan())
+	limit := maxThrottle
+	if i == 2 {
+		limit = m.cfg.WindowSize // Kafka caps the request-time throttle at one window
+	}
+	return throttleFor(rate, b.limit, window, limit)
 }
 
-// ringSpan is the whole measurement ring: the longest throttle ever asked for.
+// ringSpan is the whole measurement ring.
 func (m *Manager) ringSpan() time.Duration {
 	return m.cfg.WindowSize * time.Duration(m.cfg.WindowNum)
 }
@@ -219,7 +275,11 @@ func (m *Manager) resolve(c Client, t *table) *resolution {
 			if !ok {
 				continue
 			}
-			r[i] = &bound{limit: limit, sensor: m.sensorLocked(key + "|" + lv.bucket)}
+			if key == ControllerMutationRate {
+				r[i] = &bound{limit: limit, bucket: m.bucketLocked(key + "|" + lv.bucket)}
+			} else {
+				r[i] = &bound{limit: limit, sensor: m.sensorLocked(key + "|" + lv.bucket)}
+			}
 			break
 		}
 	}
@@ -259,22 +319,49 @@ func (m *Manager) sensor(key string) *sensor {
 	return m.sensorLocked(key)
 }
 
-// sensorLocked finds or creates a sensor, sweeping idle ones now and then. Callers hold mu.
+// sweepLocked drops measurements idle for sensorIdle, at most once per sweepEvery. Callers
+// hold mu.
+func (m *Manager) sweepLocked(now time.Time) {
+	if now.Sub(m.lastSweep) < sweepEvery {
+		return
+	}
+	m.lastSweep = now
+	for k, s := range m.sensors {
+		s.mu.Lock()
+		idle := now.Sub(s.lastUsed) >= sensorIdle
+		s.mu.Unlock()
+		if idle {
+			delete(m.sensors, k)
+		}
+	}
+	for k, b := range m.buckets {
+		b.mu.Lock()
+		idle := now.Sub(b.lastUsed) >= sensorIdle
+		b.mu.Unlock()
+		if idle {
+			delete(m.buckets, k)
+		}
+	}
+	// Resolutions may point at swept measurements; they are rebuilt on next use.
+	m.resolved = map[Client]*resolution{}
+}
+
+// bucketLocked finds or creates a token bucket. Callers hold mu.
+func (m *Manager) bucketLocked(key string) *tokenBucket {
+	now := m.cfg.Now()
+	m.sweepLocked(now)
+	b, ok := m.buckets[key]
+	if !ok {
+		b = &tokenBucket{lastUsed: now}
+		m.buckets[key] = b
+	}
+	return b
+}
+
+// sensorLocked finds or creates a sensor. Callers hold mu.
 func (m *Manager) sensorLocked(key string) *sensor {
 	now := m.cfg.Now()
-	if now.Sub(m.lastSweep) >= sweepEvery {
-		m.lastSweep = now
-		for k, s := range m.sensors {
-			s.mu.Lock()
-			idle := now.Sub(s.lastUsed) >= sensorIdle
-			s.mu.Unlock()
-			if idle {
-				delete(m.sensors, k)
-			}
-		}
-		// Resolutions may point at swept sensors; they are rebuilt on next use.
-		m.resolved = map[Client]*resolution{}
-	}
+	m.sweepLocked(now)
 	s, ok := m.sensors[key]
 	if !ok {
 		s = newSensor(m.cfg.WindowNum, now)

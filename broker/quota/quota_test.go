@@ -115,11 +115,39 @@ func TestThrottleBringsTheRateBackToTheQuota(t *testing.T) {
 	}
 }
 
-func TestThrottleIsCappedAtTheWindow(t *testing.T) {
+func TestThrottleCaps(t *testing.T) {
 	clk := newClock()
-	m := managerWith(clk, map[string]map[string]float64{Entity{ClientID: nil}.Key(): {ProducerByteRate: 1}})
-	if d := m.Produce(Client{"u", "c"}, 1<<30); d != 11*time.Second {
-		t.Fatalf("throttle %v, want the 11 s ring", d)
+	m := managerWith(clk, map[string]map[string]float64{Entity{ClientID: nil}.Key(): {ProducerByteRate: 1, RequestPercentage: 1e-9}})
+	c := Client{"u", "c"}
+	// Bandwidth throttles are not capped below what throttle_time_ms can carry (Kafka caps
+	// none), and an extreme ratio does not overflow into a negative duration.
+	if d := m.Produce(c, 1<<30); d != maxThrottle {
+		t.Fatalf("1 GiB at 1 B/s: throttle %v, want %v", d, maxThrottle)
+	}
+	// The request-time throttle is at most one window, as in Kafka.
+	if d := m.RequestTime(c, time.Hour); d != time.Second {
+		t.Fatalf("request time at 1e-9%%: throttle %v, want the 1 s window", d)
+	}
+}
+
+func TestFetchMaxBytesFollowsTheQuota(t *testing.T) {
+	m := managerWith(newClock(), map[string]map[string]float64{Entity{User: str("r")}.Key(): {ConsumerByteRate: 1000}})
+	if got := m.FetchMaxBytes(Client{"r", "c"}); got != 10000 {
+		t.Fatalf("fetch max bytes %d, want 1000 B/s × 10 s", got)
+	}
+	if got := m.FetchMaxBytes(Client{"other", "c"}); got != -1 {
+		t.Fatalf("a client without a consumer quota is capped at %d", got)
+	}
+	// A throttled fetch is answered empty, so its bytes do not count.
+	c := Client{"r", "c"}
+	if d := m.Fetch(c, 9000); d != 0 {
+		t.Fatalf("9000 B within the allowance throttled %v", d)
+	}
+	if d := m.Fetch(c, 9000); d == 0 {
+		t.Fatal("18000 B in 10 s at 1000 B/s not throttled")
+	}
+	if d := m.Fetch(c, 900); d != 0 {
+		t.Fatalf("the throttled fetch's bytes were counted: 900 more B throttled %v", d)
 	}
 }
 
@@ -176,7 +204,7 @@ func TestConnectionCreationRate(t *testing.T) {
 
 func TestNoQuotasCostsNothing(t *testing.T) {
 	m := NewManager(Config{})
-	if m.Produce(Client{"u", "c"}, 1<<30) != 0 || m.Connection(netip.MustParseAddr("127.0.0.1")) != 0 || len(m.sensors) != 0 {
+	if m.Enabled() || m.Produce(Client{"u", "c"}, 1<<30) != 0 || m.Connection(netip.MustParseAddr("127.0.0.1")) != 0 || len(m.sensors) != 0 {
 		t.Fatal("a manager without quotas measured something")
 	}
 }
@@ -203,6 +231,8 @@ func TestValidation(t *testing.T) {
 		{Entity{User: str("a")}, ProducerByteRate, -5, false},
 		{Entity{User: str("a")}, ProducerByteRate, 1.5, false},
 		{Entity{User: str("a")}, ProducerByteRate, math.NaN(), false},
+		{Entity{User: str("")}, ProducerByteRate, 1, false},
+		{Entity{ClientID: str("\xff")}, ProducerByteRate, 1, false},
 	} {
 		err := ValidateEntity(tc.e)
 		if err == nil {

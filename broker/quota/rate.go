@@ -71,9 +71,9 @@ func (s *sensor) measure(now time.Time, window time.Duration) (float64, time.Dur
 	return s.measureLocked(now, window)
 }
 
-// measureLocked sums the samples younger than the ring and divides by the elapsed time, which is
-// never taken as less than all but one full window (Kafka's Rate.windowSize), so a first burst
-// is not read as an enormous rate.
+// measureLocked sums the samples younger than the ring and divides by the elapsed time. When fewer
+// than all but one windows have passed, the missing whole windows are added to the elapsed time
+// (Kafka's Rate.windowSize), so a first burst is not read as an enormous rate.
 func (s *sensor) measureLocked(now time.Time, window time.Duration) (float64, time.Duration) {
 	var total float64
 	oldest := now
@@ -88,22 +88,75 @@ func (s *sensor) measureLocked(now time.Time, window time.Duration) (float64, ti
 		}
 	}
 	elapsed := now.Sub(oldest)
-	if min := window * time.Duration(len(s.samples)-1); elapsed < min {
-		elapsed = min
-	}
-	if elapsed <= 0 {
-		elapsed = window
+	full := int(elapsed / window)
+	if minFull := len(s.samples) - 1; full < minFull {
+		elapsed += time.Duration(minFull-full) * window
 	}
 	return total / elapsed.Seconds(), elapsed
 }
 
 // throttleFor is how long a client whose measured rate is over bound must wait so that the
 // average over the measured window comes back to bound: (rate − bound) / bound × window (Kafka's
-// QuotaUtils.throttleTime), capped at limit, the whole ring.
-func throttleFor(rate, bound float64, window time.Duration, limit time.Duration) time.Duration {
+// QuotaUtils.throttleTime), at most limit. It is computed in float64 and clamped before it becomes
+// a Duration, so an extreme ratio cannot overflow.
+func throttleFor(rate, bound float64, window, limit time.Duration) time.Duration {
 	if rate <= bound || bound <= 0 {
 		return 0
 	}
-	d := time.Duration((rate - bound) / bound * float64(window))
-	return min(d, limit)
+	secs := (rate - bound) / bound * window.Seconds()
+	if secs >= limit.Seconds() {
+		return limit
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// tokenBucket is the controller-mutation quota's measure (KIP-599): it holds up to burst tokens,
+// refills at rate per second, and each partition created or deleted takes one; a bucket below
+// zero throttles for as long as it takes to refill to zero.
+type tokenBucket struct {
+	mu       sync.Mutex
+	tokens   float64
+	last     time.Time
+	lastUsed time.Time
+}
+
+// take refills the bucket to now, takes n tokens and returns the throttle (0 while tokens remain).
+func (b *tokenBucket) take(n, rate, burst float64, now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(rate, burst, now)
+	b.tokens -= n
+	b.lastUsed = now
+	return deficitTime(b.tokens, rate)
+}
+
+// deficit returns the throttle for the bucket as it stands, without taking anything.
+func (b *tokenBucket) deficit(rate, burst float64, now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(rate, burst, now)
+	return deficitTime(b.tokens, rate)
+}
+
+func (b *tokenBucket) refill(rate, burst float64, now time.Time) {
+	if b.last.IsZero() {
+		b.tokens, b.last = burst, now
+		return
+	}
+	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.last = now
+}
+
+// maxThrottle bounds every throttle to what throttle_time_ms (an int32 of milliseconds) can say.
+const maxThrottle = time.Duration(1<<31-1) * time.Millisecond
+
+func deficitTime(tokens, rate float64) time.Duration {
+	if tokens >= 0 || rate <= 0 {
+		return 0
+	}
+	secs := -tokens / rate
+	if secs >= maxThrottle.Seconds() {
+		return maxThrottle
+	}
+	return time.Duration(secs * float64(time.Second))
 }
