@@ -68,7 +68,7 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 func (s *Server) createOneTopic(rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, budget *partitionBudget, out *kmsg.CreateTopicsResponseTopic) {
 	numPartitions, overrides, err := s.checkNewTopic(rt)
 	if numPartitions == -1 {
-		numPartitions = s.cfg.NumPartitions
+		numPartitions = s.effectiveConfig().NumPartitions
 	}
 	if err == nil {
 		err = budget.take(numPartitions)

@@ -213,7 +213,7 @@ func (c *cluster) ownsDir(dir string) bool {
 
 func (c *cluster) logConfig(tc config.TopicConfig) plog.Config {
 	return plog.Config{
-		ProducerIDExpirationMs: c.cfg.ProducerIDExpirationMs,
+		ProducerIDExpirationMs: c.live.effective(c.store.State()).ProducerIDExpirationMs,
 		SegmentBytes:           tc.SegmentBytes,
 		SegmentMs:              time.Duration(tc.SegmentMs) * time.Millisecond,
 		IndexIntervalBytes:     tc.IndexIntervalBytes,

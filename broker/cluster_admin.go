@@ -46,7 +46,7 @@ func (c *cluster) createTopic(name string, numPartitions int32, overrides map[st
 		return nil, newAPIError(kerr.InvalidTopicException, "%s", why)
 	}
 	if numPartitions == -1 {
-		numPartitions = c.cfg.NumPartitions
+		numPartitions = c.live.effective(c.store.State()).NumPartitions
 	}
 	if numPartitions <= 0 {
 		return nil, newAPIError(kerr.InvalidPartitions, "number of partitions must be larger than 0")

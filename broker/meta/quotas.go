@@ -3,10 +3,8 @@ package meta
 import (
 	"fmt"
 	"maps"
-	"math"
-	"slices"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/bulwark-kafka/bulwark/broker/quota"
 )
 
 // TypeSetClientQuotas is the client-quota record type (see records.go for the others).
@@ -14,36 +12,20 @@ const TypeSetClientQuotas RecordType = 13
 
 // Client-quota entity types, as Kafka names them (KIP-546).
 const (
-	QuotaUser     = "user"
-	QuotaClientID = "client-id"
-	QuotaIP       = "ip"
+	QuotaUser     = quota.User
+	QuotaClientID = quota.ClientID
+	QuotaIP       = quota.IP
 )
 
 // Bounds on stored quotas, so a replayed log cannot make the state grow without limit.
 const (
 	maxQuotaEntities = 100000
-	maxQuotaNameLen  = 4096
 	maxQuotaKeys     = 16
 )
 
 // QuotaEntity names what a quota applies to: entity type -> name, where a nil name is the
-// type's default entity (all users, all client ids, all IPs without their own quota).
-type QuotaEntity map[string]*string
-
-// Key is the entity's canonical form, e.g. "client-id=app,user=<default>": types sorted, default
-// names shown as <default>, and names escaped so distinct entities never share a key.
-func (e QuotaEntity) Key() string {
-	types := slices.Sorted(maps.Keys(e))
-	parts := make([]string, len(types))
-	for i, t := range types {
-		name := "<default>"
-		if n := e[t]; n != nil {
-			name = "'" + strings.ReplaceAll(*n, "'", "''") + "'"
-		}
-		parts[i] = t + "=" + name
-	}
-	return strings.Join(parts, ",")
-}
+// type's default entity. Its Key is the canonical form quotas are filed under.
+type QuotaEntity = quota.Entity
 
 // ClientQuota is one entity's quotas: quota key (producer_byte_rate, ...) -> value.
 type ClientQuota struct {
@@ -80,7 +62,7 @@ func (r SetClientQuotas) validate(st *State) error {
 			return fmt.Errorf("%w: too many quota keys for %s", ErrInvalidRecord, c.Entity.Key())
 		}
 		for k, v := range c.Set {
-			if err := validQuotaValue(k, v); err != nil {
+			if err := validQuotaValue(c.Entity, k, v); err != nil {
 				return err
 			}
 		}
@@ -94,33 +76,18 @@ func (r SetClientQuotas) validate(st *State) error {
 	return nil
 }
 
+// validQuotaEntity and validQuotaValue apply the rules AlterClientQuotas checks (package quota),
+// so the log never holds a quota the API would have refused.
 func validQuotaEntity(e QuotaEntity) error {
-	if len(e) == 0 {
-		return fmt.Errorf("%w: empty quota entity", ErrInvalidRecord)
-	}
-	for t, n := range e {
-		switch t {
-		case QuotaUser, QuotaClientID:
-			if _, ip := e[QuotaIP]; ip {
-				return fmt.Errorf("%w: ip quotas cannot be combined with user or client-id", ErrInvalidRecord)
-			}
-		case QuotaIP:
-		default:
-			return fmt.Errorf("%w: unknown quota entity type %q", ErrInvalidRecord, t)
-		}
-		if n != nil && (len(*n) > maxQuotaNameLen || !utf8.ValidString(*n)) {
-			return fmt.Errorf("%w: bad quota entity name for %s", ErrInvalidRecord, t)
-		}
+	if err := quota.ValidateEntity(e); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRecord, err)
 	}
 	return nil
 }
 
-func validQuotaValue(k string, v float64) error {
-	if k == "" || len(k) > 256 {
-		return fmt.Errorf("%w: bad quota key %q", ErrInvalidRecord, k)
-	}
-	if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
-		return fmt.Errorf("%w: quota %s = %v is not a positive number", ErrInvalidRecord, k, v)
+func validQuotaValue(e QuotaEntity, k string, v float64) error {
+	if err := quota.ValidateValue(e, k, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRecord, err)
 	}
 	return nil
 }
@@ -168,7 +135,7 @@ func validSnapshotQuotas(q map[string]ClientQuota) error {
 			return fmt.Errorf("%w: quota entity %s has %d keys", ErrInvalidRecord, key, len(cq.Values))
 		}
 		for k, v := range cq.Values {
-			if err := validQuotaValue(k, v); err != nil {
+			if err := validQuotaValue(cq.Entity, k, v); err != nil {
 				return err
 			}
 		}
