@@ -23,8 +23,11 @@
 //   - Each partition log synchronizes itself (package broker/log).
 //   - fetchSessionCache has its own mutex; each session has one too, taken after the cache's.
 //
-// # Hooks
+// # Hooks and quotas
 //
-// Observability plugs in through Hook values (hooks.go); this package imports no metrics or audit
-// package.
+// Observability plugs in through typed registrations of package broker/hook (WithHook): request,
+// connection, authentication, key-service and configuration events, each observer behind its own
+// bounded queue; this package imports no metrics or audit package. Client quotas (package
+// broker/quota, wired in quotas.go) are checked on the reader goroutine after each handler; a
+// throttled connection's reader stops reading until the throttle ends (KIP-219).
 package broker
