@@ -70,39 +70,35 @@ func (r *authRecorder) registration() hook.Registration {
 // waitForConn returns the first connection event matching ok, waiting up to 10 s for it.
 func (r *authRecorder) waitForConn(t *testing.T, ok func(hook.Connection) bool) hook.Connection {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		for _, ev := range r.conns {
-			if ok(ev) {
-				r.mu.Unlock()
-				return ev
-			}
-		}
-		r.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("no matching connection event among %+v", r.conns)
-	return hook.Connection{}
+	return waitEvent(t, &r.mu, &r.conns, ok)
 }
 
-// waitFor returns the first event matching ok, waiting up to 10 s for it.
+// waitFor returns the first authentication event matching ok, waiting up to 10 s for it.
 func (r *authRecorder) waitFor(t *testing.T, ok func(hook.Authentication) bool) hook.Authentication {
+	t.Helper()
+	return waitEvent(t, &r.mu, &r.events, ok)
+}
+
+// waitEvent polls *events (guarded by mu) for the first one matching ok, up to 10 s.
+func waitEvent[E any](t *testing.T, mu *sync.Mutex, events *[]E, ok func(E) bool) E {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		for _, ev := range r.events {
+		mu.Lock()
+		for _, ev := range *events {
 			if ok(ev) {
-				r.mu.Unlock()
+				mu.Unlock()
 				return ev
 			}
 		}
-		r.mu.Unlock()
+		mu.Unlock()
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("no matching auth event among %+v", r.events)
-	return hook.Authentication{}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Fatalf("no matching %T event among %+v", *new(E), *events)
+	var zero E
+	return zero
 }
 
 // saslBroker starts a broker with one SASL_PLAINTEXT listener offering TEST.
