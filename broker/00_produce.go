@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/record"
 	"github.com/bulwark-kafka/bulwark/broker/txn"
@@ -57,6 +58,21 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 	scratch := scratchPool.Get().(*record.Scratch)
 	defer scratchPool.Put(scratch)
 
+	// Authorization (Kafka's order): a transactional producer needs WRITE on its transactional
+	// id, or the whole request fails; then WRITE on each topic, checked before existence so a
+	// refused client learns nothing about which topics exist. IDEMPOTENT_WRITE is checked at
+	// InitProducerId, not here (KIP-679).
+	az := s.newAuthBatch(c, h)
+	txnID := ""
+	if req.TransactionID != nil {
+		txnID = *req.TransactionID
+		az.add(authz.OpWrite, authz.TransactionalID(txnID), false)
+	}
+	for i := range req.Topics {
+		az.add(authz.OpWrite, authz.Topic(req.Topics[i].Topic), false)
+	}
+	txnDenied := txnID != "" && !az.ok(authz.OpWrite, authz.TransactionalID(txnID))
+
 	var waits []produceWait
 	failed := false
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
@@ -78,6 +94,17 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 			}
 			if !validAcks {
 				op.ErrorCode = kerr.InvalidRequiredAcks.Code
+				failed = true
+				continue
+			}
+			if txnDenied || !az.topicOK(authz.OpWrite, rt.Topic) {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				if txnDenied {
+					op.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				}
+				if h.version >= 8 {
+					op.ErrorMessage = deniedMessage(h)
+				}
 				failed = true
 				continue
 			}

@@ -15,6 +15,8 @@ package broker
 // leader-epoch history and answers a diverging epoch instead of records when they disagree.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"context"
 	"errors"
 	"time"
@@ -45,6 +47,7 @@ func (s *Server) handleFetch(c *conn, h requestHeader, kreq kmsg.Request) reply 
 	}
 	minBytes := min(max(req.MinBytes, 0), maxBytes)
 	f := &fetchRun{s: s, c: c, h: h, req: req, plan: plan, maxBytes: maxBytes, minBytes: minBytes}
+	f.denied = s.fetchDenials(c, h, plan)
 
 	// Try once on the reader goroutine: most fetches either have data or do not wait.
 	wake := f.waitChannels()
@@ -109,6 +112,41 @@ type fetchRun struct {
 	plan     fetchPlan
 	maxBytes int32
 	minBytes int32
+	// denied are the topics the principal may not READ (nil: none): their partitions answer
+	// TOPIC_AUTHORIZATION_FAILED, every fetch of the session, as Kafka re-checks each request.
+	denied map[string]bool
+}
+
+// fetchDenials authorizes READ on every topic the fetch (with its session) covers, in one batch.
+// A topic id that names no topic is left to UNKNOWN_TOPIC_ID: there is nothing to authorize.
+func (s *Server) fetchDenials(c *conn, h requestHeader, plan fetchPlan) map[string]bool {
+	az := s.newAuthBatch(c, h)
+	if az == nil {
+		return nil
+	}
+	names := make([]string, 0, len(plan.parts))
+	for _, sp := range plan.parts {
+		name := sp.key.topic
+		if h.version >= 13 {
+			t := s.cluster.lookupTopicID(meta.TopicID(sp.key.topicID))
+			if t == nil {
+				continue
+			}
+			name = t.name
+		}
+		names = append(names, name)
+		az.add(authz.OpRead, authz.Topic(name), false)
+	}
+	var denied map[string]bool
+	for _, n := range names {
+		if !az.topicOK(authz.OpRead, n) {
+			if denied == nil {
+				denied = map[string]bool{}
+			}
+			denied[n] = true
+		}
+	}
+	return denied
 }
 
 // waitChannels returns, before reading, a wake-up channel per readable partition, so data
@@ -185,6 +223,16 @@ func (f *fetchRun) readPartition(sp *sessionPartition, budget *int64, first bool
 	// Kafka never sends null records; librdkafka rejects a -1 size as a parse failure.
 	rp.RecordBatches = []byte{}
 	t, p := f.resolve(sp.key)
+	if f.denied != nil {
+		name := sp.key.topic
+		if t != nil {
+			name = t.name
+		}
+		if f.denied[name] {
+			rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			return rp
+		}
+	}
 	if p == nil {
 		rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		if f.h.version >= 13 && t == nil {

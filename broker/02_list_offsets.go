@@ -10,6 +10,8 @@ package broker
 // partition listed twice gets INVALID_REQUEST. leader_epoch is the epoch of the returned offset.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -33,6 +35,10 @@ func (s *Server) handleListOffsets(c *conn, h requestHeader, kreq kmsg.Request) 
 		part  int32
 	}
 	seen := make(map[tp]bool)
+	az := s.newAuthBatch(c, h)
+	for _, rt := range req.Topics {
+		az.add(authz.OpDescribe, authz.Topic(rt.Topic), false)
+	}
 	for _, rt := range req.Topics {
 		out := kmsg.NewListOffsetsResponseTopic()
 		out.Topic = rt.Topic
@@ -42,9 +48,12 @@ func (s *Server) handleListOffsets(c *conn, h requestHeader, kreq kmsg.Request) 
 			op.Partition = rp.Partition
 			op.Timestamp, op.Offset, op.LeaderEpoch = -1, -1, -1
 			key := tp{rt.Topic, rp.Partition}
-			if seen[key] {
+			switch {
+			case !az.topicOK(authz.OpDescribe, rt.Topic):
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			case seen[key]:
 				op.ErrorCode = kerr.InvalidRequest.Code
-			} else {
+			default:
 				seen[key] = true
 				s.listOffset(h.version, req.IsolationLevel, t, rp, &op)
 			}

@@ -10,6 +10,10 @@ package broker
 // synchronously and describes it at once. v10+ carries topic ids; v12 may request by id (an
 // unknown id gets UNKNOWN_TOPIC_ID); ids in v10–11 requests are INVALID_REQUEST. Authorized
 // operations are filled only when asked for (v8+).
+//
+// Authorization as Kafka: a listing of all topics leaves out those the principal may not
+// DESCRIBE; a topic asked for by name or id without DESCRIBE gets TOPIC_AUTHORIZATION_FAILED
+// whether or not it exists; auto-creation needs CREATE on the cluster or on the topic.
 
 import (
 	"sort"
@@ -17,28 +21,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
-)
-
-// Kafka's AclOperation codes, as bits in authorized-operations fields.
-const (
-	opRead            = 3
-	opWrite           = 4
-	opCreate          = 5
-	opDelete          = 6
-	opAlter           = 7
-	opDescribe        = 8
-	opClusterAction   = 9
-	opDescribeConfigs = 10
-	opAlterConfigs    = 11
-	opIdempotentWrite = 12
-)
-
-// Until authorization lands every principal may do everything, so these are the full sets Kafka
-// reports for an all-powerful principal.
-const (
-	allTopicOps   = 1<<opRead | 1<<opWrite | 1<<opCreate | 1<<opDelete | 1<<opAlter | 1<<opDescribe | 1<<opDescribeConfigs | 1<<opAlterConfigs
-	allClusterOps = 1<<opCreate | 1<<opAlter | 1<<opDescribe | 1<<opClusterAction | 1<<opDescribeConfigs | 1<<opAlterConfigs | 1<<opIdempotentWrite
 )
 
 func (s *Server) handleMetadata(c *conn, h requestHeader, kreq kmsg.Request) reply {
@@ -50,27 +34,76 @@ func (s *Server) handleMetadata(c *conn, h requestHeader, kreq kmsg.Request) rep
 	clusterID := st.ClusterID
 	resp.ClusterID = &clusterID
 	resp.ControllerID = s.cfg.NodeID
-	if req.IncludeClusterAuthorizedOperations && h.version >= 8 && h.version <= 10 {
-		resp.AuthorizedOperations = allClusterOps
+	wantClusterOps := req.IncludeClusterAuthorizedOperations && h.version >= 8 && h.version <= 10
+	az := s.newAuthBatch(c, h)
+	if wantClusterOps {
+		az.addOps(authz.Cluster)
 	}
 
 	allTopics := req.Topics == nil || (h.version == 0 && len(req.Topics) == 0)
 	if allTopics {
+		// Listing: topics the principal may not DESCRIBE are left out, quietly (Kafka's
+		// logIfDenied=false), never reported.
 		topics := s.cluster.allTopics()
 		sort.Slice(topics, func(i, j int) bool { return topics[i].name < topics[j].name })
 		for _, t := range topics {
-			resp.Topics = append(resp.Topics, s.describeTopic(t, req))
+			az.add(authz.OpDescribe, authz.Topic(t.name), true)
+			if req.IncludeTopicAuthorizedOperations {
+				az.addOps(authz.Topic(t.name))
+			}
 		}
-		return respond(resp)
+		for _, t := range topics {
+			if az.topicOK(authz.OpDescribe, t.name) {
+				resp.Topics = append(resp.Topics, s.describeTopic(t, req, az))
+			}
+		}
+	} else {
+		autoCreate := s.cfg.AutoCreateTopics && (h.version < 4 || req.AllowAutoTopicCreation)
+		resolved := make([]*topic, len(req.Topics))
+		for i, rt := range req.Topics {
+			t := s.resolveMetadataTopic(h, rt)
+			resolved[i] = t
+			switch {
+			case t != nil:
+				az.add(authz.OpDescribe, authz.Topic(t.name), false)
+				if req.IncludeTopicAuthorizedOperations {
+					az.addOps(authz.Topic(t.name))
+				}
+			case rt.Topic != nil:
+				az.add(authz.OpDescribe, authz.Topic(*rt.Topic), false)
+				if autoCreate {
+					az.add(authz.OpCreate, authz.Cluster, false)
+					az.add(authz.OpCreate, authz.Topic(*rt.Topic), false)
+					if req.IncludeTopicAuthorizedOperations {
+						az.addOps(authz.Topic(*rt.Topic))
+					}
+				}
+			}
+		}
+		for i, rt := range req.Topics {
+			resp.Topics = append(resp.Topics, s.metadataForTopic(c, h, req, rt, resolved[i], autoCreate, az))
+		}
 	}
-	autoCreate := s.cfg.AutoCreateTopics && (h.version < 4 || req.AllowAutoTopicCreation)
-	for _, rt := range req.Topics {
-		resp.Topics = append(resp.Topics, s.metadataForTopic(c, h, req, rt, autoCreate))
+	if wantClusterOps {
+		resp.AuthorizedOperations = az.authorizedOps(authz.Cluster)
 	}
 	return respond(resp)
 }
 
-func (s *Server) metadataForTopic(c *conn, h requestHeader, req *kmsg.MetadataRequest, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+// resolveMetadataTopic finds the topic a Metadata entry names, by id (v12) or name; nil if none.
+func (s *Server) resolveMetadataTopic(h requestHeader, rt kmsg.MetadataRequestTopic) *topic {
+	hasID := rt.TopicID != [16]byte{}
+	switch {
+	case hasID && h.version >= 12:
+		return s.cluster.lookupTopicID(meta.TopicID(rt.TopicID))
+	case !hasID && rt.Topic != nil:
+		return s.cluster.lookupTopic(*rt.Topic)
+	}
+	return nil
+}
+
+func (s *Server) metadataForTopic(c *conn, h requestHeader, req *kmsg.MetadataRequest, rt kmsg.MetadataRequestTopic,
+	t *topic, autoCreate bool, az *authBatch) kmsg.MetadataResponseTopic {
 	rtErr := func(code *kerr.Error) kmsg.MetadataResponseTopic {
 		out := kmsg.NewMetadataResponseTopic()
 		out.Topic = rt.Topic
@@ -82,16 +115,23 @@ func (s *Server) metadataForTopic(c *conn, h requestHeader, req *kmsg.MetadataRe
 	switch {
 	case hasID && h.version < 12, rt.Topic == nil && !hasID:
 		return rtErr(kerr.InvalidRequest)
-	case hasID:
-		t := s.cluster.lookupTopicID(meta.TopicID(rt.TopicID))
-		if t == nil {
-			return rtErr(kerr.UnknownTopicID)
+	case hasID && t == nil:
+		return rtErr(kerr.UnknownTopicID)
+	case t != nil && !az.topicOK(authz.OpDescribe, t.name):
+		// Without DESCRIBE the answer is the same whether or not the topic exists.
+		out := rtErr(kerr.TopicAuthorizationFailed)
+		if hasID {
+			out.Topic = nil
+		} else {
+			out.TopicID = [16]byte{}
 		}
-		return s.describeTopic(t, req)
+		return out
+	case t != nil:
+		return s.describeTopic(t, req, az)
 	}
 	name := *rt.Topic
-	if t := s.cluster.lookupTopic(name); t != nil {
-		return s.describeTopic(t, req)
+	if !az.topicOK(authz.OpDescribe, name) {
+		return rtErr(kerr.TopicAuthorizationFailed)
 	}
 	if validTopicName(name) != "" {
 		return rtErr(kerr.InvalidTopicException)
@@ -99,29 +139,34 @@ func (s *Server) metadataForTopic(c *conn, h requestHeader, req *kmsg.MetadataRe
 	if !autoCreate {
 		return rtErr(kerr.UnknownTopicOrPartition)
 	}
+	if !az.ok(authz.OpCreate, authz.Cluster) && !az.topicOK(authz.OpCreate, name) {
+		return rtErr(kerr.TopicAuthorizationFailed)
+	}
 	t, err := s.cluster.createTopic(name, -1, nil, false)
 	if err != nil {
 		code, _ := errorCode(err)
 		if code == kerr.TopicAlreadyExists.Code { // created concurrently by another request
 			if t := s.cluster.lookupTopic(name); t != nil {
-				return s.describeTopic(t, req)
+				return s.describeTopic(t, req, az)
 			}
 		}
 		out := rtErr(kerr.UnknownTopicOrPartition)
 		out.ErrorCode = code
 		return out
 	}
-	s.logger.Info("auto-created topic", "topic", name, "client_id", h.clientID, "remote", c.remote)
-	return s.describeTopic(t, req)
+	s.logger.Info("auto-created topic", "topic", name, "client_id", h.clientID, "remote", c.remote, "request_id", h.id)
+	return s.describeTopic(t, req, az)
 }
 
-func (s *Server) describeTopic(t *topic, req *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
+// describeTopic answers for one topic the principal may describe; az holds its KIP-430
+// operations when they were asked for.
+func (s *Server) describeTopic(t *topic, req *kmsg.MetadataRequest, az *authBatch) kmsg.MetadataResponseTopic {
 	out := kmsg.NewMetadataResponseTopic()
 	name := t.name
 	out.Topic = &name
 	out.TopicID = [16]byte(t.id)
 	if req.IncludeTopicAuthorizedOperations {
-		out.AuthorizedOperations = allTopicOps
+		out.AuthorizedOperations = az.authorizedOps(authz.Topic(t.name))
 	}
 	node := s.cfg.NodeID
 	for _, p := range t.partitions {

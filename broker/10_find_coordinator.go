@@ -5,6 +5,8 @@ package broker
 // request's listener. v4+ batches keys (KIP-699) and answers each with its own error.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -25,6 +27,10 @@ func (s *Server) handleFindCoordinator(c *conn, h requestHeader, kreq kmsg.Reque
 			return kerr.InvalidRequest.Code, "unsupported coordinator type"
 		case key == "" && req.CoordinatorType == coordinatorTransaction:
 			return kerr.InvalidRequest.Code, "empty transactional id"
+		case req.CoordinatorType == coordinatorGroup && !s.allowed(c, h, authz.OpDescribe, authz.Group(key)):
+			return kerr.GroupAuthorizationFailed.Code, *deniedMessage(h)
+		case req.CoordinatorType == coordinatorTransaction && !s.allowed(c, h, authz.OpDescribe, authz.TransactionalID(key)):
+			return kerr.TransactionalIDAuthorizationFailed.Code, *deniedMessage(h)
 		}
 		return 0, ""
 	}

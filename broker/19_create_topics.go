@@ -18,6 +18,8 @@ package broker
 // against controller_mutation_rate, strictly from v6 (THROTTLING_QUOTA_EXCEEDED per topic).
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"sort"
 	"strings"
 
@@ -36,6 +38,11 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 	answered := make(map[string]bool, len(req.Topics))
 	budget := partitionBudget(maxNewPartitionsPerRequest)
 	mutations := c.mutationQuota(h, 6, req.ValidateOnly)
+	// CREATE on the cluster allows every topic; otherwise CREATE on each topic.
+	az := s.newAuthBatch(c, h)
+	az.add(authz.OpCreate, authz.Cluster, false)
+	az.addTopics(authz.OpCreate, names, false)
+	clusterCreate := az.ok(authz.OpCreate, authz.Cluster)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		if answered[rt.Topic] {
@@ -47,6 +54,8 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 		switch {
 		case dups[rt.Topic]:
 			out.ErrorCode, out.ErrorMessage = errorCode(newAPIError(kerr.InvalidRequest, "duplicate topic name"))
+		case !clusterCreate && !az.topicOK(authz.OpCreate, rt.Topic):
+			out.ErrorCode, out.ErrorMessage = errorCode(deniedError(h, kerr.TopicAuthorizationFailed))
 		default:
 			if err := mutations.refuse(); err != nil {
 				out.ErrorCode, out.ErrorMessage = errorCode(err)

@@ -12,6 +12,8 @@ package broker
 // gone when the response is sent.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -49,7 +51,9 @@ func (s *Server) handleDeleteTopics(c *conn, h requestHeader, kreq kmsg.Request)
 		return respond(resp)
 	}
 	mutations := c.mutationQuota(h, 5, false)
-	for _, ref := range s.resolveDeletes(entries) {
+	refs := s.resolveDeletes(entries)
+	s.authorizeDeletes(c, h, refs)
+	for _, ref := range refs {
 		if ref.err == nil {
 			ref.err = mutations.refuse()
 		}
@@ -136,4 +140,46 @@ func deleteResult(name *string, id [16]byte, err error) kmsg.DeleteTopicsRespons
 	out.TopicID = id
 	out.ErrorCode, out.ErrorMessage = errorCode(err)
 	return out
+}
+
+// authorizeDeletes applies Kafka's checks to resolved deletions: DELETE on the cluster allows
+// all; otherwise a topic the principal may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED whether or
+// not it exists (by name), and one it may describe but not DELETE is TOPIC_AUTHORIZATION_FAILED.
+func (s *Server) authorizeDeletes(c *conn, h requestHeader, refs []deleteRef) {
+	az := s.newAuthBatch(c, h)
+	if az == nil {
+		return
+	}
+	nameOf := func(r *deleteRef) (string, bool) {
+		switch {
+		case r.t != nil:
+			return r.t.name, true
+		case r.byName && r.name != nil:
+			return *r.name, true
+		}
+		return "", false
+	}
+	az.add(authz.OpDelete, authz.Cluster, false)
+	for i := range refs {
+		if n, ok := nameOf(&refs[i]); ok {
+			az.add(authz.OpDescribe, authz.Topic(n), false)
+			az.add(authz.OpDelete, authz.Topic(n), false)
+		}
+	}
+	if az.ok(authz.OpDelete, authz.Cluster) {
+		return
+	}
+	for i := range refs {
+		r := &refs[i]
+		n, ok := nameOf(r)
+		if !ok || (r.err != nil && r.t == nil && !r.byName) {
+			continue // malformed, or an unknown id: nothing to authorize
+		}
+		if (r.err == nil || r.t == nil) && (!az.topicOK(authz.OpDescribe, n) || (r.t != nil && !az.topicOK(authz.OpDelete, n))) {
+			if r.byID && !az.topicOK(authz.OpDescribe, n) {
+				r.name = nil // the name is shown only to a principal that may describe the topic
+			}
+			r.err = deniedError(h, kerr.TopicAuthorizationFailed)
+		}
+	}
 }

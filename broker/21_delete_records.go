@@ -10,6 +10,8 @@ package broker
 // carries the new low watermark (-1 on error). The timeout is ignored.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -17,6 +19,10 @@ import (
 func (s *Server) handleDeleteRecords(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	az := s.newAuthBatch(c, h)
+	for _, rt := range req.Topics {
+		az.add(authz.OpDelete, authz.Topic(rt.Topic), false)
+	}
 	for _, rt := range req.Topics {
 		out := kmsg.NewDeleteRecordsResponseTopic()
 		out.Topic = rt.Topic
@@ -25,6 +31,11 @@ func (s *Server) handleDeleteRecords(c *conn, h requestHeader, kreq kmsg.Request
 			op := kmsg.NewDeleteRecordsResponseTopicPartition()
 			op.Partition = rp.Partition
 			op.LowWatermark = -1
+			if !az.topicOK(authz.OpDelete, rt.Topic) {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				out.Partitions = append(out.Partitions, op)
+				continue
+			}
 			low, err := s.deleteRecords(t, rp)
 			if err != nil {
 				op.ErrorCode, _ = errorCode(err)

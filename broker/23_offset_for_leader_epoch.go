@@ -11,6 +11,8 @@ package broker
 // broker always answers as the leader, which is what consumers (replica_id -1) ask for.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -18,6 +20,13 @@ import (
 func (s *Server) handleOffsetForLeaderEpoch(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	// CLUSTER_ACTION (a follower) allows every topic; otherwise DESCRIBE per topic.
+	az := s.newAuthBatch(c, h)
+	az.add(authz.OpClusterAction, authz.Cluster, true)
+	for _, rt := range req.Topics {
+		az.add(authz.OpDescribe, authz.Topic(rt.Topic), false)
+	}
+	follower := az.ok(authz.OpClusterAction, authz.Cluster)
 	for _, rt := range req.Topics {
 		out := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		out.Topic = rt.Topic
@@ -29,7 +38,9 @@ func (s *Server) handleOffsetForLeaderEpoch(c *conn, h requestHeader, kreq kmsg.
 			if t != nil {
 				p = t.partition(rp.Partition)
 			}
-			if p == nil {
+			if !follower && !az.topicOK(authz.OpDescribe, rt.Topic) {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if p == nil {
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else if op.ErrorCode = checkLeaderEpoch(rp.CurrentLeaderEpoch, p.leaderEpoch); op.ErrorCode == 0 {
 				op.LeaderEpoch, op.EndOffset = p.log.EndOffsetForEpoch(rp.LeaderEpoch)

@@ -20,6 +20,8 @@ package broker
 // dropped v0; serving it costs nothing.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"maps"
 	"slices"
 
@@ -35,10 +37,18 @@ func (s *Server) handleDescribeConfigs(c *conn, h requestHeader, kreq kmsg.Reque
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	st := s.cluster.store.State()
 	view := s.configView(st)
+	denied := configDenied(s.newAuthBatch(c, h), h, authz.OpDescribeConfigs, req.Resources,
+		func(rr kmsg.DescribeConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return rr.ResourceType, rr.ResourceName
+		})
 	for _, rr := range req.Resources {
 		out := kmsg.NewDescribeConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
-		entries, err := s.describeResource(view, st, rr)
+		var entries []config.Entry
+		err := denied(rr)
+		if err == nil {
+			entries, err = s.describeResource(view, st, rr)
+		}
 		out.ErrorCode, out.ErrorMessage = errorCode(err)
 		out.Configs = make([]kmsg.DescribeConfigsResponseResourceConfig, 0, len(entries))
 		for _, e := range entries {

@@ -12,6 +12,8 @@ package broker
 // INVALID_REQUEST, which KAFKA-13609 calls a mistake). validate_only checks without storing.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -26,13 +28,17 @@ func (s *Server) handleAlterConfigs(c *conn, h requestHeader, kreq kmsg.Request)
 		keys[i] = resourceKey{rr.ResourceType, rr.ResourceName}
 	}
 	dups := duplicateResources(keys)
+	denied := configDenied(s.newAuthBatch(c, h), h, authz.OpAlterConfigs, req.Resources,
+		func(rr kmsg.AlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return rr.ResourceType, rr.ResourceName
+		})
 	for i, rr := range req.Resources {
 		out := kmsg.NewAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
 		var err error
 		if dups[keys[i]] {
 			err = newAPIError(kerr.InvalidRequest, "each resource must appear at most once")
-		} else {
+		} else if err = denied(rr); err == nil {
 			err = s.alterResource(rr, req.ValidateOnly)
 		}
 		out.ErrorCode, out.ErrorMessage = errorCode(err)

@@ -10,6 +10,8 @@ package broker
 // read is KAFKA_STORAGE_ERROR with no topics, as Kafka reports an offline dir.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"path/filepath"
 	"sort"
 
@@ -20,6 +22,11 @@ import (
 func (s *Server) handleDescribeLogDirs(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !s.allowed(c, h, authz.OpDescribe, authz.Cluster) {
+		// Kafka answers no directories, with the error in the v3+ top-level field.
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return respond(resp)
+	}
 	type tp struct {
 		topic string
 		part  int32

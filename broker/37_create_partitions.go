@@ -12,6 +12,8 @@ package broker
 // leader epoch 0 and are served at once. validate_only checks without creating; the timeout is ignored.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -27,6 +29,8 @@ func (s *Server) handleCreatePartitions(c *conn, h requestHeader, kreq kmsg.Requ
 	answered := make(map[string]bool, len(req.Topics))
 	budget := partitionBudget(maxNewPartitionsPerRequest)
 	mutations := c.mutationQuota(h, 3, req.ValidateOnly)
+	az := s.newAuthBatch(c, h)
+	az.addTopics(authz.OpAlter, names, false)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		if answered[rt.Topic] {
@@ -39,6 +43,8 @@ func (s *Server) handleCreatePartitions(c *conn, h requestHeader, kreq kmsg.Requ
 		var added int32
 		if dups[rt.Topic] {
 			err = newAPIError(kerr.InvalidRequest, "duplicate topic name")
+		} else if !az.topicOK(authz.OpAlter, rt.Topic) {
+			err = deniedError(h, kerr.TopicAuthorizationFailed)
 		} else if err = mutations.refuse(); err == nil {
 			if err = s.checkNewPartitions(rt, &budget); err == nil {
 				added, err = s.cluster.createPartitions(rt.Topic, rt.Count, req.ValidateOnly)

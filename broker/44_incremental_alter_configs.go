@@ -18,6 +18,8 @@ package broker
 // INVALID_REQUEST. validate_only checks without storing.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"maps"
 	"slices"
 	"strings"
@@ -36,13 +38,17 @@ func (s *Server) handleIncrementalAlterConfigs(c *conn, h requestHeader, kreq km
 		keys[i] = resourceKey{rr.ResourceType, rr.ResourceName}
 	}
 	dups := duplicateResources(keys)
+	denied := configDenied(s.newAuthBatch(c, h), h, authz.OpAlterConfigs, req.Resources,
+		func(rr kmsg.IncrementalAlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return rr.ResourceType, rr.ResourceName
+		})
 	for i, rr := range req.Resources {
 		out := kmsg.NewIncrementalAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
 		var err error
 		if dups[keys[i]] {
 			err = newAPIError(kerr.InvalidRequest, "each resource must appear at most once")
-		} else {
+		} else if err = denied(rr); err == nil {
 			err = s.incrementalAlter(rr, req.ValidateOnly)
 		}
 		out.ErrorCode, out.ErrorMessage = errorCode(err)

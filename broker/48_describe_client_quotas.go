@@ -9,6 +9,8 @@ package broker
 // requires the entity to have no types beyond the filter's. Entries are sorted by entity.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"errors"
 	"maps"
 	"slices"
@@ -22,6 +24,10 @@ import (
 func (s *Server) handleDescribeClientQuotas(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.DescribeClientQuotasRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClientQuotasResponse)
+	if !s.allowed(c, h, authz.OpDescribeConfigs, authz.Cluster) {
+		resp.ErrorCode, resp.ErrorMessage = kerr.ClusterAuthorizationFailed.Code, deniedMessage(h)
+		return respond(resp)
+	}
 	components := make([]quota.Component, len(req.Components))
 	for i, rc := range req.Components {
 		components[i] = quota.Component{Type: rc.EntityType, Match: quota.MatchType(rc.MatchType), Name: rc.Match}

@@ -12,6 +12,8 @@ package broker
 // validate_only checks and commits nothing.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"fmt"
 	"maps"
 
@@ -25,6 +27,17 @@ import (
 func (s *Server) handleAlterClientQuotas(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.AlterClientQuotasRequest)
 	resp := req.ResponseKind().(*kmsg.AlterClientQuotasResponse)
+	if !s.allowed(c, h, authz.OpAlterConfigs, authz.Cluster) {
+		for _, entry := range req.Entries {
+			out := kmsg.NewAlterClientQuotasResponseEntry()
+			for _, e := range entry.Entity {
+				out.Entity = append(out.Entity, kmsg.AlterClientQuotasResponseEntryEntity{Type: e.Type, Name: e.Name})
+			}
+			out.ErrorCode, out.ErrorMessage = kerr.ClusterAuthorizationFailed.Code, deniedMessage(h)
+			resp.Entries = append(resp.Entries, out)
+		}
+		return respond(resp)
+	}
 	s.cluster.adminMu.Lock()
 	defer s.cluster.adminMu.Unlock()
 

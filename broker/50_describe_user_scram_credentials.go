@@ -7,6 +7,8 @@ package broker
 // and a user named twice is DUPLICATE_RESOURCE, once per name, as Kafka answers.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,6 +18,15 @@ import (
 func (s *Server) handleDescribeUserScramCredentials(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.DescribeUserSCRAMCredentialsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeUserSCRAMCredentialsResponse)
+	if !s.allowed(c, h, authz.OpDescribe, authz.Cluster) {
+		resp.ErrorCode, resp.ErrorMessage = kerr.ClusterAuthorizationFailed.Code, deniedMessage(h)
+		for range req.Users { // one result per user asked for, without the name, as Kafka does
+			r := kmsg.NewDescribeUserSCRAMCredentialsResponseResult()
+			r.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			resp.Results = append(resp.Results, r)
+		}
+		return respond(resp)
+	}
 	users := s.cluster.store.State().ScramUsers
 	var names []string
 	if req.Users == nil {

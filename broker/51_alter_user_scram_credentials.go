@@ -10,6 +10,11 @@ package broker
 // are usable by the very next login.
 
 import (
+	"maps"
+	"slices"
+
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -26,6 +31,22 @@ type userScramOps struct {
 func (s *Server) handleAlterUserScramCredentials(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.AlterUserSCRAMCredentialsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
+	if !s.allowed(c, h, authz.OpAlter, authz.Cluster) {
+		// Every user named gets the failure, once each, as Kafka answers.
+		seen := map[string]bool{}
+		for _, d := range req.Deletions {
+			seen[d.Name] = true
+		}
+		for _, u := range req.Upsertions {
+			seen[u.Name] = true
+		}
+		for _, n := range slices.Sorted(maps.Keys(seen)) {
+			r := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+			r.User, r.ErrorCode, r.ErrorMessage = n, kerr.ClusterAuthorizationFailed.Code, deniedMessage(h)
+			resp.Results = append(resp.Results, r)
+		}
+		return respond(resp)
+	}
 	s.cluster.adminMu.Lock()
 	defer s.cluster.adminMu.Unlock()
 	st := s.cluster.store.State()

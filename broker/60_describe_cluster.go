@@ -11,6 +11,8 @@ package broker
 // for; until authorization lands they are every cluster operation.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -43,7 +45,15 @@ func (s *Server) handleDescribeCluster(c *conn, h requestHeader, kreq kmsg.Reque
 	b.NodeID, b.Host, b.Port = s.cfg.NodeID, host, port
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = allClusterOps
+		// Kafka's broker answers DescribeCluster for anyone; the operations field is 0 for a
+		// principal that may not DESCRIBE the cluster.
+		az := s.newAuthBatch(c, h)
+		az.addOps(authz.Cluster)
+		if az.ok(authz.OpDescribe, authz.Cluster) {
+			resp.ClusterAuthorizedOperations = az.authorizedOps(authz.Cluster)
+		} else {
+			resp.ClusterAuthorizedOperations = 0
+		}
 	}
 	return respond(resp)
 }

@@ -12,10 +12,12 @@ package broker
 // gets UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an invalid name). Every partition
 // is led by this node with replicas and ISR [this node]; eligible leader replicas and last known
 // ELR are empty (no KIP-966 state on one node). Topic authorized operations are always filled,
-// as Kafka does for this API; until authorization lands they are every topic operation.
+// as Kafka does for this API. Authorization: DESCRIBE per topic (see the handler).
 
 import (
 	"slices"
+
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -49,6 +51,30 @@ func (s *Server) handleDescribeTopicPartitions(c *conn, h requestHeader, kreq km
 		}
 	}
 	slices.Sort(names)
+	// Authorization: DESCRIBE per topic. A listing leaves out what the principal may not see; a
+	// named topic it may not see is TOPIC_AUTHORIZATION_FAILED (existing or not), after the rest.
+	az := s.newAuthBatch(c, h)
+	for _, n := range names {
+		az.add(authz.OpDescribe, authz.Topic(n), all)
+		if s.cluster.lookupTopic(n) != nil {
+			az.addOps(authz.Topic(n))
+		}
+	}
+	var denied []string
+	names = slices.DeleteFunc(names, func(n string) bool {
+		if az.topicOK(authz.OpDescribe, n) {
+			return false
+		}
+		if !all {
+			denied = append(denied, n)
+		}
+		return true
+	})
+	defer func() {
+		for _, n := range denied {
+			resp.Topics = append(resp.Topics, describeTopicError(n, kerr.TopicAuthorizationFailed))
+		}
+	}()
 	if req.Cursor != nil && (cursorPart < 0 || (!all && !slices.Contains(names, cursorTopic))) {
 		for _, rt := range req.Topics {
 			resp.Topics = append(resp.Topics, describeTopicError(rt.Topic, kerr.InvalidRequest))
@@ -77,7 +103,7 @@ func (s *Server) handleDescribeTopicPartitions(c *conn, h requestHeader, kreq km
 			start = int(cursorPart)
 		}
 		upper := min(len(t.partitions), start+remaining)
-		resp.Topics = append(resp.Topics, s.describeTopicPartitions(t, start, upper))
+		resp.Topics = append(resp.Topics, s.describeTopicPartitions(t, start, upper, az.authorizedOps(authz.Topic(name))))
 		if upper < len(t.partitions) {
 			resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: int32(upper)}
 			break
@@ -88,12 +114,12 @@ func (s *Server) handleDescribeTopicPartitions(c *conn, h requestHeader, kreq km
 }
 
 // describeTopicPartitions describes partitions [start, upper) of t.
-func (s *Server) describeTopicPartitions(t *topic, start, upper int) kmsg.DescribeTopicPartitionsResponseTopic {
+func (s *Server) describeTopicPartitions(t *topic, start, upper int, ops int32) kmsg.DescribeTopicPartitionsResponseTopic {
 	out := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	name := t.name
 	out.Topic = &name
 	out.TopicID = [16]byte(t.id)
-	out.AuthorizedOperations = allTopicOps
+	out.AuthorizedOperations = ops
 	out.Partitions = []kmsg.DescribeTopicPartitionsResponseTopicPartition{}
 	node := s.cfg.NodeID
 	for i := start; i < upper; i++ {

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"net"
 	"os"
 	"path/filepath"
@@ -48,7 +50,7 @@ func TestDescribeCluster(t *testing.T) {
 		resp.Brokers[0].Port != port || resp.Brokers[0].IsFenced {
 		t.Errorf("brokers %+v, want this node at %s", resp.Brokers, b.Addr)
 	}
-	if resp.ClusterAuthorizedOperations != allClusterOps {
+	if resp.ClusterAuthorizedOperations != allOps(authz.ResourceCluster) {
 		t.Errorf("authorized operations %b", resp.ClusterAuthorizedOperations)
 	}
 
@@ -162,7 +164,7 @@ func TestDescribeTopicPartitions(t *testing.T) {
 	resp := describeTopicPartitions(t, b, 2000, nil, "a")
 	rt := resp.Topics[0]
 	p := rt.Partitions[1]
-	if rt.TopicID != [16]byte(b.cluster.lookupTopic("a").id) || rt.AuthorizedOperations != allTopicOps || rt.IsInternal ||
+	if rt.TopicID != [16]byte(b.cluster.lookupTopic("a").id) || rt.AuthorizedOperations != allOps(authz.ResourceTopic) || rt.IsInternal ||
 		p.LeaderID != b.cfg.NodeID || p.LeaderEpoch != 0 || len(p.Replicas) != 1 || len(p.ISR) != 1 ||
 		p.EligibleLeaderReplicas == nil || len(p.OfflineReplicas) != 0 {
 		t.Fatalf("topic %+v partition %+v", rt, p)

@@ -57,6 +57,8 @@ type conn struct {
 	// sessionExpiry is when the SASL session ends (KIP-368), in Unix nanoseconds; 0: never.
 	sessionExpiry  atomic.Int64
 	clientSoftware string
+	// mechanism is the SASL mechanism the connection authenticated with (reader goroutine only).
+	mechanism string
 
 	// mutedUntil is when a quota throttle ends (Unix nanoseconds): the reader reads nothing
 	// before it (KIP-219).
@@ -194,9 +196,10 @@ func (c *conn) readLoop() error {
 				return err
 			}
 			entry, _ := c.srv.table.lookup(h.key)
-			p = &pending{header: h, received: received, done: make(chan struct{}), requestBytes: len(frame) + 4}
+			h.id = newRequestID()
+			p = &pending{header: h, received: received, done: make(chan struct{}), requestBytes: len(frame) + 4, requestID: h.id}
 			if c.srv.hooks.WantsRequests() {
-				p.req, p.requestID = req, newRequestID()
+				p.req = req
 			}
 			// Stage times are read only when hooks or quotas will use them.
 			timed := c.srv.hooks.WantsRequests() || c.srv.quotas.Enabled()

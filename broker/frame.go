@@ -55,6 +55,8 @@ type requestHeader struct {
 	version       int16
 	correlationID int32
 	clientID      string
+	// id is the request id: in the broker log, the hooks and authorization failure messages.
+	id string
 }
 
 // parseRequest decodes a request frame: the header, then (if allowed accepts the API key) the

@@ -10,8 +10,10 @@ import (
 	"context"
 	"net"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/group"
 )
 
@@ -24,6 +26,11 @@ func (c *conn) clientInfo(h requestHeader) group.ClientInfo {
 }
 
 func (s *Server) handleJoinGroup(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	if req := kreq.(*kmsg.JoinGroupRequest); s.groupDenied(c, h, authz.OpRead, req.Group) {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode, resp.Generation = kerr.GroupAuthorizationFailed.Code, -1
+		return respond(resp)
+	}
 	client := c.clientInfo(h)
 	return deferred(kreq, func(ctx context.Context, req *kmsg.JoinGroupRequest) kmsg.Response {
 		return s.coord.groups.JoinGroup(ctx, h.version, req, client)
@@ -31,50 +38,196 @@ func (s *Server) handleJoinGroup(c *conn, h requestHeader, kreq kmsg.Request) re
 }
 
 func (s *Server) handleSyncGroup(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	if req := kreq.(*kmsg.SyncGroupRequest); s.groupDenied(c, h, authz.OpRead, req.Group) {
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp)
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.SyncGroupRequest) kmsg.Response {
 		return s.coord.groups.SyncGroup(ctx, h.version, req)
 	})
 }
 
 func (s *Server) handleHeartbeat(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	if req := kreq.(*kmsg.HeartbeatRequest); s.groupDenied(c, h, authz.OpRead, req.Group) {
+		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp)
+	}
 	return respond(s.coord.groups.Heartbeat(h.version, kreq.(*kmsg.HeartbeatRequest)))
 }
 
 func (s *Server) handleLeaveGroup(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	if req := kreq.(*kmsg.LeaveGroupRequest); s.groupDenied(c, h, authz.OpRead, req.Group) {
+		resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp)
+	}
 	return respond(s.coord.groups.LeaveGroup(h.version, kreq.(*kmsg.LeaveGroupRequest)))
 }
 
+// handleOffsetCommit: READ on the group (or every partition fails with
+// GROUP_AUTHORIZATION_FAILED), then READ per topic; refused topics are answered here and the
+// rest committed.
 func (s *Server) handleOffsetCommit(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	req := kreq.(*kmsg.OffsetCommitRequest)
+	if s.groupDenied(c, h, authz.OpRead, req.Group) {
+		return respond(offsetCommitErrors(req, req.Topics, kerr.GroupAuthorizationFailed.Code))
+	}
+	names := make([]string, len(req.Topics))
+	for i, t := range req.Topics {
+		names[i] = t.Topic
+	}
+	denied := s.deniedTopicSet(c, h, authz.OpRead, names)
+	var refused []kmsg.OffsetCommitRequestTopic
+	if denied != nil {
+		kept := make([]kmsg.OffsetCommitRequestTopic, 0, len(req.Topics))
+		for _, t := range req.Topics {
+			if denied[t.Topic] {
+				refused = append(refused, t)
+			} else {
+				kept = append(kept, t)
+			}
+		}
+		narrowed := *req
+		narrowed.Topics = kept
+		kreq = &narrowed
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
-		return s.coord.groups.OffsetCommit(ctx, h.version, req)
+		resp := s.coord.groups.OffsetCommit(ctx, h.version, req)
+		if len(refused) > 0 {
+			resp.Topics = append(resp.Topics, offsetCommitErrors(req, refused, kerr.TopicAuthorizationFailed.Code).Topics...)
+		}
+		return resp
 	})
+}
+
+// offsetCommitErrors answers every partition of topics with code.
+func offsetCommitErrors(req *kmsg.OffsetCommitRequest, topics []kmsg.OffsetCommitRequestTopic, code int16) *kmsg.OffsetCommitResponse {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	for _, t := range topics {
+		out := kmsg.OffsetCommitResponseTopic{Topic: t.Topic}
+		for _, p := range t.Partitions {
+			out.Partitions = append(out.Partitions, kmsg.OffsetCommitResponseTopicPartition{Partition: p.Partition, ErrorCode: code})
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	return resp
 }
 
 func (s *Server) handleOffsetFetch(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	return respond(s.coord.groups.OffsetFetch(h.version, kreq.(*kmsg.OffsetFetchRequest)))
+	req := kreq.(*kmsg.OffsetFetchRequest)
+	resp := s.coord.groups.OffsetFetch(h.version, req)
+	s.filterOffsetFetch(c, h, req, resp)
+	return respond(resp)
 }
 
 func (s *Server) handleDescribeGroups(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	return respond(s.coord.groups.DescribeGroups(h.version, kreq.(*kmsg.DescribeGroupsRequest)))
+	req := kreq.(*kmsg.DescribeGroupsRequest)
+	resp := s.coord.groups.DescribeGroups(h.version, req)
+	s.filterDescribeGroups(c, h, req, resp)
+	return respond(resp)
 }
 
 func (s *Server) handleListGroups(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	return respond(s.coord.groups.ListGroups(h.version, kreq.(*kmsg.ListGroupsRequest)))
+	resp := s.coord.groups.ListGroups(h.version, kreq.(*kmsg.ListGroupsRequest))
+	s.filterListGroups(c, h, resp)
+	return respond(resp)
 }
 
+// handleDeleteGroups: DELETE per group; refused groups are answered here.
 func (s *Server) handleDeleteGroups(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	req := kreq.(*kmsg.DeleteGroupsRequest)
+	az := s.newAuthBatch(c, h)
+	for _, g := range req.Groups {
+		az.add(authz.OpDelete, authz.Group(g), false)
+	}
+	var refused []string
+	if az != nil {
+		kept := make([]string, 0, len(req.Groups))
+		for _, g := range req.Groups {
+			if az.ok(authz.OpDelete, authz.Group(g)) {
+				kept = append(kept, g)
+			} else {
+				refused = append(refused, g)
+			}
+		}
+		narrowed := *req
+		narrowed.Groups = kept
+		kreq = &narrowed
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.DeleteGroupsRequest) kmsg.Response {
-		return s.coord.groups.DeleteGroups(ctx, h.version, req)
+		resp := s.coord.groups.DeleteGroups(ctx, h.version, req)
+		for _, g := range refused {
+			resp.Groups = append(resp.Groups, kmsg.DeleteGroupsResponseGroup{Group: g, ErrorCode: kerr.GroupAuthorizationFailed.Code})
+		}
+		return resp
 	})
 }
 
+// handleOffsetDelete: DELETE on the group, then READ per topic.
 func (s *Server) handleOffsetDelete(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	req := kreq.(*kmsg.OffsetDeleteRequest)
+	if s.groupDenied(c, h, authz.OpDelete, req.Group) {
+		resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp)
+	}
+	names := make([]string, len(req.Topics))
+	for i, t := range req.Topics {
+		names[i] = t.Topic
+	}
+	if denied := s.deniedTopicSet(c, h, authz.OpRead, names); denied != nil {
+		var refused []kmsg.OffsetDeleteRequestTopic
+		kept := make([]kmsg.OffsetDeleteRequestTopic, 0, len(req.Topics))
+		for _, t := range req.Topics {
+			if denied[t.Topic] {
+				refused = append(refused, t)
+			} else {
+				kept = append(kept, t)
+			}
+		}
+		narrowed := *req
+		narrowed.Topics = kept
+		return deferred(kmsg.Request(&narrowed), func(ctx context.Context, req *kmsg.OffsetDeleteRequest) kmsg.Response {
+			resp := s.coord.groups.OffsetDelete(ctx, h.version, req)
+			for _, t := range refused {
+				out := kmsg.OffsetDeleteResponseTopic{Topic: t.Topic}
+				for _, p := range t.Partitions {
+					out.Partitions = append(out.Partitions, kmsg.OffsetDeleteResponseTopicPartition{Partition: p.Partition, ErrorCode: kerr.TopicAuthorizationFailed.Code})
+				}
+				resp.Topics = append(resp.Topics, out)
+			}
+			return resp
+		})
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.OffsetDeleteRequest) kmsg.Response {
 		return s.coord.groups.OffsetDelete(ctx, h.version, req)
 	})
 }
 
 func (s *Server) handleConsumerGroupHeartbeat(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	// READ on the group; since Kafka 4.0 every subscribed topic named also needs DESCRIBE.
+	req := kreq.(*kmsg.ConsumerGroupHeartbeatRequest)
+	az := s.newAuthBatch(c, h)
+	az.add(authz.OpRead, authz.Group(req.Group), false)
+	az.addTopics(authz.OpDescribe, req.SubscribedTopicNames, false)
+	code := int16(0)
+	if !az.ok(authz.OpRead, authz.Group(req.Group)) {
+		code = kerr.GroupAuthorizationFailed.Code
+	} else {
+		for _, t := range req.SubscribedTopicNames {
+			if !az.topicOK(authz.OpDescribe, t) {
+				code = kerr.TopicAuthorizationFailed.Code
+				break
+			}
+		}
+	}
+	if code != 0 {
+		resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+		resp.ErrorCode, resp.ErrorMessage = code, deniedMessage(h)
+		return respond(resp)
+	}
 	client := c.clientInfo(h)
 	return deferred(kreq, func(ctx context.Context, req *kmsg.ConsumerGroupHeartbeatRequest) kmsg.Response {
 		return s.coord.groups.ConsumerGroupHeartbeat(ctx, h.version, req, client)
@@ -82,7 +235,10 @@ func (s *Server) handleConsumerGroupHeartbeat(c *conn, h requestHeader, kreq kms
 }
 
 func (s *Server) handleConsumerGroupDescribe(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	return respond(s.coord.groups.ConsumerGroupDescribe(h.version, kreq.(*kmsg.ConsumerGroupDescribeRequest)))
+	req := kreq.(*kmsg.ConsumerGroupDescribeRequest)
+	resp := s.coord.groups.ConsumerGroupDescribe(h.version, req)
+	s.filterConsumerGroupDescribe(c, h, req, resp)
+	return respond(resp)
 }
 
 // deferred answers a request from its own goroutine (reply.later) with a private copy of it.

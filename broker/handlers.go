@@ -82,6 +82,7 @@ func newHandlerTable(s *Server) *handlerTable {
 		{key: apiKeyApiVersions, min: 0, max: 4, handle: s.handleApiVersions, preAuth: true},
 	}
 	entries = append(entries, s.adminEntries()...)
+	entries = append(entries, s.aclEntries()...)
 	entries = append(entries, s.coordinatorEntries()...)
 	entries = append(entries, s.saslEntries()...)
 	t := &handlerTable{byKey: make(map[int16]*apiEntry, len(entries))}

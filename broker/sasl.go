@@ -3,9 +3,11 @@ package broker
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -128,6 +130,7 @@ func (c *conn) stepSASL(token []byte) ([]byte, time.Duration, error) {
 		return nil, 0, fmt.Errorf("[%s] Authentication failed: credential expired", id)
 	}
 	c.setPrincipal(p)
+	c.mechanism = x.mechanism
 	if lifetime > 0 {
 		c.sessionExpiry.Store(c.srv.now().Add(lifetime).UnixNano())
 	} else {
@@ -217,12 +220,29 @@ func (c *conn) authEvent(outcome hook.AuthOutcome, mechanism, claimed, reason st
 	return id
 }
 
-// newRequestID returns a random UUID-shaped id tying a client's error to the broker's records.
+// requestIDPrefix makes request ids unique across restarts; requestIDSeq within this process.
+var (
+	requestIDPrefix = func() (b [8]byte) { _, _ = rand.Read(b[:]); return }()
+	requestIDSeq    atomic.Uint64
+)
+
+// newRequestID returns a UUID-shaped id tying a client's error to the broker's records: a random
+// per-process prefix and a sequence number, so it is unique and costs no system call per request.
 func newRequestID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	copy(b[:8], requestIDPrefix[:])
+	binary.BigEndian.PutUint64(b[8:], requestIDSeq.Add(1))
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	var h [36]byte
+	hex.Encode(h[0:8], b[0:4])
+	h[8] = '-'
+	hex.Encode(h[9:13], b[4:6])
+	h[13] = '-'
+	hex.Encode(h[14:18], b[6:8])
+	h[18] = '-'
+	hex.Encode(h[19:23], b[8:10])
+	h[23] = '-'
+	hex.Encode(h[24:], b[10:])
+	return string(h[:])
 }

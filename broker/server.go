@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bulwark-kafka/bulwark/auth"
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/auth/scram"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/hook"
@@ -46,8 +47,13 @@ type Server struct {
 	extraMechanisms map[string]auth.Mechanism
 	limits          *connLimits
 	quotas          *quota.Manager
-	lock            *dirLock
-	keys            keys.Provider // nil when encryption at rest is off
+	// authz decides every request (nil: authorizer.class.name unset, everything allowed);
+	// aclSync feeds it the metadata log's ACLs; denialLog rate-limits denial log lines.
+	authz     authz.Authorizer
+	aclSync   aclSync
+	denialLog logLimiter
+	lock      *dirLock
+	keys      keys.Provider // nil when encryption at rest is off
 	// now is the clock for session lifetimes and credential expiry.
 	now func() time.Time
 
@@ -156,6 +162,14 @@ func New(cfg *config.Config, opts ...Option) (_ *Server, err error) {
 		_ = lock.Close()
 		return nil, err
 	}
+	if (cfg.AuthorizerClassName == "") != (s.authz == nil) {
+		s.cancel()
+		_ = cl.close()
+		_ = lock.Close()
+		return nil, fmt.Errorf("broker: authorizer.class.name=%q but the server was built %s an authorizer", cfg.AuthorizerClassName,
+			map[bool]string{true: "without", false: "with"}[s.authz == nil])
+	}
+	s.syncACLs(cl.store.State())
 	s.newQuotaManager()
 	s.sessions = newFetchSessionCache(cfg.FetchSessionCacheSlots)
 	if err := s.openCoordinators(); err != nil {

@@ -6,6 +6,8 @@ package broker
 // transaction coordinator writes its markers through markerWriter into this broker's partitions.
 
 import (
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+
 	"bytes"
 	"context"
 	"errors"
@@ -104,24 +106,67 @@ func (s *Server) txnEntries() []*apiEntry {
 }
 
 func (s *Server) handleInitProducerID(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	// A transactional producer needs WRITE on its id; an idempotent one IDEMPOTENT_WRITE on the
+	// cluster or WRITE on at least one topic (KIP-679).
+	req := kreq.(*kmsg.InitProducerIDRequest)
+	if s.authz != nil {
+		var code int16
+		if req.TransactionalID != nil {
+			if s.txnDenied(c, h, *req.TransactionalID) {
+				code = kerr.TransactionalIDAuthorizationFailed.Code
+			}
+		} else {
+			az := s.newAuthBatch(c, h)
+			az.add(authz.OpIdempotentWrite, authz.Cluster, true)
+			if !az.ok(authz.OpIdempotentWrite, authz.Cluster) && !s.allowedAny(c, h, authz.OpWrite, authz.ResourceTopic) {
+				code = kerr.ClusterAuthorizationFailed.Code
+			}
+		}
+		if code != 0 {
+			resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+			resp.ErrorCode, resp.ProducerID, resp.ProducerEpoch = code, -1, -1
+			return respond(resp)
+		}
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.InitProducerIDRequest) kmsg.Response {
 		return s.coord.txns.InitProducerID(ctx, h.version, req)
 	})
 }
 
 func (s *Server) handleAddPartitionsToTxn(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	if resp := s.authorizeAddPartitions(c, h, kreq.(*kmsg.AddPartitionsToTxnRequest)); resp != nil {
+		return respond(resp)
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.AddPartitionsToTxnRequest) kmsg.Response {
 		return s.coord.txns.AddPartitionsToTxn(ctx, h.version, req)
 	})
 }
 
 func (s *Server) handleAddOffsetsToTxn(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	if req := kreq.(*kmsg.AddOffsetsToTxnRequest); s.authz != nil {
+		code := int16(0)
+		if s.txnDenied(c, h, req.TransactionalID) {
+			code = kerr.TransactionalIDAuthorizationFailed.Code
+		} else if s.groupDenied(c, h, authz.OpRead, req.Group) {
+			code = kerr.GroupAuthorizationFailed.Code
+		}
+		if code != 0 {
+			resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+			resp.ErrorCode = code
+			return respond(resp)
+		}
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.AddOffsetsToTxnRequest) kmsg.Response {
 		return s.coord.txns.AddOffsetsToTxn(ctx, h.version, req)
 	})
 }
 
 func (s *Server) handleEndTxn(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	if req := kreq.(*kmsg.EndTxnRequest); s.txnDenied(c, h, req.TransactionalID) {
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return respond(resp)
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.EndTxnRequest) kmsg.Response {
 		return s.coord.txns.EndTxn(ctx, h.version, req)
 	})
@@ -131,39 +176,110 @@ func (s *Server) handleEndTxn(c *conn, h requestHeader, kreq kmsg.Request) reply
 // (adding the group implicitly from v5, KIP-890), then stores the offsets as pending in the
 // group coordinator until the transaction ends.
 func (s *Server) handleTxnOffsetCommit(c *conn, h requestHeader, kreq kmsg.Request) reply {
+	// WRITE on the transactional id and READ on the group, each failing every partition; then
+	// READ per topic.
+	req := kreq.(*kmsg.TxnOffsetCommitRequest)
+	var denied map[string]bool
+	if s.authz != nil {
+		if s.txnDenied(c, h, req.TransactionalID) {
+			return respond(txnOffsetCommitErrors(req, req.Topics, nil, kerr.TransactionalIDAuthorizationFailed.Code))
+		}
+		if s.groupDenied(c, h, authz.OpRead, req.Group) {
+			return respond(txnOffsetCommitErrors(req, req.Topics, nil, kerr.GroupAuthorizationFailed.Code))
+		}
+		names := make([]string, len(req.Topics))
+		for i, t := range req.Topics {
+			names[i] = t.Topic
+		}
+		denied = s.deniedTopicSet(c, h, authz.OpRead, names)
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) kmsg.Response {
+		var refused []kmsg.TxnOffsetCommitRequestTopic
+		if denied != nil {
+			kept := req.Topics[:0:0]
+			for _, t := range req.Topics {
+				if denied[t.Topic] {
+					refused = append(refused, t)
+				} else {
+					kept = append(kept, t)
+				}
+			}
+			req.Topics = kept
+		}
+		var resp *kmsg.TxnOffsetCommitResponse
 		err := s.coord.txns.VerifyTxnOffsetCommit(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, h.version >= 5)
 		if err != nil {
-			resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 			code := kerrCode(err)
 			if code == kerr.ProducerFenced.Code && h.version <= 2 {
 				code = kerr.InvalidProducerEpoch.Code // older clients do not know PRODUCER_FENCED
 			}
-			for _, rt := range req.Topics {
-				out := kmsg.TxnOffsetCommitResponseTopic{Topic: rt.Topic}
-				for _, rp := range rt.Partitions {
-					out.Partitions = append(out.Partitions, kmsg.TxnOffsetCommitResponseTopicPartition{Partition: rp.Partition, ErrorCode: code})
-				}
-				resp.Topics = append(resp.Topics, out)
-			}
-			return resp
+			resp = txnOffsetCommitErrors(req, req.Topics, nil, code)
+		} else {
+			resp = s.coord.groups.TxnOffsetCommit(ctx, h.version, req)
 		}
-		return s.coord.groups.TxnOffsetCommit(ctx, h.version, req)
+		return txnOffsetCommitErrors(req, refused, resp, kerr.TopicAuthorizationFailed.Code)
 	})
 }
 
+// txnOffsetCommitErrors answers every partition of topics with code, appending to into (or a
+// new response).
+func txnOffsetCommitErrors(req *kmsg.TxnOffsetCommitRequest, topics []kmsg.TxnOffsetCommitRequestTopic, into *kmsg.TxnOffsetCommitResponse, code int16) *kmsg.TxnOffsetCommitResponse {
+	if into == nil {
+		into = req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	}
+	for _, rt := range topics {
+		out := kmsg.TxnOffsetCommitResponseTopic{Topic: rt.Topic}
+		for _, rp := range rt.Partitions {
+			out.Partitions = append(out.Partitions, kmsg.TxnOffsetCommitResponseTopicPartition{Partition: rp.Partition, ErrorCode: code})
+		}
+		into.Topics = append(into.Topics, out)
+	}
+	return into
+}
+
 func (s *Server) handleDescribeTransactions(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	return respond(s.coord.txns.DescribeTransactions(h.version, kreq.(*kmsg.DescribeTransactionsRequest)))
+	req := kreq.(*kmsg.DescribeTransactionsRequest)
+	resp := s.coord.txns.DescribeTransactions(h.version, req)
+	if az := s.newAuthBatch(c, h); az != nil {
+		for _, ts := range resp.TransactionStates {
+			az.add(authz.OpDescribe, authz.TransactionalID(ts.TransactionalID), false)
+		}
+		for i, ts := range resp.TransactionStates {
+			if !az.ok(authz.OpDescribe, authz.TransactionalID(ts.TransactionalID)) {
+				out := kmsg.NewDescribeTransactionsResponseTransactionState()
+				out.TransactionalID, out.ErrorCode = ts.TransactionalID, kerr.TransactionalIDAuthorizationFailed.Code
+				resp.TransactionStates[i] = out
+			}
+		}
+	}
+	return respond(resp)
 }
 
 func (s *Server) handleListTransactions(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	return respond(s.coord.txns.ListTransactions(h.version, kreq.(*kmsg.ListTransactionsRequest)))
+	resp := s.coord.txns.ListTransactions(h.version, kreq.(*kmsg.ListTransactionsRequest))
+	if az := s.newAuthBatch(c, h); az != nil {
+		for _, ts := range resp.TransactionStates {
+			az.add(authz.OpDescribe, authz.TransactionalID(ts.TransactionalID), true)
+		}
+		kept := resp.TransactionStates[:0]
+		for _, ts := range resp.TransactionStates {
+			if az.ok(authz.OpDescribe, authz.TransactionalID(ts.TransactionalID)) {
+				kept = append(kept, ts)
+			}
+		}
+		resp.TransactionStates = kept
+	}
+	return respond(resp)
 }
 
 // handleDescribeProducers lists each partition's idempotent and transactional producers.
 func (s *Server) handleDescribeProducers(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.DescribeProducersRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
+	az := s.newAuthBatch(c, h)
+	for _, rt := range req.Topics {
+		az.add(authz.OpRead, authz.Topic(rt.Topic), false)
+	}
 	for _, rt := range req.Topics {
 		out := kmsg.DescribeProducersResponseTopic{Topic: rt.Topic}
 		t := s.cluster.lookupTopic(rt.Topic)
@@ -174,7 +290,9 @@ func (s *Server) handleDescribeProducers(c *conn, h requestHeader, kreq kmsg.Req
 			if t != nil {
 				p = t.partition(pi)
 			}
-			if p == nil {
+			if !az.topicOK(authz.OpRead, rt.Topic) {
+				op.ErrorCode, op.ErrorMessage = kerr.TopicAuthorizationFailed.Code, deniedMessage(h)
+			} else if p == nil {
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
 				for _, ps := range p.log.Producers() {
@@ -200,4 +318,49 @@ func kerrOf(err error) *kerr.Error {
 		return ke
 	}
 	return kerr.UnknownServerError
+}
+
+// authorizeAddPartitions applies Kafka's checks to AddPartitionsToTxn; it returns the answer for
+// a refused request, nil to go on. v0–3 (clients): WRITE on the transactional id, then WRITE per
+// topic, where one refused topic fails its partitions and leaves every other partition
+// OPERATION_NOT_ATTEMPTED. v4+ (brokers) needs CLUSTER_ACTION.
+func (s *Server) authorizeAddPartitions(c *conn, h requestHeader, req *kmsg.AddPartitionsToTxnRequest) kmsg.Response {
+	if s.authz == nil {
+		return nil
+	}
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	if h.version >= 4 {
+		if s.allowed(c, h, authz.OpClusterAction, authz.Cluster) {
+			return nil
+		}
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
+	answer := func(code func(topic string) int16) kmsg.Response {
+		for _, t := range req.Topics {
+			out := kmsg.AddPartitionsToTxnResponseTopic{Topic: t.Topic}
+			for _, p := range t.Partitions {
+				out.Partitions = append(out.Partitions, kmsg.AddPartitionsToTxnResponseTopicPartition{Partition: p, ErrorCode: code(t.Topic)})
+			}
+			resp.Topics = append(resp.Topics, out)
+		}
+		return resp
+	}
+	if s.txnDenied(c, h, req.TransactionalID) {
+		return answer(func(string) int16 { return kerr.TransactionalIDAuthorizationFailed.Code })
+	}
+	names := make([]string, len(req.Topics))
+	for i, t := range req.Topics {
+		names[i] = t.Topic
+	}
+	denied := s.deniedTopicSet(c, h, authz.OpWrite, names)
+	if denied == nil {
+		return nil
+	}
+	return answer(func(t string) int16 {
+		if denied[t] {
+			return kerr.TopicAuthorizationFailed.Code
+		}
+		return kerr.OperationNotAttempted.Code
+	})
 }

@@ -114,6 +114,18 @@ type Config struct {
 	AllowEveryoneIfNoACLFound bool     // allow.everyone.if.no.acl.found
 	AuthorizerClassName       string   // authorizer.class.name
 
+	// OPA authorizer (opa-kafka-plugin's keys, and Bulwark's for the embedded engine).
+	OPAURL                string        // opa.authorizer.url
+	OPAAllowOnError       bool          // opa.authorizer.allow.on.error
+	OPACacheInitial       int           // opa.authorizer.cache.initial.capacity
+	OPACacheMax           int           // opa.authorizer.cache.maximum.size
+	OPACacheExpireSeconds int           // opa.authorizer.cache.expire.after.seconds
+	OPAPolicyDir          string        // bulwark.opa.policy.dir
+	OPAQuery              string        // bulwark.opa.query
+	OPATimeout            time.Duration // bulwark.opa.timeout.ms
+	OPAReloadCheck        time.Duration // bulwark.opa.reload.check.ms
+	IAMAuthorizerEnabled  bool          // bulwark.authorizer.iam.enabled
+
 	// Bulwark's own keys.
 	FlushAcksAll    bool          // bulwark.log.flush.acks.all: acks=all waits for fsync
 	MetricsListen   string        // bulwark.metrics.listen, 127.0.0.1:11001

@@ -27,6 +27,7 @@ func (c *Config) Validate() error {
 	if len(c.LogCleanupPolicy) == 0 {
 		add(invalid("log.cleanup.policy", "must list delete and/or compact"))
 	}
+	c.validateAuthorizer(add)
 	if err := validHostPort(c.MetricsListen); err != nil {
 		add(invalid("bulwark.metrics.listen", "%v", err))
 	}
@@ -189,4 +190,38 @@ func (c *Config) anyListenerKey(key string) bool {
 		}
 	}
 	return false
+}
+
+// Authorizer class names authorizer.class.name accepts.
+const (
+	ACLAuthorizerClass       = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+	LegacyACLAuthorizerClass = "kafka.security.authorizer.AclAuthorizer"
+	OPAAuthorizerClass       = "org.openpolicyagent.kafka.OpaAuthorizer"
+)
+
+// AuthorizerEngine names the engine authorizer.class.name selects: "acl", "opa" or "" (none).
+func (c *Config) AuthorizerEngine() string {
+	switch c.AuthorizerClassName {
+	case ACLAuthorizerClass, LegacyACLAuthorizerClass:
+		return "acl"
+	case OPAAuthorizerClass:
+		return "opa"
+	}
+	return ""
+}
+
+func (c *Config) validateAuthorizer(add func(*KeyError)) {
+	engine := c.AuthorizerEngine()
+	if engine == "opa" && (c.OPAURL == "") == (c.OPAPolicyDir == "") {
+		add(invalid("authorizer.class.name", "%s needs exactly one of opa.authorizer.url (a remote OPA server) and bulwark.opa.policy.dir (in-process)", OPAAuthorizerClass))
+	}
+	if engine != "opa" && (c.OPAURL != "" || c.OPAPolicyDir != "") {
+		add(invalid("authorizer.class.name", "opa.authorizer.url or bulwark.opa.policy.dir is set but authorizer.class.name is not %s", OPAAuthorizerClass))
+	}
+	if c.IAMAuthorizerEnabled && engine == "" {
+		add(invalid("bulwark.authorizer.iam.enabled", "IAM policies judge IAM principals only when an authorizer is configured (authorizer.class.name)"))
+	}
+	if len(c.SuperUsers) > 0 && engine == "" {
+		add(invalid("super.users", "super.users has no effect without authorizer.class.name"))
+	}
 }

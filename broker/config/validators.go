@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -191,6 +192,32 @@ func validThrottledReplicas(v string) error {
 		}
 		if _, err := strconv.ParseUint(strings.TrimSpace(b), 10, 31); err != nil {
 			return fmt.Errorf("entry %q is not partition:broker", item)
+		}
+	}
+	return nil
+}
+
+// validHTTPURL accepts an http:// URL with a host (https needs a trust store: not yet).
+func validHTTPURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("%q is not an http:// URL with a host", v)
+	}
+	if u.Scheme == "https" {
+		return fmt.Errorf("https OPA URLs are not supported yet (no opa.authorizer.truststore.* support); run OPA on loopback with http")
+	}
+	return nil
+}
+
+// validRegoRef accepts a data reference such as data.kafka.authz.allow.
+func validRegoRef(v string) error {
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 || parts[0] != "data" {
+		return fmt.Errorf("%q is not a rule reference of the form data.<package>.<rule>", v)
+	}
+	for _, p := range parts[1:] {
+		if p == "" || strings.TrimLeft(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			return fmt.Errorf("%q is not a rule reference of the form data.<package>.<rule>", v)
 		}
 	}
 	return nil

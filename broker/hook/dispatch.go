@@ -50,6 +50,7 @@ type Registration struct {
 	Authentication AuthenticationHook
 	Key            KeyHook
 	Config         ConfigHook
+	Authorization  AuthorizationHook
 }
 
 // Stats are one registration's counters.
@@ -71,6 +72,7 @@ type event struct {
 	auth *Authentication
 	key  *KeyCall
 	cfg  *ConfigChange
+	az   *Authorization
 }
 
 type subscriber struct {
@@ -90,8 +92,8 @@ type Dispatcher struct {
 	subs   []*subscriber
 	// wants* say whether any registration observes a kind, so the broker can skip building
 	// events nobody reads.
-	wantsRequest, wantsConnection, wantsAuth, wantsKey, wantsConfig bool
-	closeOnce                                                       sync.Once
+	wantsRequest, wantsConnection, wantsAuth, wantsKey, wantsConfig, wantsAuthz bool
+	closeOnce                                                                   sync.Once
 }
 
 // New starts a goroutine per registration. logger receives panics and lost events; nil discards.
@@ -117,6 +119,7 @@ func New(logger *slog.Logger, regs ...Registration) *Dispatcher {
 		d.wantsAuth = d.wantsAuth || r.Authentication != nil
 		d.wantsKey = d.wantsKey || r.Key != nil
 		d.wantsConfig = d.wantsConfig || r.Config != nil
+		d.wantsAuthz = d.wantsAuthz || r.Authorization != nil
 		go d.run(s)
 	}
 	return d
@@ -184,6 +187,16 @@ func (d *Dispatcher) KeyCall(ev KeyCall) {
 func (d *Dispatcher) ConfigChange(ev ConfigChange) {
 	if d != nil && d.wantsConfig {
 		d.emit(event{cfg: &ev}, func(r Registration) bool { return r.Config != nil })
+	}
+}
+
+// WantsAuthorizations reports whether any registration observes authorization decisions.
+func (d *Dispatcher) WantsAuthorizations() bool { return d != nil && d.wantsAuthz }
+
+// Authorization emits an authorization decision event.
+func (d *Dispatcher) Authorization(ev Authorization) {
+	if d.WantsAuthorizations() {
+		d.emit(event{az: &ev}, func(r Registration) bool { return r.Authorization != nil })
 	}
 }
 
@@ -271,6 +284,8 @@ func (d *Dispatcher) deliver(s *subscriber, ev event) {
 		r.Key.OnKeyCall(*ev.key)
 	case ev.cfg != nil:
 		r.Config.OnConfigChange(*ev.cfg)
+	case ev.az != nil:
+		r.Authorization.OnAuthorization(*ev.az)
 	}
 	s.delivered.Add(1)
 }

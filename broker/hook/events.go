@@ -165,6 +165,29 @@ type ConfigChange struct {
 	Err         string
 }
 
+// Authorization is one authorization decision the broker acted on: every denial, and allowed
+// actions too (an audit trail of allowed operations is what stock Kafka lacks, KAFKA-14605).
+// Filtering checks (Metadata listing all topics, ListGroups) are reported only when denied
+// actions were asked to be logged, as Kafka's logIfDenied hint has it.
+type Authorization struct {
+	Time          time.Time
+	RequestID     string
+	Principal     auth.Principal
+	Listener      string
+	ClientAddr    string
+	ClientID      string
+	APIKey        int16
+	APIVersion    int16
+	CorrelationID int32
+	Operation     string // Kafka's name: READ, WRITE, DESCRIBE, ...
+	ResourceType  string // TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID
+	ResourceName  string
+	Allowed       bool
+	// DecidedBy names the ACL, policy rule or IAM statement that decided; Engine the engine.
+	DecidedBy string
+	Engine    string
+}
+
 // RequestHook observes every request the broker answers or refuses.
 type RequestHook interface{ OnRequest(Request) }
 
@@ -176,6 +199,9 @@ type AuthenticationHook interface{ OnAuthentication(Authentication) }
 
 // KeyHook observes every key-service call.
 type KeyHook interface{ OnKeyCall(KeyCall) }
+
+// AuthorizationHook observes authorization decisions.
+type AuthorizationHook interface{ OnAuthorization(Authorization) }
 
 // ConfigHook observes dynamic configuration changes.
 type ConfigHook interface{ OnConfigChange(ConfigChange) }

@@ -81,6 +81,11 @@ var kinds = map[RecordType]kind{
 	TypeDeleteIAMKey:          {"DeleteIAMKey", 0, decodeJSON[DeleteIAMKey]},
 
 	TypeSetClientQuotas: {"SetClientQuotas", 0, decodeJSON[SetClientQuotas]},
+
+	TypeCreateACLs:      {"CreateACLs", 0, decodeJSON[CreateACLs]},
+	TypeDeleteACLs:      {"DeleteACLs", 0, decodeJSON[DeleteACLs]},
+	TypeSetIAMPolicy:    {"SetIAMPolicy", 0, decodeJSON[SetIAMPolicy]},
+	TypeDeleteIAMPolicy: {"DeleteIAMPolicy", 0, decodeJSON[DeleteIAMPolicy]},
 }
 
 // String returns the record type's name.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
 )
 
@@ -23,6 +24,8 @@ type snapshotDoc struct {
 	ScramUsers           map[string]map[string]ScramCredential `json:"scramUsers,omitempty"`
 	IAMKeys              map[string]IAMKey                     `json:"iamKeys,omitempty"`
 	ClientQuotas         map[string]ClientQuota                `json:"clientQuotas,omitempty"`
+	ACLs                 []authz.Binding                       `json:"acls,omitempty"` // sorted
+	IAMPolicies          map[string]map[string]json.RawMessage `json:"iamPolicies,omitempty"`
 }
 
 // snapshotVersion is the snapshot payload version this build writes and reads.
@@ -33,7 +36,11 @@ func encodeSnapshot(st *State) ([]byte, error) {
 	doc := snapshotDoc{Offset: st.Offset, ClusterID: st.ClusterID, NodeID: st.NodeID,
 		Topics:               make([]*Topic, 0, len(st.Topics)),
 		ClusterBrokerConfigs: st.ClusterBrokerConfigs, NodeBrokerConfigs: st.NodeBrokerConfigs,
-		ScramUsers: st.ScramUsers, IAMKeys: st.IAMKeys, ClientQuotas: st.ClientQuotas}
+		ScramUsers: st.ScramUsers, IAMKeys: st.IAMKeys, ClientQuotas: st.ClientQuotas,
+		IAMPolicies: st.IAMPolicies}
+	if len(st.ACLs) > 0 {
+		doc.ACLs = st.ACLList()
+	}
 	for _, t := range st.Topics {
 		doc.Topics = append(doc.Topics, t)
 	}
@@ -123,6 +130,17 @@ func (doc *snapshotDoc) state() (*State, error) {
 	}
 	if len(doc.IAMKeys) > 0 {
 		st.IAMKeys = doc.IAMKeys
+	}
+	acls, err := validSnapshotACLs(doc.ACLs)
+	if err != nil {
+		return nil, err
+	}
+	st.ACLs = acls
+	if err := validSnapshotIAMPolicies(doc.IAMPolicies); err != nil {
+		return nil, err
+	}
+	if len(doc.IAMPolicies) > 0 {
+		st.IAMPolicies = doc.IAMPolicies
 	}
 	return st, nil
 }

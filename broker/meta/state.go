@@ -3,11 +3,14 @@ package meta
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 )
 
 // TopicID identifies a topic for its whole life, as Kafka's topic id does: random, non-zero and
@@ -117,6 +120,12 @@ type State struct {
 	// ClientQuotas holds client quotas by canonical entity key (QuotaEntity.Key). Nil when there
 	// are none.
 	ClientQuotas map[string]ClientQuota
+	// ACLs is the set of Kafka ACL bindings. Nil when there are none. (Snapshots store it as a
+	// sorted list; a map keyed by a struct has no JSON form.)
+	ACLs map[authz.Binding]struct{} `json:"-"`
+	// IAMPolicies holds IAM-style policy documents: principal ARN -> policy name -> document.
+	// Nil when there are none.
+	IAMPolicies map[string]map[string]json.RawMessage
 	// Offset is the offset of the last applied record; -1 before the first.
 	Offset int64
 }

@@ -28,6 +28,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBench(args[1:], stdout, stderr)
 	case "users":
 		return cmdUsers(args[1:], os.Stdin, stdout, stderr)
+	case "acls":
+		return cmdACLs(args[1:], stdout, stderr)
 	case "quotas":
 		return cmdQuotas(args[1:], stdout, stderr)
 	case "iam":
@@ -57,6 +59,7 @@ commands:
   bench [flags]           load generator: throughput and latency (bulwark bench -h)
   users set|delete|list   SCRAM users of a running broker (bulwark users for flags)
   quotas describe|alter   client quotas of a running broker (bulwark quotas for flags)
+  acls add|list|remove    Kafka ACLs of a running broker, kafka-acls.sh's flags (bulwark acls)
   iam create-key|list|delete-key
                           IAM-style access keys, on a stopped broker's data directory
   keys inspect|rotate|rewrap

@@ -43,7 +43,17 @@ func cmdServe(args []string, stderr io.Writer) int {
 	// not kill the process with the default action.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	srv, err := broker.New(cfg, broker.WithLogger(logger))
+	opts := []broker.Option{broker.WithLogger(logger)}
+	az, err := newAuthorizer(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		return 1
+	}
+	if az != nil {
+		defer az.close()
+		opts = append(opts, broker.WithAuthorizer(az.Authorizer))
+	}
+	srv, err := broker.New(cfg, opts...)
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark:", err)
 		return 1

@@ -1,0 +1,250 @@
+package broker
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/bulwark-kafka/bulwark/acl"
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
+)
+
+// azRecorder collects authorization events.
+type azRecorder struct {
+	mu     sync.Mutex
+	events []hook.Authorization
+}
+
+func (r *azRecorder) OnAuthorization(ev hook.Authorization) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+}
+
+// aclBroker starts a broker with the Kafka ACL engine: PLAINTEXT for the super user
+// (User:ANONYMOUS, standing in for an operator) and SASL_PLAINTEXT with SCRAM for applications.
+// It returns the broker and the SASL listener's address.
+func aclBroker(t *testing.T, rec *azRecorder) (*testBroker, string) {
+	t.Helper()
+	engine := acl.New(false)
+	b := newTestBroker(t, withOptions(WithAuthorizer(authz.NewSuperUsers([]string{"User:ANONYMOUS"}, engine)),
+		WithHook(hook.Registration{Name: "az", Overflow: hook.OverflowBlock, Authorization: rec})),
+		withConfig(func(c *config.Config) {
+			c.Listeners = []config.Listener{{Name: "PLAINTEXT", Host: "127.0.0.1"}, {Name: "SASL_PLAINTEXT", Host: "127.0.0.1"}}
+			c.SASLEnabledMechanisms = []string{"SCRAM-SHA-256"}
+			c.AuthorizerClassName = config.ACLAuthorizerClass
+			c.SuperUsers = []string{"User:ANONYMOUS"}
+		}))
+	var saslAddr string
+	for _, l := range b.listeners {
+		if l.cfg.Name == "SASL_PLAINTEXT" {
+			saslAddr = l.ln.Addr().String()
+		}
+	}
+	ctx := testContext(t)
+	adm := b.Admin(t)
+	for _, topic := range []string{"orders", "secret"} {
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
+		{User: "alice", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "alice-pw"},
+		{User: "bob", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "bob-pw"},
+	}); err != nil || res.Error() != nil {
+		t.Fatalf("create users: %v %v", err, res.Error())
+	}
+	return b, saslAddr
+}
+
+func userClient(t *testing.T, addr, user, pw string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.SASL(scram.Auth{User: user, Pass: pw}.AsSha256Mechanism()),
+		kgo.RetryTimeout(0), kgo.RequestRetries(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// TestACLsEndToEnd: ACLs made with kadm decide produce, consume, Metadata and group access for a
+// SCRAM user; a user without ALTER on the cluster cannot change another user's credentials;
+// denials reach the hook with what decided and the request id.
+func TestACLsEndToEnd(t *testing.T) {
+	rec := &azRecorder{}
+	b, saslAddr := aclBroker(t, rec)
+	ctx := testContext(t)
+	adm := b.Admin(t)
+	acls := kadm.NewACLs().Allow("User:alice").Topics("orders").Operations(kadm.OpRead, kadm.OpWrite).
+		ResourcePatternType(kadm.ACLPatternLiteral)
+	if res, err := adm.CreateACLs(ctx, acls); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatalf("create ACL: %v", r.Err)
+			}
+		}
+	}
+	groups := kadm.NewACLs().Allow("User:alice").Groups("app-").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternPrefixed)
+	if _, err := adm.CreateACLs(ctx, groups); err != nil {
+		t.Fatal(err)
+	}
+
+	alice := userClient(t, saslAddr, "alice", "alice-pw")
+	if err := alice.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatalf("allowed produce: %v", err)
+	}
+	if err := alice.ProduceSync(ctx, &kgo.Record{Topic: "secret", Value: []byte("x")}).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("produce to secret: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+
+	// Metadata for all topics shows only what alice may describe.
+	md := kmsg.NewPtrMetadataRequest()
+	mdResp, err := md.RequestWith(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, tp := range mdResp.Topics {
+		seen = append(seen, *tp.Topic)
+	}
+	if len(seen) != 1 || seen[0] != "orders" {
+		t.Fatalf("alice sees topics %v, want [orders]", seen)
+	}
+	// Asked for by name, a hidden topic and a missing one look the same.
+	md.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("secret")}, {Topic: kmsg.StringPtr("no-such-topic")}}
+	md.AllowAutoTopicCreation = false
+	if mdResp, err = md.RequestWith(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range mdResp.Topics {
+		if tp.ErrorCode != kerr.TopicAuthorizationFailed.Code {
+			t.Fatalf("named topic %s: error %d, want TOPIC_AUTHORIZATION_FAILED", *tp.Topic, tp.ErrorCode)
+		}
+	}
+
+	// A group under the allowed prefix commits; another group is refused.
+	consumer := userClient(t, saslAddr, "alice", "alice-pw", kgo.ConsumeTopics("orders"), kgo.ConsumerGroup("app-1"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	fetches := consumer.PollFetches(ctx)
+	if err := fetches.Err(); err != nil || fetches.NumRecords() != 1 {
+		t.Fatalf("consume: %v, %d records", err, fetches.NumRecords())
+	}
+	if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("commit in app-1: %v", err)
+	}
+	joinOther := kmsg.NewPtrFindCoordinatorRequest()
+	joinOther.CoordinatorKey = "other-group"
+	fc, err := joinOther.RequestWith(ctx, alice)
+	if err != nil || fc.ErrorCode != kerr.GroupAuthorizationFailed.Code {
+		t.Fatalf("FindCoordinator for other-group: %v, code %d", err, fc.ErrorCode)
+	}
+
+	// alice may not change bob's password: that needs ALTER on the cluster.
+	alter := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	up := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+	up.Name, up.Mechanism, up.Iterations, up.Salt, up.SaltedPassword = "bob", 1, 4096, []byte("salt"), make([]byte, 32)
+	alter.Upsertions = append(alter.Upsertions, up)
+	alterResp, err := alter.RequestWith(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alterResp.Results) != 1 || alterResp.Results[0].ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("alice altering bob: %+v", alterResp.Results)
+	}
+	// The denial is an event naming what decided, and its request id is in the client's message.
+	ev := waitEvent(t, &rec.mu, &rec.events, func(ev hook.Authorization) bool {
+		return !ev.Allowed && ev.APIKey == 51 && ev.Principal.String() == "User:alice"
+	})
+	if ev.Operation != "ALTER" || ev.ResourceType != "CLUSTER" || ev.DecidedBy == "" || ev.RequestID == "" {
+		t.Fatalf("denial event %+v", ev)
+	}
+	if msg := alterResp.Results[0].ErrorMessage; msg == nil || *msg != "["+ev.RequestID+"] Authorization failed." {
+		t.Fatalf("client message %v does not carry request id %s", msg, ev.RequestID)
+	}
+
+	// DescribeAcls and DeleteAcls with Kafka's filter semantics.
+	describe := kmsg.NewPtrDescribeACLsRequest()
+	describe.ResourceType, describe.ResourceName = kmsg.ACLResourceTypeTopic, kmsg.StringPtr("orders")
+	describe.ResourcePatternType = kmsg.ACLResourcePatternTypeMatch
+	describe.Operation, describe.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+	described, err := describe.RequestWith(ctx, b.Client(t))
+	if err != nil || described.ErrorCode != 0 || len(described.Resources) != 1 || len(described.Resources[0].ACLs) != 2 {
+		t.Fatalf("describe ACLs matching topic orders: %v %+v", err, described)
+	}
+	deleted, err := adm.DeleteACLs(ctx, kadm.NewACLs().Allow("User:alice").AllowHosts("*").Topics("orders").Operations(kadm.OpWrite).
+		ResourcePatternType(kadm.ACLPatternLiteral))
+	if err != nil || len(deleted) != 1 || len(deleted[0].Deleted) != 1 {
+		t.Fatalf("delete write ACL: %v %+v", err, deleted)
+	}
+	if err := alice.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("x")}).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("produce after the ACL was deleted: %v", err)
+	}
+}
+
+// TestACLsSurviveRestart: ACLs are in the metadata log, so a restarted broker enforces them.
+func TestACLsSurviveRestart(t *testing.T) {
+	rec := &azRecorder{}
+	b, _ := aclBroker(t, rec)
+	ctx := testContext(t)
+	if _, err := b.Admin(t).CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").Topics("orders").Operations(kadm.OpRead).
+		ResourcePatternType(kadm.ACLPatternLiteral)); err != nil {
+		t.Fatal(err)
+	}
+	b.stop(t)
+	engine := acl.New(false)
+	startTestBroker(t, b.Dir, withOptions(WithAuthorizer(engine)), withConfig(func(c *config.Config) {
+		c.AuthorizerClassName = config.ACLAuthorizerClass
+	}))
+	if engine.Len() != 1 {
+		t.Fatalf("engine has %d ACLs after restart, want 1", engine.Len())
+	}
+}
+
+// TestACLAPIsWithoutAuthorizer: with authorizer.class.name unset the ACL APIs say so, as Kafka's
+// SECURITY_DISABLED.
+func TestACLAPIsWithoutAuthorizer(t *testing.T) {
+	b := newTestBroker(t)
+	ctx := testContext(t)
+	res, err := b.Admin(t).CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").Topics("t").Operations(kadm.OpRead).
+		ResourcePatternType(kadm.ACLPatternLiteral))
+	if err != nil || len(res) != 1 || !errors.Is(res[0].Err, kerr.SecurityDisabled) {
+		t.Fatalf("CreateAcls without an authorizer: %v %+v", err, res)
+	}
+}
+
+// TestCreateACLValidation: bindings Kafka refuses are INVALID_REQUEST, the rest are created.
+func TestCreateACLValidation(t *testing.T) {
+	b, _ := aclBroker(t, &azRecorder{})
+	req := kmsg.NewPtrCreateACLsRequest()
+	good := kmsg.NewCreateACLsRequestCreation()
+	good.ResourceType, good.ResourceName, good.ResourcePatternType = kmsg.ACLResourceTypeTopic, "t", kmsg.ACLResourcePatternTypeLiteral
+	good.Principal, good.Host, good.Operation, good.PermissionType = "User:a", "*", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
+	badCluster := good
+	badCluster.ResourceType, badCluster.ResourceName = kmsg.ACLResourceTypeCluster, "other"
+	badPrincipal := good
+	badPrincipal.Principal = "alice"
+	badPattern := good
+	badPattern.ResourcePatternType = kmsg.ACLResourcePatternTypeMatch
+	req.Creations = []kmsg.CreateACLsRequestCreation{good, badCluster, badPrincipal, badPattern}
+	resp, err := req.RequestWith(testContext(t), b.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int16{0, kerr.InvalidRequest.Code, kerr.InvalidRequest.Code, kerr.InvalidRequest.Code}
+	for i, r := range resp.Results {
+		if r.ErrorCode != want[i] {
+			t.Fatalf("creation %d: code %d, want %d (%v)", i, r.ErrorCode, want[i], r.ErrorMessage)
+		}
+	}
+}

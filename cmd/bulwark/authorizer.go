@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/bulwark-kafka/bulwark/acl"
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+	"github.com/bulwark-kafka/bulwark/broker/config"
+)
+
+// engine is an authorizer with resources to release (an OPA policy watcher, an HTTP client).
+type engine struct {
+	authz.Authorizer
+	close func()
+}
+
+// newAuthorizer builds what authorizer.class.name, super.users and
+// bulwark.authorizer.iam.enabled ask for; nil when no authorizer is configured.
+func newAuthorizer(cfg *config.Config, logger *slog.Logger) (*engine, error) {
+	var base authz.Authorizer
+	closeFn := func() {}
+	switch cfg.AuthorizerEngine() {
+	case "":
+		return nil, nil
+	case "acl":
+		base = acl.New(cfg.AllowEveryoneIfNoACLFound)
+	default:
+		return nil, fmt.Errorf("authorizer.class.name=%s: engine %q is not built in", cfg.AuthorizerClassName, cfg.AuthorizerEngine())
+	}
+	logger.Info("authorization", "authorizer", cfg.AuthorizerClassName, "super_users", cfg.SuperUsers,
+		"allow_everyone_if_no_acl_found", cfg.AllowEveryoneIfNoACLFound, "iam_policies", cfg.IAMAuthorizerEnabled)
+	return &engine{Authorizer: authz.NewSuperUsers(cfg.SuperUsers, base), close: closeFn}, nil
+}
