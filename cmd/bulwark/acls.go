@@ -52,9 +52,9 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // aclFlags are the flags that describe ACLs.
 type aclFlags struct {
 	allowPrincipals, denyPrincipals, allowHosts, denyHosts, ops listFlag
-	topics, groups, txnIDs                                   listFlag
-	cluster                                                  bool
-	patternType, principal                                   string
+	topics, groups, txnIDs                                      listFlag
+	cluster                                                     bool
+	patternType, principal                                      string
 }
 
 func (f *aclFlags) register(fs *flag.FlagSet) {
