@@ -24,17 +24,20 @@ import (
 // requires one when authorizer.class.name is set, and refuses one when it is not.
 func WithAuthorizer(a authz.Authorizer) Option { return func(s *Server) { s.authz = a } }
 
-// aclSync pushes the metadata log's ACLs to an ACL-keeping engine, once per change.
+// aclSync pushes the metadata log's ACLs and IAM policies to the engines that keep them, once
+// per change.
 type aclSync struct {
 	mu     sync.Mutex
 	offset int64
 	pushed bool
 }
 
-// syncACLs hands st's ACLs to the engine if they may have changed since the last push.
+// syncACLs hands st's ACLs and IAM policies to the engines if they may have changed since the
+// last push.
 func (s *Server) syncACLs(st *meta.State) {
-	store, ok := s.authz.(authz.ACLStore)
-	if !ok || !authz.KeepsACLs(s.authz) {
+	acls, keepsACLs := authz.Find[authz.ACLStore](s.authz)
+	pols, keepsPolicies := authz.Find[authz.PolicyStore](s.authz)
+	if !keepsACLs && !keepsPolicies {
 		return
 	}
 	s.aclSync.mu.Lock()
@@ -42,7 +45,12 @@ func (s *Server) syncACLs(st *meta.State) {
 	if s.aclSync.pushed && st.Offset <= s.aclSync.offset {
 		return
 	}
-	store.SetACLs(st.ACLList())
+	if keepsACLs {
+		acls.SetACLs(st.ACLList())
+	}
+	if keepsPolicies {
+		pols.SetIAMPolicies(st.ClusterID, st.IAMPolicies)
+	}
 	s.aclSync.offset, s.aclSync.pushed = st.Offset, true
 }
 

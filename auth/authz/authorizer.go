@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"encoding/json"
+
 	"github.com/bulwark-kafka/bulwark/auth"
 )
 
@@ -90,6 +92,13 @@ type AnyAuthorizer interface {
 // no ACLs does not implement it, and the ACL admin APIs answer SECURITY_DISABLED.
 type ACLStore interface {
 	SetACLs(bindings []Binding)
+}
+
+// PolicyStore is implemented by engines that judge by IAM-style policies, which the broker keeps
+// in its metadata log: principal ARN -> policy name -> JSON document. clusterID is the cluster's
+// id, part of every resource ARN.
+type PolicyStore interface {
+	SetIAMPolicies(clusterID string, policies map[string]map[string]json.RawMessage)
 }
 
 // Explainer is implemented by authorizers that can say why without being asked by a request:

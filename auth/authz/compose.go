@@ -43,13 +43,6 @@ func (s *SuperUsers) AuthorizeAny(rc *RequestContext, op Operation, rt ResourceT
 	return AuthorizeAny(s.Next, rc, op, rt)
 }
 
-// SetACLs implements ACLStore by passing the ACLs on.
-func (s *SuperUsers) SetACLs(b []Binding) {
-	if st, ok := s.Next.(ACLStore); ok {
-		st.SetACLs(b)
-	}
-}
-
 // Explain implements Explainer.
 func (s *SuperUsers) Explain(rc *RequestContext, a Action) Decision {
 	if s.Users[rc.Principal.String()] {
@@ -59,7 +52,7 @@ func (s *SuperUsers) Explain(rc *RequestContext, a Action) Decision {
 }
 
 // Unwrap returns the wrapped authorizer.
-func (s *SuperUsers) Unwrap() Authorizer { return s.Next }
+func (s *SuperUsers) Unwrap() []Authorizer { return []Authorizer{s.Next} }
 
 // ByMechanism sends principals that logged in with one of the IAM mechanisms to IAM and every
 // other principal to Default: bulwark.authorizer.iam.enabled=true.
@@ -89,29 +82,34 @@ func (m *ByMechanism) AuthorizeAny(rc *RequestContext, op Operation, rt Resource
 	return AuthorizeAny(m.pick(rc), rc, op, rt)
 }
 
-// SetACLs implements ACLStore: ACLs go to the default engine.
-func (m *ByMechanism) SetACLs(b []Binding) {
-	if st, ok := m.Default.(ACLStore); ok {
-		st.SetACLs(b)
-	}
-}
+// Unwrap returns both engines.
+func (m *ByMechanism) Unwrap() []Authorizer { return []Authorizer{m.Default, m.IAM} }
 
 // Explain implements Explainer.
 func (m *ByMechanism) Explain(rc *RequestContext, a Action) Decision {
 	return Explain(m.pick(rc), rc, a)
 }
 
+// Find returns the first authorizer of type T in a and what it wraps (through Unwrap).
+func Find[T any](a Authorizer) (T, bool) {
+	if t, ok := a.(T); ok {
+		return t, true
+	}
+	if w, ok := a.(interface{ Unwrap() []Authorizer }); ok {
+		for _, inner := range w.Unwrap() {
+			if t, ok := Find[T](inner); ok {
+				return t, true
+			}
+		}
+	}
+	var zero T
+	return zero, false
+}
+
 // KeepsACLs reports whether a (or what it wraps) stores Kafka ACLs.
 func KeepsACLs(a Authorizer) bool {
-	switch v := a.(type) {
-	case *SuperUsers:
-		return KeepsACLs(v.Next)
-	case *ByMechanism:
-		return KeepsACLs(v.Default)
-	case ACLStore:
-		return true
-	}
-	return false
+	_, ok := Find[ACLStore](a)
+	return ok
 }
 
 // AuthorizeAny asks a for authorizeByResourceType, falling back to the resource type's

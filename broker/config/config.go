@@ -136,6 +136,8 @@ type Config struct {
 	AuthenticationTimeout time.Duration     // bulwark.authentication.timeout.ms, 10s
 	SSLReloadCheck        time.Duration     // bulwark.ssl.reload.check.ms, 5s
 	IAMRegion             string            // bulwark.iam.region
+	IAMAccountID          string            // bulwark.iam.account.id
+	ClusterName           string            // bulwark.cluster.name
 	IAMMaxSkew            time.Duration     // bulwark.iam.max.clock.skew.ms, 5m
 	IAMHosts              []string          // bulwark.iam.hosts
 	BootstrapUsers        map[string]string // bulwark.sasl.bootstrap.users, user -> password

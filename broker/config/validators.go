@@ -222,3 +222,19 @@ func validRegoRef(v string) error {
 	}
 	return nil
 }
+
+// validAccountID accepts a 12-digit AWS account id.
+func validAccountID(v string) error {
+	if len(v) != 12 || strings.Trim(v, "0123456789") != "" {
+		return fmt.Errorf("%q is not a 12-digit account id", v)
+	}
+	return nil
+}
+
+// validClusterName accepts what MSK allows in a cluster name: letters, digits and '-', 1-64.
+func validClusterName(v string) error {
+	if v == "" || len(v) > 64 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+		return fmt.Errorf("%q is not a cluster name (1-64 letters, digits and -)", v)
+	}
+	return nil
+}

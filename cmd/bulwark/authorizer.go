@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/bulwark-kafka/bulwark/acl"
+	"github.com/bulwark-kafka/bulwark/acl/iampolicy"
 	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 )
@@ -27,6 +28,10 @@ func newAuthorizer(cfg *config.Config, logger *slog.Logger) (*engine, error) {
 		base = acl.New(cfg.AllowEveryoneIfNoACLFound)
 	default:
 		return nil, fmt.Errorf("authorizer.class.name=%s: engine %q is not built in", cfg.AuthorizerClassName, cfg.AuthorizerEngine())
+	}
+	if cfg.IAMAuthorizerEnabled {
+		iam := iampolicy.New(iampolicy.Options{Region: cfg.IAMRegion, Account: cfg.IAMAccountID, ClusterName: cfg.ClusterName})
+		base = &authz.ByMechanism{IAM: iam, Default: base, Mechanisms: authz.IAMMechanisms}
 	}
 	logger.Info("authorization", "authorizer", cfg.AuthorizerClassName, "super_users", cfg.SuperUsers,
 		"allow_everyone_if_no_acl_found", cfg.AllowEveryoneIfNoACLFound, "iam_policies", cfg.IAMAuthorizerEnabled)

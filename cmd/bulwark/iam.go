@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"time"
 
+	"github.com/bulwark-kafka/bulwark/acl/iampolicy"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
@@ -25,6 +29,13 @@ commands:
                       create a key; prints the access key id and the secret (shown only once)
   list                list keys: id, principal ARN, created, expiry (never secrets)
   delete-key ID       delete a key
+  attach-policy --principal-arn ARN --name NAME --policy-file FILE
+                      attach (or replace) an IAM-style policy document on a principal; judged
+                      when bulwark.authorizer.iam.enabled=true (the document is checked first)
+  detach-policy --principal-arn ARN --name NAME
+                      remove a policy from a principal
+  list-policies [--principal-arn ARN]
+                      list attached policies; --principal-arn also prints the documents
 `
 
 // cmdIAM implements `bulwark iam`.
@@ -38,6 +49,8 @@ func cmdIAM(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config", "", "server.properties of the broker (default: the embedded defaults)")
 	arn := fs.String("principal-arn", "", "principal the key authenticates as (create-key)")
 	expiresIn := fs.Duration("expires-in", 0, "key lifetime, e.g. 720h (0: no expiry)")
+	policyName := fs.String("name", "", "policy name (attach-policy, detach-policy)")
+	policyFile := fs.String("policy-file", "", "JSON policy document (attach-policy)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return 2
@@ -64,6 +77,12 @@ func cmdIAM(args []string, stdout, stderr io.Writer) int {
 		listIAMKeys(store, stdout)
 	case args[0] == "delete-key" && len(pos) == 1:
 		_, err = store.Commit(meta.DeleteIAMKey{AccessKeyID: pos[0]})
+	case args[0] == "attach-policy" && len(pos) == 0 && *arn != "" && *policyName != "" && *policyFile != "":
+		err = attachPolicy(store, *arn, *policyName, *policyFile)
+	case args[0] == "detach-policy" && len(pos) == 0 && *arn != "" && *policyName != "":
+		_, err = store.Commit(meta.DeleteIAMPolicy{PrincipalARN: *arn, Name: *policyName})
+	case args[0] == "list-policies" && len(pos) == 0:
+		listPolicies(store, *arn, stdout)
 	default:
 		fmt.Fprint(stderr, iamUsage)
 		return 2
@@ -122,5 +141,50 @@ func listIAMKeys(store *broker.MetadataStore, stdout io.Writer) {
 			exp = k.Expiry.Format(time.RFC3339)
 		}
 		fmt.Fprintf(stdout, "%s\t%s\tcreated=%s\texpires=%s\n", id, k.PrincipalARN, k.CreatedAt.Format(time.RFC3339), exp)
+	}
+}
+
+// attachPolicy checks a policy document with the IAM engine's own parser, then stores it.
+func attachPolicy(store *broker.MetadataStore, arn, name, file string) error {
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if len(doc) > meta.MaxIAMPolicyBytes {
+		return fmt.Errorf("%s: %d bytes; a policy document is at most %d", file, len(doc), meta.MaxIAMPolicyBytes)
+	}
+	if _, err := iampolicy.Parse(doc); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, doc); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	_, err = store.Commit(meta.SetIAMPolicy{PrincipalARN: arn, Name: name, Document: compact.Bytes()})
+	return err
+}
+
+func listPolicies(store *broker.MetadataStore, arn string, stdout io.Writer) {
+	pols := store.State().IAMPolicies
+	arns := make([]string, 0, len(pols))
+	for a := range pols {
+		if arn == "" || a == arn {
+			arns = append(arns, a)
+		}
+	}
+	sort.Strings(arns)
+	for _, a := range arns {
+		names := make([]string, 0, len(pols[a]))
+		for n := range pols[a] {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if arn != "" {
+				fmt.Fprintf(stdout, "%s\t%s\t%s\n", a, n, pols[a][n])
+			} else {
+				fmt.Fprintf(stdout, "%s\t%s\n", a, n)
+			}
+		}
 	}
 }
