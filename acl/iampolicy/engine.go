@@ -126,7 +126,9 @@ func (e *Engine) Explain(rc *authz.RequestContext, a authz.Action) authz.Decisio
 	return e.decide(e.state.Load(), rc, a)
 }
 
-func deny(why string) authz.Decision { return authz.Decision{Allowed: false, DecidedBy: why, Engine: "iam"} }
+func deny(why string) authz.Decision {
+	return authz.Decision{Allowed: false, DecidedBy: why, Engine: "iam"}
+}
 
 func (e *Engine) decide(st *policyState, rc *authz.RequestContext, a authz.Action) authz.Decision {
 	arn := rc.Principal.Name
