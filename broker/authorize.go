@@ -10,6 +10,7 @@ package broker
 import (
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -193,7 +194,7 @@ func (s *Server) reportDecision(c *conn, rc *authz.RequestContext, a authz.Actio
 	if !d.Allowed && a.LogIfDenied {
 		if ok, dropped := s.denialLog.allow(s.now()); ok {
 			c.logger.Info(fmt.Sprintf("Principal = %s is Denied operation = %s from host = %s on resource = %s for request = %s with resourceRefCount = %d",
-				rc.Principal, a.Operation, rc.ClientAddr, a.Resource, kmsg.NameForKey(rc.APIKey), a.ReferenceCount),
+				rc.Principal, a.Operation, rc.ClientAddr, a.Resource, kafkaAPIName(rc.APIKey), a.ReferenceCount),
 				"request_id", rc.RequestID, "decided_by", d.DecidedBy, "engine", d.Engine, "denials_not_logged", dropped)
 		}
 	}
@@ -282,3 +283,10 @@ func configDenied[R any](az *authBatch, h requestHeader, op authz.Operation, res
 		return nil
 	}
 }
+
+// kafkaNames turns kmsg's API names into Kafka's own (ApiKeys), as its authorizer log shows them.
+var kafkaNames = strings.NewReplacer("ISR", "Isr", "SASL", "Sasl", "ProducerIDs", "ProducerIds", "ProducerID", "ProducerId",
+	"ACLs", "Acls", "SCRAM", "Scram")
+
+// kafkaAPIName is Kafka's name for an API key ("AlterUserScramCredentials").
+func kafkaAPIName(key int16) string { return kafkaNames.Replace(kmsg.NameForKey(key)) }

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/bulwark-kafka/bulwark/acl"
 	"github.com/bulwark-kafka/bulwark/acl/iampolicy"
+	"github.com/bulwark-kafka/bulwark/acl/opa"
 	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 )
@@ -26,6 +28,20 @@ func newAuthorizer(cfg *config.Config, logger *slog.Logger) (*engine, error) {
 		return nil, nil
 	case "acl":
 		base = acl.New(cfg.AllowEveryoneIfNoACLFound)
+	case "opa":
+		opts := opa.Options{Query: cfg.OPAQuery, CacheMax: cfg.OPACacheMax, CacheTTL: time.Duration(cfg.OPACacheExpireSeconds) * time.Second,
+			Timeout: cfg.OPATimeout, AllowOnError: cfg.OPAAllowOnError, ReloadCheck: cfg.OPAReloadCheck, Logger: logger.With("component", "opa")}
+		var e *opa.Engine
+		var err error
+		if cfg.OPAPolicyDir != "" {
+			e, err = opa.NewEmbedded(cfg.OPAPolicyDir, opts)
+		} else {
+			e, err = opa.NewRemote(cfg.OPAURL, opts)
+		}
+		if err != nil {
+			return nil, err
+		}
+		base, closeFn = e, e.Close
 	default:
 		return nil, fmt.Errorf("authorizer.class.name=%s: engine %q is not built in", cfg.AuthorizerClassName, cfg.AuthorizerEngine())
 	}

@@ -1,0 +1,195 @@
+package opa
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+)
+
+// Options configure an Engine.
+type Options struct {
+	// Query is the boolean decision, data.kafka.authz.allow by default.
+	Query string
+	// CacheMax bounds the decision cache (0: no cache); CacheTTL is how long an entry lives.
+	CacheMax int
+	CacheTTL time.Duration
+	// Timeout bounds one remote decision.
+	Timeout time.Duration
+	// AllowOnError allows when the decision cannot be had (opa.authorizer.allow.on.error).
+	AllowOnError bool
+	// ReloadCheck is how often the policy (directory or server) is checked for changes.
+	ReloadCheck time.Duration
+	Logger      *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Query == "" {
+		o.Query = "data.kafka.authz.allow"
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = time.Hour
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	if o.ReloadCheck <= 0 {
+		o.ReloadCheck = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// evaluator answers one input; reason is asked for only when the answer is a denial.
+type evaluator interface {
+	allow(ctx context.Context, input map[string]any) (bool, error)
+	reason(ctx context.Context, input map[string]any) string
+	// revision identifies the policy and data the evaluator answers with.
+	revision() string
+}
+
+// Engine is the OPA authorizer.
+type Engine struct {
+	opts  Options
+	kind  string // "embedded" or "remote"
+	cache *cache
+	// cur is the evaluator in use; gen counts policy changes and tags cache entries.
+	cur  atomic.Pointer[evaluator]
+	gen  atomic.Uint64
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func newEngine(kind string, opts Options) *Engine {
+	opts.defaults()
+	return &Engine{opts: opts, kind: kind, cache: newCache(opts.CacheMax, opts.CacheTTL), stop: make(chan struct{})}
+}
+
+// swap makes ev the evaluator and drops every cached decision.
+func (e *Engine) swap(ev evaluator) {
+	gen := e.gen.Add(1)
+	e.cache.reset(gen)
+	e.cur.Store(&ev)
+}
+
+// watch runs check every ReloadCheck until Close.
+func (e *Engine) watch(check func()) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(e.opts.ReloadCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.stop:
+				return
+			case <-t.C:
+				check()
+			}
+		}
+	}()
+}
+
+// Close stops watching for policy changes.
+func (e *Engine) Close() {
+	e.once.Do(func() { close(e.stop) })
+	e.wg.Wait()
+}
+
+// Revision identifies the policy in use.
+func (e *Engine) Revision() string { return (*e.cur.Load()).revision() }
+
+// CacheLen returns how many decisions are cached.
+func (e *Engine) CacheLen() int { return e.cache.len() }
+
+// maxParallel bounds concurrent remote decisions for one request.
+const maxParallel = 16
+
+// Authorize implements authz.Authorizer.
+func (e *Engine) Authorize(rc *authz.RequestContext, actions []authz.Action) []authz.Decision {
+	out := make([]authz.Decision, len(actions))
+	ev := *e.cur.Load()
+	gen := e.gen.Load()
+	now := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallel)
+	for i, a := range actions {
+		key := cacheKey(rc, a)
+		if c, ok := e.cache.get(gen, key, now); ok {
+			out[i] = authz.Decision{Allowed: c.allowed, DecidedBy: c.by, Engine: "opa"}
+			continue
+		}
+		if e.kind == "embedded" || len(actions) == 1 {
+			out[i] = e.decide(ev, gen, key, rc, a)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = e.decide(ev, gen, key, rc, a)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Explain implements authz.Explainer; it always evaluates (never the cache).
+func (e *Engine) Explain(rc *authz.RequestContext, a authz.Action) authz.Decision {
+	return e.decide(*e.cur.Load(), e.gen.Load(), "", rc, a)
+}
+
+func (e *Engine) decide(ev evaluator, gen uint64, key string, rc *authz.RequestContext, a authz.Action) authz.Decision {
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
+	defer cancel()
+	in := input(rc, a)
+	allowed, err := ev.allow(ctx, in)
+	if err != nil {
+		by := fmt.Sprintf("OPA (%s) could not decide: %v; opa.authorizer.allow.on.error=%v", e.kind, err, e.opts.AllowOnError)
+		return authz.Decision{Allowed: e.opts.AllowOnError, DecidedBy: by, Engine: "opa"}
+	}
+	by := fmt.Sprintf("OPA %s=%v (policy revision %s)", e.opts.Query, allowed, ev.revision())
+	if !allowed {
+		if r := ev.reason(ctx, in); r != "" {
+			by += ": " + r
+		}
+	}
+	if key != "" {
+		e.cache.put(gen, key, cached{allowed: allowed, by: by}, time.Now())
+	}
+	return authz.Decision{Allowed: allowed, DecidedBy: by, Engine: "opa"}
+}
+
+// reasonQuery is the sibling rule of the decision that may explain a denial:
+// data.kafka.authz.allow -> data.kafka.authz.reason.
+func reasonQuery(query string) string {
+	if i := strings.LastIndexByte(query, '.'); i > 0 {
+		return query[:i] + ".reason"
+	}
+	return ""
+}
+
+// reasonText renders a reason value: a string, or a set/array of strings.
+func reasonText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, p := range x {
+			parts = append(parts, fmt.Sprint(p))
+		}
+		return strings.Join(parts, "; ")
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
