@@ -4,18 +4,24 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bulwark-kafka/bulwark/acl"
+	"github.com/bulwark-kafka/bulwark/broker/config"
 )
 
-// FuzzAdminHandlers feeds arbitrary requests, at every served version, to every admin handler of
-// a live broker. Input: [entry index][version offset][request body].
+// FuzzAdminHandlers feeds arbitrary requests, at every served version, to every admin and ACL
+// handler of a live broker with the ACL authorizer (allow.everyone.if.no.acl.found=true, so the
+// handlers run until fuzzed ACLs deny them). Input: [entry index][version offset][request body].
 //
 // Invariants: a request kmsg can decode never makes a handler panic; every handler answers at
 // once (admin APIs never defer or drop their answer) with a response whose encoding decodes again
 // at the same version. Partition counts are clamped so that one input cannot spend the run
 // creating files.
 func FuzzAdminHandlers(f *testing.F) {
-	b := newTestBroker(f)
-	entries := b.adminEntries()
+	b := newTestBroker(f, withOptions(WithAuthorizer(acl.New(true))), withConfig(func(c *config.Config) {
+		c.AuthorizerClassName = config.ACLAuthorizerClass
+	}))
+	entries := append(b.adminEntries(), b.aclEntries()...)
 	c := &conn{srv: b.Server, listener: "PLAINTEXT", remote: "fuzz", logger: b.logger}
 	for i, e := range entries {
 		for v := e.min; v <= e.max; v++ {
@@ -73,6 +79,21 @@ func fuzzSeedRequest(key int16) kmsg.Request {
 	case 32:
 		r := kmsg.NewPtrDescribeConfigsRequest()
 		r.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: "fz"}}
+		return r
+	case 30:
+		r := kmsg.NewPtrCreateACLsRequest()
+		c := kmsg.NewCreateACLsRequestCreation()
+		c.ResourceType, c.ResourceName, c.ResourcePatternType = kmsg.ACLResourceTypeTopic, "fz", kmsg.ACLResourcePatternTypePrefixed
+		c.Principal, c.Host, c.Operation, c.PermissionType = "User:ANONYMOUS", "*", kmsg.ACLOperationAll, kmsg.ACLPermissionTypeDeny
+		r.Creations = append(r.Creations, c)
+		return r
+	case 31:
+		r := kmsg.NewPtrDeleteACLsRequest()
+		fl := kmsg.NewDeleteACLsRequestFilter()
+		fl.ResourceType, fl.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeMatch
+		fl.Operation, fl.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+		fl.ResourceName = kmsg.StringPtr("fz")
+		r.Filters = append(r.Filters, fl)
 		return r
 	case 49:
 		r := kmsg.NewPtrAlterClientQuotasRequest()

@@ -63,7 +63,7 @@ func (c *conn) requestContext(h requestHeader) *authz.RequestContext {
 	}
 	rc := &authz.RequestContext{Principal: c.principal(), Mechanism: c.mechanism, Listener: c.listener,
 		SecurityProtocol: c.srv.cfg.SecurityProtocolMap[c.listener], ClientAddr: host,
-		ConnectionID: c.nc.LocalAddr().String() + "-" + c.remote, ClientID: h.clientID,
+		ConnectionID: c.connectionID(), ClientID: h.clientID,
 		APIKey: h.key, APIVersion: h.version, CorrelationID: h.correlationID, RequestID: h.id}
 	if name, version, ok := cutSoftware(c.clientSoftware); ok {
 		rc.ClientSoftwareName, rc.ClientSoftwareVersion = name, version
@@ -71,6 +71,14 @@ func (c *conn) requestContext(h requestHeader) *authz.RequestContext {
 		rc.ClientSoftwareName, rc.ClientSoftwareVersion = "unknown", "unknown"
 	}
 	return rc
+}
+
+// connectionID is Kafka's connection id shape: "local-remote".
+func (c *conn) connectionID() string {
+	if c.nc == nil {
+		return "-" + c.remote
+	}
+	return c.nc.LocalAddr().String() + "-" + c.remote
 }
 
 func cutSoftware(s string) (string, string, bool) {

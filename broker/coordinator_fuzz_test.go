@@ -1,6 +1,10 @@
 package broker
 
 import (
+	"github.com/bulwark-kafka/bulwark/acl"
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+	"github.com/bulwark-kafka/bulwark/broker/config"
+
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -18,7 +22,19 @@ import (
 // within a bounded wait: the request context ends after 200 ms, as a closing connection would
 // end it) with a response whose encoding decodes again at the same version.
 func FuzzCoordinatorHandlers(f *testing.F) {
-	b := newTestBroker(f, fastGroups())
+	// ACLs allow names starting with f (topics), g (groups) and t (transactional ids), so inputs
+	// reach both the coordinators and the authorization refusals in front of them.
+	engine := acl.New(false)
+	var acls []authz.Binding
+	for rt, prefix := range map[authz.ResourceType]string{authz.ResourceTopic: "f", authz.ResourceGroup: "g", authz.ResourceTransactionalID: "t"} {
+		acls = append(acls, authz.Binding{Pattern: authz.Pattern{Type: rt, Name: prefix, PatternType: authz.PatternPrefixed},
+			Entry: authz.Entry{Principal: "User:*", Host: "*", Operation: authz.OpAll, Permission: authz.Allow}})
+	}
+	acls = append(acls, authz.Binding{Pattern: authz.Pattern{Type: authz.ResourceCluster, Name: authz.ClusterName, PatternType: authz.PatternLiteral},
+		Entry: authz.Entry{Principal: "User:*", Host: "*", Operation: authz.OpIdempotentWrite, Permission: authz.Allow}})
+	engine.SetACLs(acls)
+	b := newTestBroker(f, fastGroups(), withOptions(WithAuthorizer(authz.NewSuperUsers([]string{"User:admin"}, fixedACLs{engine}))),
+		withConfig(func(c *config.Config) { c.AuthorizerClassName = config.ACLAuthorizerClass }))
 	mustCreateTopic(f, b.Admin(f), "fz", 2, nil)
 	entries := b.coordinatorEntries()
 	c := &conn{srv: b.Server, listener: "PLAINTEXT", remote: "127.0.0.1:1", logger: b.logger, ctx: context.Background()}
@@ -114,4 +130,16 @@ func decodeCoordinatorFuzzed(e *apiEntry, v int16, body []byte) (kmsg.Request, b
 	}
 	req.SetVersion(v)
 	return req, true
+}
+
+// fixedACLs hides the engine's ACL store, so the broker's (empty) metadata log does not replace
+// the fuzz run's fixed ACLs.
+type fixedACLs struct{ e *acl.Engine }
+
+func (f fixedACLs) Authorize(rc *authz.RequestContext, actions []authz.Action) []authz.Decision {
+	return f.e.Authorize(rc, actions)
+}
+
+func (f fixedACLs) AuthorizeAny(rc *authz.RequestContext, op authz.Operation, rt authz.ResourceType) authz.Decision {
+	return f.e.AuthorizeAny(rc, op, rt)
 }

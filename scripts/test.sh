@@ -5,8 +5,8 @@
 #
 # It installs what the suite needs (kcat and the Debian Kafka clients for Python, plus a C compiler
 # for -race if Go found none), idempotently and without prompts, then runs, stopping at the first
-# failure: gofmt, go vet, unit and integration tests with -race, the end-to-end tests against real
-# clients, and a short fuzz smoke of every fuzz target. The last line is "N passed, N failed",
+# failure: gofmt, go vet, `opa test` of the shipped Rego policies, unit and integration tests with
+# -race, the end-to-end tests against real clients, and a short fuzz smoke of every fuzz target. The last line is "N passed, N failed",
 # counting `go test` package runs (a failed gofmt or vet step counts as one failure).
 #
 # Environment:
@@ -169,6 +169,27 @@ echo "go vet: clean"
 # --- 2b. the patched kmsg is exactly upstream plus scripts/patch-kmsg.sh ------------------------
 section "third_party/kmsg matches its patch script"
 bash scripts/patch-kmsg.sh --check
+
+# --- 2c. the shipped Rego policies pass `opa test` ----------------------------------------------
+section "opa test policies/"
+# opa is a Go tool of the module (go.mod's tool line): built from the module proxy on first use,
+# cached after. The tests that run a real `opa run --server` use the same binary.
+OPA_BIN=$(go tool -n opa)
+export OPA_BIN
+"$OPA_BIN" version | head -1
+if unformatted=$("$OPA_BIN" fmt --list policies/) && [ -n "$unformatted" ]; then
+	echo "opa fmt --list lists files that need formatting (run opa fmt -w policies/):"
+	echo "$unformatted"
+	exit 1
+fi
+if opa_out=$("$OPA_BIN" test --fail-on-empty -v policies/ 2>&1); then
+	echo "$opa_out"
+	echo "ok  	policies (opa test: $(echo "$opa_out" | grep -oE 'PASS: [0-9]+/[0-9]+' | tail -1))" | tee -a "$gotest_log"
+else
+	echo "$opa_out"
+	echo "FAIL	policies (opa test)" | tee -a "$gotest_log"
+	exit 1
+fi
 
 # --- 3. unit and integration tests --------------------------------------------------------------
 section "go test -race (unit + integration, fuzz seeds)"
