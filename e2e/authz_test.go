@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +13,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/aws"
 )
 
 // aclBrokerProc starts a broker with Kafka's ACL authorizer: PLAINTEXT for set-up as the super
@@ -303,5 +310,97 @@ func startOPAServer(t *testing.T, bin, dir string) string {
 			t.Fatalf("opa server at %s not healthy within 20 s: %v", base, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestIAMPoliciesAndExplain: a key and a produce-only policy made with `bulwark iam` on the
+// stopped broker; after the restart an AWS_MSK_IAM client (franz-go) may produce and may not
+// consume or create topics; `bulwark authz explain` names the statement (or its absence) that
+// decides, offline and, for ACLs, against the running broker.
+func TestIAMPoliciesAndExplain(t *testing.T) {
+	const arn = "arn:aws:iam::123456789012:user/producer"
+	b := startBroker(t, map[string]string{
+		"listeners":                      "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+		"sasl.enabled.mechanisms":        "AWS_MSK_IAM,SCRAM-SHA-256",
+		"authorizer.class.name":          "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"super.users":                    "User:ANONYMOUS",
+		"bulwark.authorizer.iam.enabled": "true",
+		"bulwark.iam.account.id":         "123456789012",
+		"bulwark.iam.region":             "us-east-1",
+	})
+	createTopic(t, b.Addr(), "orders", 1, nil)
+	b.stop(t)
+	key := bulwarkCLI(t, "", "iam", "create-key", "--config", b.props, "--principal-arn", arn)
+	var akid, secret string
+	for _, line := range strings.Split(key, "\n") {
+		if v, ok := strings.CutPrefix(line, "access_key_id="); ok {
+			akid = v
+		}
+		if v, ok := strings.CutPrefix(line, "secret_access_key="); ok {
+			secret = v
+		}
+	}
+	policy := filepath.Join(t.TempDir(), "produce.json")
+	doc := `{"Version": "2012-10-17", "Statement": [
+	  {"Sid": "Connect", "Effect": "Allow", "Action": ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"],
+	   "Resource": "arn:aws:kafka:us-east-1:123456789012:cluster/bulwark/*"},
+	  {"Sid": "ProduceOrders", "Effect": "Allow", "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
+	   "Resource": "arn:aws:kafka:us-east-1:123456789012:topic/bulwark/*/orders"}]}`
+	if err := os.WriteFile(policy, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	_ = os.WriteFile(bad, []byte(`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": "kafka-cluster:*", "Resource": "*"}]}`), 0o644)
+	if res := runProgram(t, 30*time.Second, "", bulwarkBin, "iam", "attach-policy", "--config", b.props, "--principal-arn", arn,
+		"--name", "bad", "--policy-file", bad); res.code == 0 || !strings.Contains(res.stderr, "NotAction") {
+		t.Fatalf("a policy the engine cannot evaluate was attached: exit %d\n%s", res.code, res.stderr)
+	}
+	bulwarkCLI(t, "", "iam", "attach-policy", "--config", b.props, "--principal-arn", arn, "--name", "produce", "--policy-file", policy)
+	if l := bulwarkCLI(t, "", "iam", "list-policies", "--config", b.props); !strings.Contains(l, arn+"\tproduce") {
+		t.Fatalf("list-policies:\n%s", l)
+	}
+	out := bulwarkCLI(t, "", "authz", "explain", "--config", b.props, "--principal", "User:"+arn, "--mechanism", "AWS_MSK_IAM",
+		"--operation", "Read", "--topic", "orders")
+	if !strings.Contains(out, "decision: DENIED") || !strings.Contains(out, "no IAM statement allows kafka-cluster:ReadData") {
+		t.Fatalf("explain read:\n%s", out)
+	}
+	out = bulwarkCLI(t, "", "authz", "explain", "--config", b.props, "--principal", "User:"+arn, "--mechanism", "AWS_MSK_IAM",
+		"--operation", "Write", "--topic", "orders")
+	if !strings.Contains(out, "decision: ALLOWED") || !strings.Contains(out, `statement ProduceOrders`) {
+		t.Fatalf("explain write:\n%s", out)
+	}
+	b.start(t)
+	addr := b.ListenerAddr(t, "SASL_PLAINTEXT")
+	t.Setenv("AWS_REGION", "us-east-1")
+	mech := kgo.SASL(aws.Auth{AccessKey: akid, SecretKey: secret}.AsManagedStreamingIAMMechanism())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(addr), mech, kgo.DefaultProduceTopic("orders"), kgo.RequestRetries(0), kgo.RetryTimeout(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("produce under the produce-only policy: %v", err)
+	}
+	if _, err := kadm.NewClient(producer).CreateTopic(ctx, 1, 1, nil, "new"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("create topic: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(addr), mech, kgo.ConsumeTopics("orders"), kgo.ConsumerGroup("g"),
+		kgo.RequestRetries(0), kgo.RetryTimeout(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	if err := consumer.PollFetches(ctx).Err(); !errors.Is(err, kerr.GroupAuthorizationFailed) && !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("consume: %v, want an authorization failure", err)
+	}
+	// ACLs through the running broker: a DENY made with bulwark acls is what explain names.
+	bulwarkCLI(t, "", "acls", "add", "--bootstrap-server", b.Addr(), "--deny-principal", "User:bob", "--operation", "All",
+		"--topic", "ord", "--resource-pattern-type", "prefixed")
+	out = bulwarkCLI(t, "", "authz", "explain", "--config", b.props, "--bootstrap-server", b.Addr(), "--principal", "User:bob",
+		"--operation", "Describe", "--topic", "orders")
+	if !strings.Contains(out, "decision: DENIED") || !strings.Contains(out, "operation=ALL, permission=DENY) on Topic:PREFIXED:ord") {
+		t.Fatalf("explain against the running broker:\n%s", out)
 	}
 }

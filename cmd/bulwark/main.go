@@ -30,6 +30,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdUsers(args[1:], os.Stdin, stdout, stderr)
 	case "acls":
 		return cmdACLs(args[1:], stdout, stderr)
+	case "authz":
+		return cmdAuthz(args[1:], stdout, stderr)
 	case "quotas":
 		return cmdQuotas(args[1:], stdout, stderr)
 	case "iam":
@@ -60,7 +62,9 @@ commands:
   users set|delete|list   SCRAM users of a running broker (bulwark users for flags)
   quotas describe|alter   client quotas of a running broker (bulwark quotas for flags)
   acls add|list|remove    Kafka ACLs of a running broker, kafka-acls.sh's flags (bulwark acls)
-  iam create-key|list|delete-key
+  authz explain           the decision for a principal, host, operation and resource, and what
+                          made it (bulwark authz for flags)
+  iam create-key|list|delete-key|attach-policy|detach-policy|list-policies
                           IAM-style access keys, on a stopped broker's data directory
   keys inspect|rotate|rewrap
                           master keys of encryption at rest, on a stopped broker's data directory
