@@ -43,6 +43,7 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 	az.add(authz.OpCreate, authz.Cluster, false)
 	az.addTopics(authz.OpCreate, names, false)
 	clusterCreate := az.ok(authz.OpCreate, authz.Cluster)
+	policy := s.topicCheck(c, h)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		if answered[rt.Topic] {
@@ -61,7 +62,7 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 				out.ErrorCode, out.ErrorMessage = errorCode(err)
 				break
 			}
-			s.createOneTopic(rt, req.ValidateOnly, &budget, &out)
+			s.createOneTopic(rt, req.ValidateOnly, &budget, &out, policy)
 		}
 		if out.ErrorCode == 0 && !req.ValidateOnly {
 			mutations.record(int(out.NumPartitions))
@@ -74,10 +75,18 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 }
 
 // createOneTopic validates and creates one topic, filling its result.
-func (s *Server) createOneTopic(rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, budget *partitionBudget, out *kmsg.CreateTopicsResponseTopic) {
+func (s *Server) createOneTopic(rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, budget *partitionBudget, out *kmsg.CreateTopicsResponseTopic,
+	policy func(authz.TopicChange) error) {
 	numPartitions, overrides, err := s.checkNewTopic(rt)
 	if numPartitions == -1 {
 		numPartitions = s.effectiveConfig().NumPartitions
+	}
+	if err == nil && policy != nil {
+		rf := rt.ReplicationFactor
+		if rf == -1 {
+			rf = 1
+		}
+		err = policy(authz.TopicChange{Topic: rt.Topic, Partitions: numPartitions, ReplicationFactor: rf, Configs: overrides, ValidateOnly: validateOnly})
 	}
 	if err == nil {
 		err = budget.take(numPartitions)

@@ -39,7 +39,7 @@ func (s *Server) handleAlterConfigs(c *conn, h requestHeader, kreq kmsg.Request)
 		if dups[keys[i]] {
 			err = newAPIError(kerr.InvalidRequest, "each resource must appear at most once")
 		} else if err = denied(rr); err == nil {
-			err = s.alterResource(rr, req.ValidateOnly)
+			err = s.alterResource(rr, req.ValidateOnly, s.topicCheck(c, h))
 		}
 		out.ErrorCode, out.ErrorMessage = errorCode(err)
 		if err == nil && !req.ValidateOnly {
@@ -59,7 +59,7 @@ func (s *Server) handleAlterConfigs(c *conn, h requestHeader, kreq kmsg.Request)
 }
 
 // alterResource replaces one resource's override set.
-func (s *Server) alterResource(rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
+func (s *Server) alterResource(rr kmsg.AlterConfigsRequestResource, validateOnly bool, policy func(authz.TopicChange) error) error {
 	names := make([]string, len(rr.Configs))
 	var nulls []string
 	set := make(map[string]string, len(rr.Configs))
@@ -80,7 +80,7 @@ func (s *Server) alterResource(rr kmsg.AlterConfigsRequestResource, validateOnly
 	replace := func(map[string]string) (map[string]string, error) { return set, nil }
 	switch rr.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
-		return s.cluster.updateTopicConfigs(rr.ResourceName, replace, validateOnly)
+		return s.cluster.updateTopicConfigs(rr.ResourceName, s.policyChecked(rr.ResourceName, replace, policy, validateOnly), validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
 		set, err := s.brokerConfigSet(rr.ResourceName)
 		if err != nil {

@@ -31,6 +31,7 @@ func (s *Server) handleCreatePartitions(c *conn, h requestHeader, kreq kmsg.Requ
 	mutations := c.mutationQuota(h, 3, req.ValidateOnly)
 	az := s.newAuthBatch(c, h)
 	az.addTopics(authz.OpAlter, names, false)
+	policy := s.topicCheck(c, h)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		if answered[rt.Topic] {
@@ -46,7 +47,12 @@ func (s *Server) handleCreatePartitions(c *conn, h requestHeader, kreq kmsg.Requ
 		} else if !az.topicOK(authz.OpAlter, rt.Topic) {
 			err = deniedError(h, kerr.TopicAuthorizationFailed)
 		} else if err = mutations.refuse(); err == nil {
-			if err = s.checkNewPartitions(rt, &budget); err == nil {
+			if err = s.checkNewPartitions(rt, &budget); err == nil && policy != nil {
+				if t := s.cluster.lookupTopic(rt.Topic); t != nil {
+					err = policy(authz.TopicChange{Topic: rt.Topic, Partitions: rt.Count, ReplicationFactor: 1, Configs: t.overrides, ValidateOnly: req.ValidateOnly})
+				}
+			}
+			if err == nil {
 				added, err = s.cluster.createPartitions(rt.Topic, rt.Count, req.ValidateOnly)
 			}
 		}

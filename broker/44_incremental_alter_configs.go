@@ -49,7 +49,7 @@ func (s *Server) handleIncrementalAlterConfigs(c *conn, h requestHeader, kreq km
 		if dups[keys[i]] {
 			err = newAPIError(kerr.InvalidRequest, "each resource must appear at most once")
 		} else if err = denied(rr); err == nil {
-			err = s.incrementalAlter(rr, req.ValidateOnly)
+			err = s.incrementalAlter(rr, req.ValidateOnly, s.topicCheck(c, h))
 		}
 		out.ErrorCode, out.ErrorMessage = errorCode(err)
 		if err == nil && !req.ValidateOnly && len(rr.Configs) > 0 {
@@ -68,7 +68,7 @@ func (s *Server) handleIncrementalAlterConfigs(c *conn, h requestHeader, kreq km
 	return respond(resp)
 }
 
-func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
+func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool, policy func(authz.TopicChange) error) error {
 	names := make([]string, len(rr.Configs))
 	var nulls []string
 	for i, rc := range rr.Configs {
@@ -85,13 +85,13 @@ func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource
 	}
 	switch rr.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
-		return s.cluster.updateTopicConfigs(rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
+		return s.cluster.updateTopicConfigs(rr.ResourceName, s.policyChecked(rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
 			inEffect := func(key string) *string {
 				view := s.configView(s.cluster.store.State())
 				return entryValue(view.DescribeTopic(cur, []string{key}))
 			}
 			return applyConfigOps(cur, rr.Configs, topicListKey, inEffect)
-		}, validateOnly)
+		}, policy, validateOnly), validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
 		set, err := s.brokerConfigSet(rr.ResourceName)
 		if err != nil {

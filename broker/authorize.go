@@ -25,6 +25,55 @@ import (
 // requires one when authorizer.class.name is set, and refuses one when it is not.
 func WithAuthorizer(a authz.Authorizer) Option { return func(s *Server) { s.authz = a } }
 
+// WithTopicPolicy checks every topic creation, partition increase and topic config change
+// against p (bulwark.opa.topic.policy.enabled); a refusal is POLICY_VIOLATION.
+func WithTopicPolicy(p authz.TopicPolicy) Option { return func(s *Server) { s.topicPolicy = p } }
+
+// topicCheck returns the policy check for one request's topic changes; nil when no policy is set.
+func (s *Server) topicCheck(c *conn, h requestHeader) func(change authz.TopicChange) error {
+	if s.topicPolicy == nil {
+		return nil
+	}
+	return func(change authz.TopicChange) error {
+		change.API = kafkaAPIName(h.key)
+		rc := c.requestContext(h)
+		violations, err := s.topicPolicy.CheckTopic(rc, change)
+		switch {
+		case err != nil:
+			c.logger.Warn("topic policy could not be evaluated; change refused", "request_id", h.id, "topic", change.Topic, "err", err)
+			return newAPIError(kerr.PolicyViolation, "[%s] topic policy could not be evaluated", h.id)
+		case len(violations) > 0:
+			c.logger.Info("topic change refused by policy", "request_id", h.id, "topic", change.Topic, "api", change.API,
+				"principal", rc.Principal.String(), "violations", violations)
+			return newAPIError(kerr.PolicyViolation, "[%s] %s", h.id, strings.Join(violations, "; "))
+		}
+		return nil
+	}
+}
+
+// policyChecked wraps a topic config change so the topic policy sees the overrides it would
+// leave, before anything is committed.
+func (s *Server) policyChecked(topicName string, fn func(map[string]string) (map[string]string, error),
+	policy func(authz.TopicChange) error, validateOnly bool) func(map[string]string) (map[string]string, error) {
+	if policy == nil {
+		return fn
+	}
+	return func(cur map[string]string) (map[string]string, error) {
+		next, err := fn(cur)
+		if err != nil {
+			return nil, err
+		}
+		var partitions int32
+		if t := s.cluster.lookupTopic(topicName); t != nil {
+			partitions = int32(len(t.partitions))
+		}
+		if err := policy(authz.TopicChange{Topic: topicName, Partitions: partitions, ReplicationFactor: 1, Configs: next, ValidateOnly: validateOnly}); err != nil {
+			return nil, err
+		}
+		return next, nil
+	}
+}
+
 // aclSync pushes the metadata log's ACLs and IAM policies to the engines that keep them, once
 // per change.
 type aclSync struct {

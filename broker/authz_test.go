@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -245,6 +246,69 @@ func TestCreateACLValidation(t *testing.T) {
 	for i, r := range resp.Results {
 		if r.ErrorCode != want[i] {
 			t.Fatalf("creation %d: code %d, want %d (%v)", i, r.ErrorCode, want[i], r.ErrorMessage)
+		}
+	}
+}
+
+// maxPartitionsPolicy refuses more than 4 partitions and retention.ms=-1: a Go stand-in for an
+// operator's topic policy.
+type maxPartitionsPolicy struct {
+	mu   sync.Mutex
+	seen []authz.TopicChange
+}
+
+func (p *maxPartitionsPolicy) CheckTopic(rc *authz.RequestContext, c authz.TopicChange) ([]string, error) {
+	p.mu.Lock()
+	p.seen = append(p.seen, c)
+	p.mu.Unlock()
+	var v []string
+	if c.Partitions > 4 {
+		v = append(v, "too many partitions")
+	}
+	if c.Configs["retention.ms"] == "-1" {
+		v = append(v, "infinite retention")
+	}
+	return v, nil
+}
+
+// TestTopicPolicy: CreateTopics, CreatePartitions and both config APIs consult the topic policy
+// with the state the topic would have, and a violation is POLICY_VIOLATION carrying the request
+// id; nothing is changed.
+func TestTopicPolicy(t *testing.T) {
+	pol := &maxPartitionsPolicy{}
+	b := newTestBroker(t, withOptions(WithTopicPolicy(pol)))
+	ctx := testContext(t)
+	adm := b.Admin(t)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := adm.CreateTopic(ctx, 8, 1, nil, "big")
+	if !errors.Is(err, kerr.PolicyViolation) || !strings.Contains(res.ErrMessage, "too many partitions") {
+		t.Fatalf("create 8 partitions: %v %q", err, res.ErrMessage)
+	}
+	if b.cluster.lookupTopic("big") != nil {
+		t.Fatal("the refused topic exists")
+	}
+	if grow, err := adm.UpdatePartitions(ctx, 6, "ok"); err != nil || !errors.Is(grow["ok"].Err, kerr.PolicyViolation) {
+		t.Fatalf("growing to 6 partitions: %v %+v", err, grow)
+	}
+	minusOne := "-1"
+	alter, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: &minusOne}}, "ok")
+	if err != nil || len(alter) != 1 || !errors.Is(alter[0].Err, kerr.PolicyViolation) {
+		t.Fatalf("incremental alter to infinite retention: %v %+v", err, alter)
+	}
+	if got := b.cluster.lookupTopic("ok").overrides["retention.ms"]; got != "" {
+		t.Fatalf("refused config applied: retention.ms=%q", got)
+	}
+	pol.mu.Lock()
+	defer pol.mu.Unlock()
+	apis := map[string]bool{}
+	for _, c := range pol.seen {
+		apis[c.API] = true
+	}
+	for _, api := range []string{"CreateTopics", "CreatePartitions", "IncrementalAlterConfigs"} {
+		if !apis[api] {
+			t.Errorf("the policy never saw %s (saw %v)", api, apis)
 		}
 	}
 }

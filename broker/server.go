@@ -49,11 +49,13 @@ type Server struct {
 	quotas          *quota.Manager
 	// authz decides every request (nil: authorizer.class.name unset, everything allowed);
 	// aclSync feeds it the metadata log's ACLs; denialLog rate-limits denial log lines.
-	authz     authz.Authorizer
-	aclSync   aclSync
-	denialLog logLimiter
-	lock      *dirLock
-	keys      keys.Provider // nil when encryption at rest is off
+	authz authz.Authorizer
+	// topicPolicy checks topic creations and changes (nil: none).
+	topicPolicy authz.TopicPolicy
+	aclSync     aclSync
+	denialLog   logLimiter
+	lock        *dirLock
+	keys        keys.Provider // nil when encryption at rest is off
 	// now is the clock for session lifetimes and credential expiry.
 	now func() time.Time
 

@@ -172,12 +172,14 @@ func opaPolicyDir(t *testing.T, grants string) string {
 	if err := os.MkdirAll(filepath.Join(dir, "kafka"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rego, err := os.ReadFile(filepath.Join(root, "policies", "kafka", "authz.rego"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "kafka", "authz.rego"), rego, 0o644); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"authz.rego", "topics.rego"} {
+		rego, err := os.ReadFile(filepath.Join(root, "policies", "kafka", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "kafka", f), rego, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	writeGrants(t, dir, grants)
 	return dir
@@ -185,7 +187,8 @@ func opaPolicyDir(t *testing.T, grants string) string {
 
 func writeGrants(t *testing.T, dir, grants string) {
 	t.Helper()
-	data := fmt.Sprintf(`{"superusers": ["User:ANONYMOUS"], "grants": [%s]}`, grants)
+	data := fmt.Sprintf(`{"superusers": ["User:ANONYMOUS"], "grants": [%s], "topic_limits": {"name_pattern": "^[a-z0-9][a-z0-9._-]{0,127}$",
+		"max_partitions": 16, "min_replication_factor": 1, "max_retention_ms": 2592000000}}`, grants)
 	if err := os.WriteFile(filepath.Join(dir, "kafka", "data.json"), []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +206,21 @@ func TestOPAEmbeddedAndRemote(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		dir := opaPolicyDir(t, aliceOrders)
 		b, addr := aclBrokerProc(t, map[string]string{"authorizer.class.name": "org.openpolicyagent.kafka.OpaAuthorizer",
-			"bulwark.opa.policy.dir": dir, "bulwark.opa.reload.check.ms": "100"})
+			"bulwark.opa.policy.dir": dir, "bulwark.opa.reload.check.ms": "100", "bulwark.opa.topic.policy.enabled": "true"})
 		opaDecides(t, kcat, addr, func() { writeGrants(t, dir, aliceOrders+","+aliceSecret) })
 		waitLog(t, b, "OPA policy reloaded")
+		// The topic policy (policies/kafka/topics.rego) refuses what breaks its rules, even for
+		// the super user.
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		res, err := kadm.NewClient(cl).CreateTopic(context.Background(), 64, 1, nil, "Orders")
+		if !errors.Is(err, kerr.PolicyViolation) || !strings.Contains(res.ErrMessage, "does not match") ||
+			!strings.Contains(res.ErrMessage, "64 partitions") {
+			t.Fatalf("CreateTopics breaking the topic policy: %v %q", err, res.ErrMessage)
+		}
 	})
 	t.Run("remote", func(t *testing.T) {
 		dir := opaPolicyDir(t, aliceOrders)

@@ -20,7 +20,22 @@ import (
 type embedded struct {
 	allowQ, reasonQ rego.PreparedEvalQuery
 	hasReason       bool
+	topicQ          *rego.PreparedEvalQuery
 	rev             string
+}
+
+func (m *embedded) violations(ctx context.Context, in map[string]any) ([]string, error) {
+	if m.topicQ == nil {
+		return nil, nil
+	}
+	rs, err := m.topicQ.Eval(ctx, rego.EvalInput(in))
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, nil // undefined: no violation
+	}
+	return violationList(rs[0].Expressions[0].Value)
 }
 
 func (m *embedded) allow(ctx context.Context, in map[string]any) (bool, error) {
@@ -59,7 +74,7 @@ func NewEmbedded(dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	ev, err := compile(dir, e.opts.Query, rev)
+	ev, err := compile(dir, e.opts.Query, e.opts.TopicQuery, rev)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +89,7 @@ func NewEmbedded(dir string, opts Options) (*Engine, error) {
 		if next == e.Revision() {
 			return
 		}
-		ev, err := compile(dir, e.opts.Query, next)
+		ev, err := compile(dir, e.opts.Query, e.opts.TopicQuery, next)
 		if err != nil {
 			e.opts.Logger.Error("OPA policy change does not compile; keeping the policy in use", "dir", dir, "revision", next, "err", err)
 			return
@@ -89,7 +104,7 @@ func NewEmbedded(dir string, opts Options) (*Engine, error) {
 var skipTests = loader.GlobExcludeName("*_test.rego", 0)
 
 // compile loads the directory's policies and data into prepared queries.
-func compile(dir, query, rev string) (*embedded, error) {
+func compile(dir, query, topicQuery, rev string) (*embedded, error) {
 	ctx := context.Background()
 	allowQ, err := rego.New(rego.Query(query), rego.Load([]string{dir}, skipTests)).PrepareForEval(ctx)
 	if err != nil {
@@ -100,6 +115,13 @@ func compile(dir, query, rev string) (*embedded, error) {
 		if q, err := rego.New(rego.Query(rq), rego.Load([]string{dir}, skipTests)).PrepareForEval(ctx); err == nil {
 			m.reasonQ, m.hasReason = q, true
 		}
+	}
+	if topicQuery != "" {
+		q, err := rego.New(rego.Query(topicQuery), rego.Load([]string{dir}, skipTests)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("opa: compile topic policy %s: %w", topicQuery, err)
+		}
+		m.topicQ = &q
 	}
 	return m, nil
 }

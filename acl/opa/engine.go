@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,9 @@ import (
 type Options struct {
 	// Query is the boolean decision, data.kafka.authz.allow by default.
 	Query string
+	// TopicQuery, when set, is the topic policy: a set of violation messages, e.g.
+	// data.kafka.topics.deny (see CheckTopic).
+	TopicQuery string
 	// CacheMax bounds the decision cache (0: no cache); CacheTTL is how long an entry lives.
 	CacheMax int
 	CacheTTL time.Duration
@@ -51,6 +55,8 @@ func (o *Options) defaults() {
 type evaluator interface {
 	allow(ctx context.Context, input map[string]any) (bool, error)
 	reason(ctx context.Context, input map[string]any) string
+	// violations evaluates the topic policy.
+	violations(ctx context.Context, input map[string]any) ([]string, error)
 	// revision identifies the policy and data the evaluator answers with.
 	revision() string
 }
@@ -192,4 +198,42 @@ func reasonText(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
+}
+
+// CheckTopic implements authz.TopicPolicy: the topic policy's violation messages for a change.
+// Its input is {"operation", "topic": {"name", "numPartitions", "replicationFactor", "configs"},
+// "validateOnly", "requestContext"} with requestContext as in authorization decisions.
+func (e *Engine) CheckTopic(rc *authz.RequestContext, c authz.TopicChange) ([]string, error) {
+	if e.opts.TopicQuery == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
+	defer cancel()
+	configs := map[string]any{}
+	for k, v := range c.Configs {
+		configs[k] = v
+	}
+	in := map[string]any{
+		"operation":      c.API,
+		"validateOnly":   c.ValidateOnly,
+		"topic":          map[string]any{"name": c.Topic, "numPartitions": c.Partitions, "replicationFactor": c.ReplicationFactor, "configs": configs},
+		"requestContext": input(rc, authz.Action{})["requestContext"],
+	}
+	return (*e.cur.Load()).violations(ctx, in)
+}
+
+// violationList reads a set or array of messages.
+func violationList(v any) ([]string, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, m := range x {
+			out = append(out, fmt.Sprint(m))
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	return nil, fmt.Errorf("topic policy answered %T, not a set of messages", v)
 }

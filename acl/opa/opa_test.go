@@ -225,3 +225,45 @@ func TestRemoteUnreachableFailsClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicPolicy runs the shipped topic policy in-process and in a real OPA server.
+func TestTopicPolicy(t *testing.T) {
+	check := func(t *testing.T, e *Engine) {
+		t.Helper()
+		ok, err := e.CheckTopic(rc("admin"), authz.TopicChange{API: "CreateTopics", Topic: "orders-eu", Partitions: 6, ReplicationFactor: 1,
+			Configs: map[string]string{"retention.ms": "86400000"}})
+		if err != nil || len(ok) != 0 {
+			t.Fatalf("a good topic: %v %v", ok, err)
+		}
+		bad, err := e.CheckTopic(rc("admin"), authz.TopicChange{API: "CreateTopics", Topic: "Orders", Partitions: 1000, ReplicationFactor: 1,
+			Configs: map[string]string{"retention.ms": "-1"}})
+		if err != nil || len(bad) != 3 {
+			t.Fatalf("a topic breaking three rules: %q %v", bad, err)
+		}
+	}
+	t.Run("embedded", func(t *testing.T) {
+		e, err := NewEmbedded(shipped, Options{TopicQuery: "data.kafka.topics.deny"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		check(t, e)
+	})
+	t.Run("remote", func(t *testing.T) {
+		dir := copyPolicy(t)
+		b, err := os.ReadFile(filepath.Join(shipped, "kafka", "topics.rego"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "kafka", "topics.rego"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		base := startOPA(t, dir)
+		e, err := NewRemote(base+"/v1/data/kafka/authz/allow", Options{TopicQuery: "data.kafka.topics.deny", Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		check(t, e)
+	})
+}

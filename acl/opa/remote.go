@@ -21,7 +21,23 @@ type remote struct {
 	client    *http.Client
 	decision  string // the allow rule's URL
 	reasonURL string
+	topicURL  string
 	rev       string
+}
+
+func (r *remote) violations(ctx context.Context, in map[string]any) ([]string, error) {
+	if r.topicURL == "" {
+		return nil, nil
+	}
+	res, defined, err := r.post(ctx, r.topicURL, in)
+	if err != nil || !defined {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(res, &v); err != nil {
+		return nil, err
+	}
+	return violationList(v)
 }
 
 func (r *remote) post(ctx context.Context, u string, in map[string]any) (json.RawMessage, bool, error) {
@@ -98,6 +114,9 @@ func NewRemote(decisionURL string, opts Options) (*Engine, error) {
 		r.reasonURL = decisionURL[:i] + "/reason"
 	}
 	base := u.Scheme + "://" + u.Host
+	if e.opts.TopicQuery != "" {
+		r.topicURL = base + "/v1/data/" + strings.ReplaceAll(strings.TrimPrefix(e.opts.TopicQuery, "data."), ".", "/")
+	}
 	r.rev = serverRevision(client, base)
 	e.swap(r)
 	e.watch(func() {

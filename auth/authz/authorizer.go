@@ -101,6 +101,27 @@ type PolicyStore interface {
 	SetIAMPolicies(clusterID string, policies map[string]map[string]json.RawMessage)
 }
 
+// TopicChange is a topic creation or change a TopicPolicy checks, as Kafka's CreateTopicPolicy
+// and AlterConfigPolicy see them: the state the topic would have afterwards.
+type TopicChange struct {
+	// API is the request: CreateTopics, CreatePartitions, AlterConfigs or IncrementalAlterConfigs.
+	API               string
+	Topic             string
+	Partitions        int32
+	ReplicationFactor int16
+	// Configs are the topic's config overrides after the change.
+	Configs map[string]string
+	// ValidateOnly is set when the request only validates.
+	ValidateOnly bool
+}
+
+// TopicPolicy refuses topic changes that break an operator's rules (naming, partition counts,
+// retention). Violations are the reasons a change is refused (none: allowed); err means the
+// policy could not be evaluated, and the change is refused.
+type TopicPolicy interface {
+	CheckTopic(rc *RequestContext, c TopicChange) (violations []string, err error)
+}
+
 // Explainer is implemented by authorizers that can say why without being asked by a request:
 // `bulwark authz explain` uses it. The decision is the one Authorize would give.
 type Explainer interface {

@@ -124,6 +124,8 @@ type Config struct {
 	OPAQuery              string        // bulwark.opa.query
 	OPATimeout            time.Duration // bulwark.opa.timeout.ms
 	OPAReloadCheck        time.Duration // bulwark.opa.reload.check.ms
+	OPATopicPolicy        bool          // bulwark.opa.topic.policy.enabled
+	OPATopicPolicyQuery   string        // bulwark.opa.topic.policy.query
 	IAMAuthorizerEnabled  bool          // bulwark.authorizer.iam.enabled
 
 	// Bulwark's own keys.

@@ -218,6 +218,9 @@ func (c *Config) validateAuthorizer(add func(*KeyError)) {
 	if engine != "opa" && (c.OPAURL != "" || c.OPAPolicyDir != "") {
 		add(invalid("authorizer.class.name", "opa.authorizer.url or bulwark.opa.policy.dir is set but authorizer.class.name is not %s", OPAAuthorizerClass))
 	}
+	if c.OPATopicPolicy && engine != "opa" {
+		add(invalid("bulwark.opa.topic.policy.enabled", "the topic policy is evaluated by OPA: authorizer.class.name must be %s", OPAAuthorizerClass))
+	}
 	if c.IAMAuthorizerEnabled && engine == "" {
 		add(invalid("bulwark.authorizer.iam.enabled", "IAM policies judge IAM principals only when an authorizer is configured (authorizer.class.name)"))
 	}

@@ -12,16 +12,19 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/config"
 )
 
-// engine is an authorizer with resources to release (an OPA policy watcher, an HTTP client).
+// engine is an authorizer with resources to release (an OPA policy watcher, an HTTP client),
+// and the topic policy when one is enabled.
 type engine struct {
 	authz.Authorizer
-	close func()
+	topicPolicy authz.TopicPolicy
+	close       func()
 }
 
 // newAuthorizer builds what authorizer.class.name, super.users and
 // bulwark.authorizer.iam.enabled ask for; nil when no authorizer is configured.
 func newAuthorizer(cfg *config.Config, logger *slog.Logger) (*engine, error) {
 	var base authz.Authorizer
+	var opaEngine *opa.Engine
 	closeFn := func() {}
 	switch cfg.AuthorizerEngine() {
 	case "":
@@ -31,17 +34,19 @@ func newAuthorizer(cfg *config.Config, logger *slog.Logger) (*engine, error) {
 	case "opa":
 		opts := opa.Options{Query: cfg.OPAQuery, CacheMax: cfg.OPACacheMax, CacheTTL: time.Duration(cfg.OPACacheExpireSeconds) * time.Second,
 			Timeout: cfg.OPATimeout, AllowOnError: cfg.OPAAllowOnError, ReloadCheck: cfg.OPAReloadCheck, Logger: logger.With("component", "opa")}
-		var e *opa.Engine
+		if cfg.OPATopicPolicy {
+			opts.TopicQuery = cfg.OPATopicPolicyQuery
+		}
 		var err error
 		if cfg.OPAPolicyDir != "" {
-			e, err = opa.NewEmbedded(cfg.OPAPolicyDir, opts)
+			opaEngine, err = opa.NewEmbedded(cfg.OPAPolicyDir, opts)
 		} else {
-			e, err = opa.NewRemote(cfg.OPAURL, opts)
+			opaEngine, err = opa.NewRemote(cfg.OPAURL, opts)
 		}
 		if err != nil {
 			return nil, err
 		}
-		base, closeFn = e, e.Close
+		base, closeFn = opaEngine, opaEngine.Close
 	default:
 		return nil, fmt.Errorf("authorizer.class.name=%s: engine %q is not built in", cfg.AuthorizerClassName, cfg.AuthorizerEngine())
 	}
@@ -51,5 +56,9 @@ func newAuthorizer(cfg *config.Config, logger *slog.Logger) (*engine, error) {
 	}
 	logger.Info("authorization", "authorizer", cfg.AuthorizerClassName, "super_users", cfg.SuperUsers,
 		"allow_everyone_if_no_acl_found", cfg.AllowEveryoneIfNoACLFound, "iam_policies", cfg.IAMAuthorizerEnabled)
-	return &engine{Authorizer: authz.NewSuperUsers(cfg.SuperUsers, base), close: closeFn}, nil
+	out := &engine{Authorizer: authz.NewSuperUsers(cfg.SuperUsers, base), close: closeFn}
+	if cfg.OPATopicPolicy {
+		out.topicPolicy = opaEngine
+	}
+	return out, nil
 }

@@ -52,6 +52,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 	if az != nil {
 		defer az.close()
 		opts = append(opts, broker.WithAuthorizer(az.Authorizer))
+		if az.topicPolicy != nil {
+			opts = append(opts, broker.WithTopicPolicy(az.topicPolicy))
+		}
 	}
 	srv, err := broker.New(cfg, opts...)
 	if err != nil {
