@@ -30,4 +30,16 @@
 // bounded queue; this package imports no metrics or audit package. Client quotas (package
 // broker/quota, wired in quotas.go) are checked on the reader goroutine after each handler; a
 // throttled connection's reader stops reading until the throttle ends (KIP-219).
+//
+// # Authorization
+//
+// The broker asks an authz.Authorizer (WithAuthorizer; the engines live in acl/ and are wired by
+// cmd/bulwark) and never imports an engine. Each handler collects the (operation, resource)
+// actions its request needs in an authBatch (authorize.go), asks once, and answers refused parts
+// with Kafka's error codes; with no authorizer the batch is nil and everything is allowed. The
+// coordinator adapters (groups_api.go, txn_api.go, authorize_coord.go) authorize before the group
+// and transaction coordinators see a request, hand them only the allowed part, and filter what
+// their answers reveal. ACLs and IAM policies live in the metadata log and are pushed to the
+// engines in log order (syncACLs); the ACL APIs are 29–31 (30_create_acls.go). A topic policy
+// (WithTopicPolicy) checks topic creations and config changes.
 package broker

@@ -17,9 +17,17 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	opts := bench.RegisterFlags(fs)
+	var cf clientFlags
+	cf.registerSecurity(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	sec, err := cf.securityOptions()
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark bench:", err)
+		return 2
+	}
+	opts.ClientOpts = sec
 	opts.Out = stdout
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -30,6 +30,11 @@ type clientFlags struct {
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.bootstrap, "bootstrap-server", "127.0.0.1:9092", "broker address, host:port")
+	f.registerSecurity(fs)
+}
+
+// registerSecurity registers the TLS and SASL flags only (bulwark bench names its brokers itself).
+func (f *clientFlags) registerSecurity(fs *flag.FlagSet) {
 	fs.StringVar(&f.mechanism, "sasl-mechanism", "", "SASL mechanism to log in with: SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN (empty: no SASL)")
 	fs.StringVar(&f.user, "sasl-user", "", "SASL user name")
 	fs.StringVar(&f.passwordEnv, "sasl-password-env", "BULWARK_SASL_PASSWORD", "environment variable holding the SASL password")
@@ -42,7 +47,16 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 
 // options turns the flags into franz-go client options.
 func (f *clientFlags) options() ([]kgo.Opt, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(strings.Split(f.bootstrap, ",")...)}
+	sec, err := f.securityOptions()
+	if err != nil {
+		return nil, err
+	}
+	return append([]kgo.Opt{kgo.SeedBrokers(strings.Split(f.bootstrap, ",")...)}, sec...), nil
+}
+
+// securityOptions turns the TLS and SASL flags into franz-go client options.
+func (f *clientFlags) securityOptions() ([]kgo.Opt, error) {
+	var opts []kgo.Opt
 	if f.tls || f.caFile != "" || f.certFile != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.serverName}
 		if f.caFile != "" {

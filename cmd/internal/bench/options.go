@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // ErrInvalidOptions is wrapped by every error Options.Validate returns.
@@ -51,6 +53,9 @@ type Options struct {
 	// BrokerPID, if positive, is sampled from /proc/PID/status every 100ms
 	// and the peak RSS is reported.
 	BrokerPID int
+
+	// ClientOpts are added to every client: TLS and SASL for a secured listener.
+	ClientOpts []kgo.Opt
 
 	Out    io.Writer    // progress lines and the final report; nil = discard
 	JSON   bool         // write the final report as one JSON object instead of a table

@@ -99,7 +99,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // baseClientOpts are the options every client (admin, producer, consumer)
 // shares.
 func baseClientOpts(opts Options) []kgo.Opt {
-	base := []kgo.Opt{kgo.SeedBrokers(opts.Brokers...), kgo.ClientID("bulwark-bench")}
+	base := append([]kgo.Opt{kgo.SeedBrokers(opts.Brokers...), kgo.ClientID("bulwark-bench")}, opts.ClientOpts...)
 	if opts.Logger != nil {
 		base = append(base, kgo.WithLogger(kgoLogger{opts.Logger}))
 	}
