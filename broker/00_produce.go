@@ -58,10 +58,12 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 	scratch := scratchPool.Get().(*record.Scratch)
 	defer scratchPool.Put(scratch)
 
-	// Authorization (Kafka's order): a transactional producer needs WRITE on its transactional
-	// id, or the whole request fails; then WRITE on each topic, checked before existence so a
-	// refused client learns nothing about which topics exist. IDEMPOTENT_WRITE is checked at
-	// InitProducerId, not here (KIP-679).
+	// Authorization (Kafka's order): a request carrying a transactional batch needs a
+	// transactional id and WRITE on it, or the whole request fails; then WRITE on each topic,
+	// checked before existence so a refused client learns nothing about which topics exist.
+	// IDEMPOTENT_WRITE is checked at InitProducerId, not here (KIP-679). With no authorizer a
+	// transactional batch still needs the transactional id that owns its producer id (checked by
+	// the transaction coordinator).
 	az := s.newAuthBatch(c, h)
 	txnID := ""
 	if req.TransactionID != nil {
@@ -71,7 +73,7 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 	for i := range req.Topics {
 		az.add(authz.OpWrite, authz.Topic(req.Topics[i].Topic), false)
 	}
-	txnDenied := txnID != "" && !az.ok(authz.OpWrite, authz.TransactionalID(txnID))
+	txnDenied := az != nil && hasTransactionalBatch(req) && (txnID == "" || !az.ok(authz.OpWrite, authz.TransactionalID(txnID)))
 
 	var waits []produceWait
 	failed := false
@@ -117,7 +119,7 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 				failed = true
 				continue
 			}
-			res, err := s.appendProduced(c.ctx, t, p, rp.Records, h.version, scratch)
+			res, err := s.appendProduced(c.ctx, t, p, rp.Records, h.version, txnID, scratch)
 			if err != nil {
 				op.ErrorCode, op.ErrorMessage = errorCode(err)
 				if h.version < 8 {
@@ -175,7 +177,7 @@ func (s *Server) awaitDurable(ctx context.Context, waits []produceWait, timeout 
 }
 
 // appendProduced validates one partition's batch and appends it.
-func (s *Server) appendProduced(ctx context.Context, t *topic, p *partition, batch []byte, version int16, scratch *record.Scratch) (plog.AppendResult, error) {
+func (s *Server) appendProduced(ctx context.Context, t *topic, p *partition, batch []byte, version int16, transactionalID string, scratch *record.Scratch) (plog.AppendResult, error) {
 	hdr, err := record.ValidateProduced(batch, record.Limits{
 		MaxBatchBytes:        int(t.cfg.MaxMessageBytes),
 		MaxUncompressedBytes: maxUncompressedBatchBytes,
@@ -198,7 +200,7 @@ func (s *Server) appendProduced(ctx context.Context, t *topic, p *partition, bat
 		// KIP-890 part 1: a transactional batch is accepted only for a partition its
 		// transaction has added; Produce v12+ (transactions v2) adds it implicitly.
 		// The transaction cannot end until release: the batch lands before its marker.
-		release, err := s.coord.txns.VerifyProduce(ctx, hdr.ProducerID, hdr.ProducerEpoch, txn.Partition{Topic: t.name, Partition: p.index}, version >= 12)
+		release, err := s.coord.txns.VerifyProduce(ctx, transactionalID, hdr.ProducerID, hdr.ProducerEpoch, txn.Partition{Topic: t.name, Partition: p.index}, version >= 12)
 		if err != nil {
 			return plog.AppendResult{}, &apiError{code: kerrOf(err), msg: err.Error()}
 		}
@@ -239,4 +241,17 @@ func checkTimestamps(hdr record.Header, nowMs, beforeMax, afterMax int64) error 
 		return newAPIError(kerr.InvalidTimestamp, "timestamp %d is more than %d ms after the broker's time", hdr.MaxTimestamp, afterMax)
 	}
 	return nil
+}
+
+// hasTransactionalBatch reports whether any partition's payload starts with a transactional v2
+// batch header (the full validation comes later, per partition).
+func hasTransactionalBatch(req *kmsg.ProduceRequest) bool {
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			if h, err := record.ParseHeader(req.Topics[i].Partitions[j].Records); err == nil && h.Transactional() {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -37,6 +37,7 @@ func (s *Server) handleMetadata(c *conn, h requestHeader, kreq kmsg.Request) rep
 	wantClusterOps := req.IncludeClusterAuthorizedOperations && h.version >= 8 && h.version <= 10
 	az := s.newAuthBatch(c, h)
 	if wantClusterOps {
+		az.add(authz.OpDescribe, authz.Cluster, true)
 		az.addOps(authz.Cluster)
 	}
 
@@ -85,7 +86,11 @@ func (s *Server) handleMetadata(c *conn, h requestHeader, kreq kmsg.Request) rep
 		}
 	}
 	if wantClusterOps {
-		resp.AuthorizedOperations = az.authorizedOps(authz.Cluster)
+		// As Kafka: 0 for a principal that may not DESCRIBE the cluster.
+		resp.AuthorizedOperations = 0
+		if az.ok(authz.OpDescribe, authz.Cluster) {
+			resp.AuthorizedOperations = az.authorizedOps(authz.Cluster)
+		}
 	}
 	return respond(resp)
 }

@@ -42,6 +42,7 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 	az := s.newAuthBatch(c, h)
 	az.add(authz.OpCreate, authz.Cluster, false)
 	az.addTopics(authz.OpCreate, names, false)
+	az.addTopics(authz.OpDescribeConfigs, names, true)
 	clusterCreate := az.ok(authz.OpCreate, authz.Cluster)
 	policy := s.topicCheck(c, h)
 	for i := range req.Topics {
@@ -67,6 +68,12 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 		if out.ErrorCode == 0 && !req.ValidateOnly {
 			mutations.record(int(out.NumPartitions))
 			s.logger.Info("topic created by request", "topic", rt.Topic, "client_id", h.clientID, "remote", c.remote)
+		}
+		if out.ErrorCode == 0 && !az.topicOK(authz.OpDescribeConfigs, rt.Topic) {
+			// As Kafka: the created topic's configs are shown only to a principal that may
+			// describe them.
+			out.Configs, out.NumPartitions, out.ReplicationFactor = nil, -1, -1
+			out.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
 		}
 		resp.Topics = append(resp.Topics, out)
 	}

@@ -56,9 +56,9 @@ func (s *Server) handleDescribeTopicPartitions(c *conn, h requestHeader, kreq km
 	az := s.newAuthBatch(c, h)
 	for _, n := range names {
 		az.add(authz.OpDescribe, authz.Topic(n), all)
-		if s.cluster.lookupTopic(n) != nil {
-			az.addOps(authz.Topic(n))
-		}
+		// Every name, existing or not: a topic created by another connection before the loop
+		// below must still find its operations asked.
+		az.addOps(authz.Topic(n))
 	}
 	var denied []string
 	names = slices.DeleteFunc(names, func(n string) bool {

@@ -56,8 +56,9 @@ func (s *Server) filterDescribeGroups(c *conn, h requestHeader, req *kmsg.Descri
 	for i := range resp.Groups {
 		g := &resp.Groups[i]
 		if !az.ok(authz.OpDescribe, authz.Group(g.Group)) {
+			name := g.Group
 			*g = kmsg.NewDescribeGroupsResponseGroup()
-			g.Group = resp.Groups[i].Group
+			g.Group = name
 			g.ErrorCode = kerr.GroupAuthorizationFailed.Code
 			g.AuthorizedOperations = opsNotRequested
 			if h.version >= 6 {
@@ -79,6 +80,9 @@ func (s *Server) filterConsumerGroupDescribe(c *conn, h requestHeader, req *kmsg
 		if req.IncludeAuthorizedOperations {
 			az.addOps(authz.Group(g.Group))
 		}
+		for _, t := range assignedTopics(g) {
+			az.add(authz.OpDescribe, authz.Topic(t), true)
+		}
 	}
 	for i := range resp.Groups {
 		g := &resp.Groups[i]
@@ -88,6 +92,23 @@ func (s *Server) filterConsumerGroupDescribe(c *conn, h requestHeader, req *kmsg
 			g.Group, g.ErrorCode, g.ErrorMessage = name, kerr.GroupAuthorizationFailed.Code, deniedMessage(h)
 			g.AuthorizedOperations = opsNotRequested
 			continue
+		}
+		if az != nil {
+			for _, t := range assignedTopics(*g) {
+				if !az.topicOK(authz.OpDescribe, t) {
+					// As Kafka 4.0: a group whose assignments name a topic the principal may
+					// not describe is not described at all.
+					name := g.Group
+					msg := "The group has described topic(s) that the client is not authorized to describe."
+					*g = kmsg.NewConsumerGroupDescribeResponseGroup()
+					g.Group, g.ErrorCode, g.ErrorMessage = name, kerr.TopicAuthorizationFailed.Code, &msg
+					g.AuthorizedOperations = opsNotRequested
+					break
+				}
+			}
+			if g.ErrorCode == kerr.TopicAuthorizationFailed.Code {
+				continue
+			}
 		}
 		if req.IncludeAuthorizedOperations && g.ErrorCode == 0 {
 			g.AuthorizedOperations = az.authorizedOps(authz.Group(g.Group))
@@ -184,4 +205,22 @@ func (s *Server) filterOffsetFetch(c *conn, h requestHeader, req *kmsg.OffsetFet
 		}
 		g.Topics = kept
 	}
+}
+
+// assignedTopics lists the topic names of a described group's current and target assignments.
+func assignedTopics(g kmsg.ConsumerGroupDescribeResponseGroup) []string {
+	var out []string
+	for _, m := range g.Members {
+		for _, t := range m.Assignment.TopicPartitions {
+			if t.Topic != "" { // a deleted topic has no name left to check
+				out = append(out, t.Topic)
+			}
+		}
+		for _, t := range m.TargetAssignment.TopicPartitions {
+			if t.Topic != "" {
+				out = append(out, t.Topic)
+			}
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,6 +17,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/hook"
+	"github.com/bulwark-kafka/bulwark/broker/record"
 )
 
 // azRecorder collects authorization events.
@@ -312,3 +314,152 @@ func TestTopicPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestTransactionalProduceNeedsItsTransactionalID: a transactional batch is refused without a
+// transactional id the principal may WRITE, and a producer id belonging to another transactional
+// id is refused even with one it may: WRITE on a topic does not let one principal write into
+// another's transaction.
+func TestTransactionalProduceNeedsItsTransactionalID(t *testing.T) {
+	b, saslAddr := aclBroker(t, &azRecorder{})
+	ctx := testContext(t)
+	adm := b.Admin(t)
+	if _, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").AllowHosts("*").Topics("orders").
+		Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:alice").AllowHosts("*").TransactionalIDs("alice-txn").
+		Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral)); err != nil {
+		t.Fatal(err)
+	}
+	// The victim's transaction (as the super user).
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("victim-txn"), 60000
+	victim, err := init.RequestWith(ctx, b.Client(t))
+	if err != nil || victim.ErrorCode != 0 {
+		t.Fatalf("victim InitProducerId: %v %+v", err, victim)
+	}
+	alice := userClient(t, saslAddr, "alice", "alice-pw")
+	produce := func(txnID *string) int16 {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(12)
+		req.Acks, req.TimeoutMillis, req.TransactionID = -1, 5000, txnID
+		batch := record.BuildBatch(record.BuildOptions{ProducerID: victim.ProducerID, ProducerEpoch: victim.ProducerEpoch,
+			BaseSequence: 0, Transactional: true, BaseTimestamp: time.Now().UnixMilli()}, []record.Record{{Value: []byte("x")}})
+		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "orders", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batch}}}}
+		resp, err := req.RequestWith(ctx, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := produce(nil); code != kerr.TransactionalIDAuthorizationFailed.Code {
+		t.Fatalf("transactional batch without a transactional id: code %d", code)
+	}
+	if code := produce(kmsg.StringPtr("victim-txn")); code != kerr.TransactionalIDAuthorizationFailed.Code {
+		t.Fatalf("transactional batch with the victim's id: code %d", code)
+	}
+	if code := produce(kmsg.StringPtr("alice-txn")); code != kerr.InvalidProducerIDMapping.Code {
+		t.Fatalf("the victim's producer id under alice's transactional id: code %d", code)
+	}
+	desc := kmsg.NewPtrDescribeTransactionsRequest()
+	desc.TransactionalIDs = []string{"victim-txn"}
+	d, err := desc.RequestWith(ctx, b.Client(t))
+	if err != nil || len(d.TransactionStates) != 1 || len(d.TransactionStates[0].Topics) != 0 {
+		t.Fatalf("the victim's transaction gained partitions: %v %+v", err, d)
+	}
+}
+
+// TestCoordinatorAnswersRevealOnlyWhatMayBeDescribed: a KIP-848 regex subscription matches only
+// topics the member may describe; ConsumerGroupDescribe refuses a group whose assignment names a
+// topic the asker may not describe; a denied DescribeGroups entry keeps its group id;
+// DescribeTransactions leaves out topics the asker may not describe.
+func TestCoordinatorAnswersRevealOnlyWhatMayBeDescribed(t *testing.T) {
+	b, saslAddr := aclBroker(t, &azRecorder{})
+	ctx := testContext(t)
+	adm := b.Admin(t)
+	for _, acl := range []*kadm.ACLBuilder{
+		kadm.NewACLs().Allow("User:alice").AllowHosts("*").Groups("app-").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternPrefixed),
+		kadm.NewACLs().Allow("User:alice").AllowHosts("*").Topics("orders").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral),
+		kadm.NewACLs().Allow("User:alice").AllowHosts("*").TransactionalIDs("shared").Operations(kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral),
+	} {
+		if _, err := adm.CreateACLs(ctx, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := userClient(t, saslAddr, "alice", "alice-pw")
+
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Group, hb.MemberEpoch, hb.RebalanceTimeoutMillis = "app-x", 0, 30000
+	hb.SubscribedTopicRegex = kmsg.StringPtr(".*")
+	hb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	var assigned map[[16]byte]bool
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := hb.RequestWith(ctx, alice)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("heartbeat: %v %+v", err, resp)
+		}
+		hb.MemberID, hb.MemberEpoch = *resp.MemberID, resp.MemberEpoch
+		if resp.Assignment != nil && len(resp.Assignment.Topics) > 0 {
+			assigned = map[[16]byte]bool{}
+			for _, tp := range resp.Assignment.Topics {
+				assigned[tp.TopicID] = true
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	orders, secret := b.cluster.lookupTopic("orders"), b.cluster.lookupTopic("secret")
+	if !assigned[[16]byte(orders.id)] || assigned[[16]byte(secret.id)] {
+		t.Fatalf("regex .* assigned %v: want orders only", assigned)
+	}
+
+	// The super user joins the same group with a subscription to secret: alice may not see it.
+	hb2 := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb2.Group, hb2.MemberEpoch, hb2.RebalanceTimeoutMillis = "app-x", 0, 30000
+	hb2.SubscribedTopicNames, hb2.Topics = []string{"secret"}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	if resp, err := hb2.RequestWith(ctx, b.Client(t)); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("super user heartbeat: %v %+v", err, resp)
+	}
+	describe := kmsg.NewPtrConsumerGroupDescribeRequest()
+	describe.Groups = []string{"app-x"}
+	waitFor(t, "ConsumerGroupDescribe refusing the group", 10*time.Second, func() bool {
+		d, err := describe.RequestWith(ctx, alice)
+		return err == nil && len(d.Groups) == 1 && d.Groups[0].ErrorCode == kerr.TopicAuthorizationFailed.Code && d.Groups[0].Group == "app-x" &&
+			len(d.Groups[0].Members) == 0
+	})
+
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups = []string{"not-allowed"}
+	dgr, err := dg.RequestWith(ctx, alice)
+	if err != nil || len(dgr.Groups) != 1 || dgr.Groups[0].Group != "not-allowed" || dgr.Groups[0].ErrorCode != kerr.GroupAuthorizationFailed.Code {
+		t.Fatalf("DescribeGroups of a denied group: %v %+v", err, dgr)
+	}
+
+	// A transaction on secret and orders (as the super user); alice sees only orders.
+	txnCl := b.Client(t, kgo.TransactionalID("shared"), kgo.DefaultProduceTopic("secret"))
+	if err := txnCl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"secret", "orders"} {
+		if err := txnCl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dt := kmsg.NewPtrDescribeTransactionsRequest()
+	dt.TransactionalIDs = []string{"shared"}
+	dtr, err := dt.RequestWith(ctx, alice)
+	if err != nil || len(dtr.TransactionStates) != 1 || dtr.TransactionStates[0].ErrorCode != 0 {
+		t.Fatalf("DescribeTransactions: %v %+v", err, dtr)
+	}
+	for _, tp := range dtr.TransactionStates[0].Topics {
+		if tp.Topic != "orders" {
+			t.Fatalf("alice sees topic %q of the transaction", tp.Topic)
+		}
+	}
+	if err := txnCl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+}
+

@@ -44,6 +44,7 @@ func (s *Server) openCoordinators() error {
 	gcfg.ConsumerSessionTimeout = s.cfg.GroupConsumerSessionTimeout
 	gcfg.ConsumerMaxSize = unlimitedAsZero(s.cfg.GroupConsumerMaxSize)
 	gcfg.ConsumerAssignors = s.cfg.GroupConsumerAssignors
+	gcfg.RegexNeedsAuthorization = s.authz != nil
 	s.coord.groups = group.New(gcfg, topicView{s.cluster})
 	s.coord.txns = s.newTxnCoordinator()
 

@@ -89,6 +89,9 @@ func (s *Server) handleOffsetCommit(c *conn, h requestHeader, kreq kmsg.Request)
 				kept = append(kept, t)
 			}
 		}
+		if len(kept) == 0 { // nothing left to commit: the coordinator is not asked, as in Kafka
+			return respond(offsetCommitErrors(req, refused, kerr.TopicAuthorizationFailed.Code))
+		}
 		narrowed := *req
 		narrowed.Topics = kept
 		kreq = &narrowed
@@ -190,7 +193,10 @@ func (s *Server) handleOffsetDelete(c *conn, h requestHeader, kreq kmsg.Request)
 		narrowed := *req
 		narrowed.Topics = kept
 		return deferred(kmsg.Request(&narrowed), func(ctx context.Context, req *kmsg.OffsetDeleteRequest) kmsg.Response {
-			resp := s.coord.groups.OffsetDelete(ctx, h.version, req)
+			resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+			if len(req.Topics) > 0 { // nothing left to delete: the coordinator is not asked
+				resp = s.coord.groups.OffsetDelete(ctx, h.version, req)
+			}
 			for _, t := range refused {
 				out := kmsg.OffsetDeleteResponseTopic{Topic: t.Topic}
 				for _, p := range t.Partitions {
@@ -229,6 +235,14 @@ func (s *Server) handleConsumerGroupHeartbeat(c *conn, h requestHeader, kreq kms
 		return respond(resp)
 	}
 	client := c.clientInfo(h)
+	if s.authz != nil {
+		// Regex matches are filtered by this member's DESCRIBE, quietly (Kafka 4.0), for as
+		// long as the member's latest heartbeat stands; the context is this heartbeat's.
+		rc := c.requestContext(h)
+		client.DescribeTopic = func(topic string) bool {
+			return s.authz.Authorize(rc, []authz.Action{{Operation: authz.OpDescribe, Resource: authz.Topic(topic), ReferenceCount: 1}})[0].Allowed
+		}
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.ConsumerGroupHeartbeatRequest) kmsg.Response {
 		return s.coord.groups.ConsumerGroupHeartbeat(ctx, h.version, req, client)
 	})

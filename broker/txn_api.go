@@ -243,13 +243,25 @@ func (s *Server) handleDescribeTransactions(c *conn, h requestHeader, kreq kmsg.
 	if az := s.newAuthBatch(c, h); az != nil {
 		for _, ts := range resp.TransactionStates {
 			az.add(authz.OpDescribe, authz.TransactionalID(ts.TransactionalID), false)
+			for _, tp := range ts.Topics {
+				az.add(authz.OpDescribe, authz.Topic(tp.Topic), true)
+			}
 		}
 		for i, ts := range resp.TransactionStates {
 			if !az.ok(authz.OpDescribe, authz.TransactionalID(ts.TransactionalID)) {
 				out := kmsg.NewDescribeTransactionsResponseTransactionState()
 				out.TransactionalID, out.ErrorCode = ts.TransactionalID, kerr.TransactionalIDAuthorizationFailed.Code
 				resp.TransactionStates[i] = out
+				continue
 			}
+			// As Kafka: the partitions of topics the principal may not describe are left out.
+			kept := ts.Topics[:0:0]
+			for _, tp := range ts.Topics {
+				if az.topicOK(authz.OpDescribe, tp.Topic) {
+					kept = append(kept, tp)
+				}
+			}
+			resp.TransactionStates[i].Topics = kept
 		}
 	}
 	return respond(resp)

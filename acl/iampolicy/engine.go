@@ -80,7 +80,9 @@ func Action(op authz.Operation, rt authz.ResourceType) (string, bool) {
 	case authz.ResourceCluster:
 		a = map[authz.Operation]string{authz.OpDescribe: "DescribeCluster", authz.OpAlter: "AlterCluster",
 			authz.OpDescribeConfigs: "DescribeClusterDynamicConfiguration", authz.OpAlterConfigs: "AlterClusterDynamicConfiguration",
-			authz.OpIdempotentWrite: "WriteDataIdempotently", authz.OpCreate: "CreateTopic"}[op]
+			authz.OpIdempotentWrite: "WriteDataIdempotently"}[op]
+		// CREATE on the cluster has no action of its own: MSK's CreateTopic names the topic, so
+		// the broker's per-topic check decides (a Deny on some topic names must hold).
 	case authz.ResourceTopic:
 		a = map[authz.Operation]string{authz.OpCreate: "CreateTopic", authz.OpDescribe: "DescribeTopic", authz.OpAlter: "AlterTopic",
 			authz.OpDelete: "DeleteTopic", authz.OpDescribeConfigs: "DescribeTopicDynamicConfiguration",
@@ -139,7 +141,11 @@ func (e *Engine) decide(st *policyState, rc *authz.RequestContext, a authz.Actio
 	if !ok {
 		return deny(fmt.Sprintf("no IAM action corresponds to %s on %s", a.Operation, a.Resource.Type))
 	}
-	ctx := evalContext{principalARN: arn, sourceIP: net.ParseIP(rc.ClientAddr), now: e.opts.Now()}
+	addr := rc.ClientAddr
+	if i := strings.IndexByte(addr, '%'); i >= 0 {
+		addr = addr[:i] // an IPv6 zone (fe80::1%eth0) is not part of the address
+	}
+	ctx := evalContext{principalARN: arn, sourceIP: net.ParseIP(addr), now: e.opts.Now()}
 	if i := strings.LastIndexByte(arn, '/'); i >= 0 {
 		ctx.username = arn[i+1:]
 	}
@@ -226,10 +232,19 @@ func (c condition) holds(ctx evalContext) bool {
 			}
 		}
 		if op == "NotIpAddress" {
-			return ctx.sourceIP != nil && !in
+			return !in // with no address, a negated operator holds, as in AWS
 		}
 		return in
 	case "aws:currenttime":
+		if op == "DateNotEquals" { // true only when the time differs from every value
+			for _, v := range c.values {
+				t, _ := time.Parse(time.RFC3339, v)
+				if ctx.now.Equal(t) {
+					return false
+				}
+			}
+			return true
+		}
 		for _, v := range c.values {
 			t, _ := time.Parse(time.RFC3339, v)
 			var ok bool

@@ -140,3 +140,39 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicDenyHoldsForCreate: a Deny on CreateTopic for some topic names cannot be bypassed by
+// the cluster-level CREATE check, which maps to no action.
+func TestTopicDenyHoldsForCreate(t *testing.T) {
+	e := engineWith(t, `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":["kafka-cluster:Connect","kafka-cluster:CreateTopic"],"Resource":"*"},
+	  {"Effect":"Deny","Action":"kafka-cluster:CreateTopic","Resource":"arn:aws:kafka:us-east-1:111122223333:topic/c1/*/secret-*"}]}`)
+	if decide(e, "h", authz.OpCreate, authz.Cluster).Allowed {
+		t.Fatal("CREATE on the cluster allowed: it would let the broker skip the per-topic check")
+	}
+	if decide(e, "h", authz.OpCreate, authz.Topic("secret-x")).Allowed {
+		t.Fatal("a denied topic name may be created")
+	}
+	if !decide(e, "h", authz.OpCreate, authz.Topic("public")).Allowed {
+		t.Fatal("an allowed topic name may not be created")
+	}
+}
+
+// TestNegatedConditionWithoutAddress: NotIpAddress holds when the address is unknown, so a
+// "deny outside the network" guard cannot be slipped by an unparseable address.
+func TestNegatedConditionWithoutAddress(t *testing.T) {
+	e := engineWith(t, `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kafka-cluster:*","Resource":"*"},
+	  {"Effect":"Deny","Action":"kafka-cluster:*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`)
+	for _, host := range []string{"192.168.0.1", "not-an-address", ""} {
+		if decide(e, host, authz.OpRead, authz.Topic("t")).Allowed {
+			t.Errorf("client %q outside the network allowed", host)
+		}
+	}
+	if !decide(e, "10.1.1.1", authz.OpRead, authz.Topic("t")).Allowed {
+		t.Error("client inside the network denied")
+	}
+	if decide(e, "fe80::1%eth0", authz.OpRead, authz.Topic("t")).Allowed { // outside 10.0.0.0/8, zone or not
+		t.Error("a zoned IPv6 address outside the network allowed")
+	}
+}

@@ -66,9 +66,10 @@ type Engine struct {
 	opts  Options
 	kind  string // "embedded" or "remote"
 	cache *cache
-	// cur is the evaluator in use; gen counts policy changes and tags cache entries.
-	cur  atomic.Pointer[evaluator]
-	gen  atomic.Uint64
+	// cur is the evaluator in use with its generation, which counts policy changes and tags
+	// cache entries. One pointer, so a decision never pairs an old policy with a new generation.
+	cur  atomic.Pointer[current]
+	gens atomic.Uint64
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
@@ -79,11 +80,18 @@ func newEngine(kind string, opts Options) *Engine {
 	return &Engine{opts: opts, kind: kind, cache: newCache(opts.CacheMax, opts.CacheTTL), stop: make(chan struct{})}
 }
 
-// swap makes ev the evaluator and drops every cached decision.
+// current is one policy generation.
+type current struct {
+	ev  evaluator
+	gen uint64
+}
+
+// swap makes ev the evaluator and drops every cached decision. Decisions still running under the
+// old generation cannot refill the cache: put refuses entries of any other generation.
 func (e *Engine) swap(ev evaluator) {
-	gen := e.gen.Add(1)
+	gen := e.gens.Add(1)
 	e.cache.reset(gen)
-	e.cur.Store(&ev)
+	e.cur.Store(&current{ev: ev, gen: gen})
 }
 
 // watch runs check every ReloadCheck until Close.
@@ -111,7 +119,7 @@ func (e *Engine) Close() {
 }
 
 // Revision identifies the policy in use.
-func (e *Engine) Revision() string { return (*e.cur.Load()).revision() }
+func (e *Engine) Revision() string { return e.cur.Load().ev.revision() }
 
 // CacheLen returns how many decisions are cached.
 func (e *Engine) CacheLen() int { return e.cache.len() }
@@ -119,29 +127,33 @@ func (e *Engine) CacheLen() int { return e.cache.len() }
 // maxParallel bounds concurrent remote decisions for one request.
 const maxParallel = 16
 
-// Authorize implements authz.Authorizer.
+// Authorize implements authz.Authorizer. All of a request's uncached decisions share one
+// deadline (bulwark.opa.timeout.ms), and after the first failure the rest are not asked: a
+// request naming thousands of topics waits at most the timeout for an unreachable server.
 func (e *Engine) Authorize(rc *authz.RequestContext, actions []authz.Action) []authz.Decision {
 	out := make([]authz.Decision, len(actions))
-	ev := *e.cur.Load()
-	gen := e.gen.Load()
+	cur := e.cur.Load()
 	now := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
+	defer cancel()
+	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxParallel)
 	for i, a := range actions {
 		key := cacheKey(rc, a)
-		if c, ok := e.cache.get(gen, key, now); ok {
+		if c, ok := e.cache.get(cur.gen, key, now); ok {
 			out[i] = authz.Decision{Allowed: c.allowed, DecidedBy: c.by, Engine: "opa"}
 			continue
 		}
 		if e.kind == "embedded" || len(actions) == 1 {
-			out[i] = e.decide(ev, gen, key, rc, a)
+			out[i] = e.decide(ctx, cur, key, rc, a, &failed)
 			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = e.decide(ev, gen, key, rc, a)
+			out[i] = e.decide(ctx, cur, key, rc, a, &failed)
 		}()
 	}
 	wg.Wait()
@@ -150,15 +162,23 @@ func (e *Engine) Authorize(rc *authz.RequestContext, actions []authz.Action) []a
 
 // Explain implements authz.Explainer; it always evaluates (never the cache).
 func (e *Engine) Explain(rc *authz.RequestContext, a authz.Action) authz.Decision {
-	return e.decide(*e.cur.Load(), e.gen.Load(), "", rc, a)
-}
-
-func (e *Engine) decide(ev evaluator, gen uint64, key string, rc *authz.RequestContext, a authz.Action) authz.Decision {
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
 	defer cancel()
+	return e.decide(ctx, e.cur.Load(), "", rc, a, new(atomic.Pointer[error]))
+}
+
+// decide evaluates one action; failed carries the first failure of the request, after which
+// nothing more is asked.
+func (e *Engine) decide(ctx context.Context, cur *current, key string, rc *authz.RequestContext, a authz.Action, failed *atomic.Pointer[error]) authz.Decision {
+	ev := cur.ev
+	if errp := failed.Load(); errp != nil {
+		by := fmt.Sprintf("OPA (%s) not asked after an earlier failure in this request (%v); opa.authorizer.allow.on.error=%v", e.kind, *errp, e.opts.AllowOnError)
+		return authz.Decision{Allowed: e.opts.AllowOnError, DecidedBy: by, Engine: "opa"}
+	}
 	in := input(rc, a)
 	allowed, err := ev.allow(ctx, in)
 	if err != nil {
+		failed.CompareAndSwap(nil, &err)
 		by := fmt.Sprintf("OPA (%s) could not decide: %v; opa.authorizer.allow.on.error=%v", e.kind, err, e.opts.AllowOnError)
 		return authz.Decision{Allowed: e.opts.AllowOnError, DecidedBy: by, Engine: "opa"}
 	}
@@ -169,7 +189,7 @@ func (e *Engine) decide(ev evaluator, gen uint64, key string, rc *authz.RequestC
 		}
 	}
 	if key != "" {
-		e.cache.put(gen, key, cached{allowed: allowed, by: by}, time.Now())
+		e.cache.put(cur.gen, key, cached{allowed: allowed, by: by}, time.Now())
 	}
 	return authz.Decision{Allowed: allowed, DecidedBy: by, Engine: "opa"}
 }
@@ -219,7 +239,7 @@ func (e *Engine) CheckTopic(rc *authz.RequestContext, c authz.TopicChange) ([]st
 		"topic":          map[string]any{"name": c.Topic, "numPartitions": c.Partitions, "replicationFactor": c.ReplicationFactor, "configs": configs},
 		"requestContext": input(rc, authz.Action{})["requestContext"],
 	}
-	return (*e.cur.Load()).violations(ctx, in)
+	return e.cur.Load().ev.violations(ctx, in)
 }
 
 // violationList reads a set or array of messages.

@@ -267,3 +267,45 @@ func TestTopicPolicy(t *testing.T) {
 		check(t, e)
 	})
 }
+
+// TestRemoteBlackHoleSharesOneDeadline: against a server that accepts and never answers, a
+// request of many actions waits for one deadline, and the actions after the first failure are
+// not asked (each says so).
+func TestRemoteBlackHoleSharesOneDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, never answer
+		}
+	}()
+	e, err := NewRemote("http://"+ln.Addr().String()+"/v1/data/kafka/authz/allow", Options{CacheMax: 100, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	actions := make([]authz.Action, 400)
+	for i := range actions {
+		actions[i] = act(authz.OpDescribe, authz.Topic(fmt.Sprintf("t-%d", i)))
+	}
+	ds := e.Authorize(rc("admin"), actions)
+	notAsked := 0
+	for _, d := range ds {
+		if d.Allowed {
+			t.Fatalf("allowed against a black hole: %+v", d)
+		}
+		if strings.Contains(d.DecidedBy, "not asked after an earlier failure") {
+			notAsked++
+		}
+	}
+	if notAsked == 0 {
+		t.Fatal("every action waited for its own timeout")
+	}
+}

@@ -111,6 +111,10 @@ func copyProtocols(ps []kmsg.JoinGroupRequestProtocol) []kmsg.JoinGroupRequestPr
 // ClientInfo identifies the connection a group request came from.
 type ClientInfo struct {
 	ClientID, Host string
+	// DescribeTopic, when set, says whether the member's principal may describe a topic: topics
+	// a regex subscription matches are filtered by it (KIP-848 under authorization, as Kafka
+	// 4.0 does). It is called from other goroutines and must be safe for that.
+	DescribeTopic func(topic string) bool
 }
 
 func strOrEmpty(s *string) string {

@@ -33,15 +33,18 @@ type consumerGroup struct {
 }
 
 type consumerMember struct {
-	id, instanceID, rack  string
-	clientID, clientHost  string
-	rebalanceTimeout      time.Duration
-	topicNames            []string
-	regex                 string
-	serverAssignor        string
-	epoch, previousEpoch  int32
-	assigned              assign.Partitions // what the member owns (as told by us)
-	revoking              assign.Partitions // what it must give up before advancing
+	id, instanceID, rack string
+	clientID, clientHost string
+	rebalanceTimeout     time.Duration
+	topicNames           []string
+	regex                string
+	serverAssignor       string
+	epoch, previousEpoch int32
+	assigned             assign.Partitions // what the member owns (as told by us)
+	revoking             assign.Partitions // what it must give up before advancing
+	// describeTopic filters what the regex matches: the member's principal's DESCRIBE, from its
+	// latest heartbeat (nil: none given).
+	describeTopic         func(string) bool
 	timer, revocationTime *time.Timer
 	left                  bool // a static member that left temporarily (epoch -2)
 }
@@ -190,6 +193,7 @@ func (c *Coordinator) consumerHeartbeat(version int16, req *kmsg.ConsumerGroupHe
 	if code != 0 {
 		return nil, code, msg
 	}
+	m.describeTopic = client.DescribeTopic
 	changed := m.update(req)
 	if len(cg.members) == 0 || cg.members[m.id] != m {
 		cg.members[m.id] = m
@@ -373,10 +377,10 @@ func (c *Coordinator) consumerTopics(m *consumerMember) []string {
 			out = append(out, n)
 		}
 	}
-	if m.regex != "" {
+	if m.regex != "" && (m.describeTopic != nil || !c.cfg.RegexNeedsAuthorization) {
 		if re, err := regexp.Compile("^(?:" + m.regex + ")$"); err == nil {
 			for _, n := range c.topics.Names() {
-				if re.MatchString(n) && !seen[n] {
+				if re.MatchString(n) && !seen[n] && (m.describeTopic == nil || m.describeTopic(n)) {
 					seen[n] = true
 					out = append(out, n)
 				}

@@ -338,7 +338,8 @@ func addOffsetsReq(id string, pid int64, epoch int16, group string) *kmsg.AddOff
 
 // verifyProduce is VerifyProduce with the transaction released at once (as after the append).
 func verifyProduce(c *Coordinator, ctx context.Context, pid int64, epoch int16, p Partition, implicitAdd bool) error {
-	release, err := c.VerifyProduce(ctx, pid, epoch, p, implicitAdd)
+	id, _, _ := c.lookupPID(pid) // the producer's own transactional id, as its Produce names it
+	release, err := c.VerifyProduce(ctx, id, pid, epoch, p, implicitAdd)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,8 @@ import (
 // of pid's open transaction at this epoch; with implicitAdd (Produce v12+, KIP-890 part 2) it
 // adds the partition (durably) when the transaction may take it. Errors are *kerr.Error values:
 // INVALID_PRODUCER_EPOCH (stale epoch), INVALID_TXN_STATE (not added / wrong state),
-// INVALID_PRODUCER_ID_MAPPING (unknown pid), CONCURRENT_TRANSACTIONS (commit/abort in progress).
+// INVALID_PRODUCER_ID_MAPPING (unknown pid, or one transactionalID does not own),
+// CONCURRENT_TRANSACTIONS (commit/abort in progress).
 // A producer id that an exhausted epoch replaced counts as a stale epoch. Before Start and
 // after Close the error is COORDINATOR_LOAD_IN_PROGRESS or COORDINATOR_NOT_AVAILABLE.
 //
@@ -18,12 +19,14 @@ import (
 // appending the batch: the transaction cannot end in between, so a verified batch never lands
 // after its transaction's marker (where it would open a transaction no marker ever closes, and
 // hold the partition's last stable offset back). This is what Kafka's verification guard does.
-func (c *Coordinator) VerifyProduce(ctx context.Context, pid int64, epoch int16, p Partition, implicitAdd bool) (release func(), err error) {
+func (c *Coordinator) VerifyProduce(ctx context.Context, transactionalID string, pid int64, epoch int16, p Partition, implicitAdd bool) (release func(), err error) {
 	if perr := c.readyErr(); perr != nil {
 		return nil, perr
 	}
 	id, st, ok := c.lookupPID(pid)
-	if !ok {
+	if !ok || id != transactionalID {
+		// A producer id belongs to one transactional id: a batch naming another's producer id
+		// is refused, so WRITE on one transactional id cannot write into another's transaction.
 		return nil, kerr.InvalidProducerIDMapping
 	}
 	// Fail fast without waiting for the lock while a commit or abort is being written (the
