@@ -390,7 +390,7 @@ func TestCoordinatorAnswersRevealOnlyWhatMayBeDescribed(t *testing.T) {
 	alice := userClient(t, saslAddr, "alice", "alice-pw")
 
 	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
-	hb.Group, hb.MemberEpoch, hb.RebalanceTimeoutMillis = "app-x", 0, 30000
+	hb.Group, hb.MemberID, hb.MemberEpoch, hb.RebalanceTimeoutMillis = "app-x", "alice-member-0000000001", 0, 30000
 	hb.SubscribedTopicRegex = kmsg.StringPtr(".*")
 	hb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
 	var assigned map[[16]byte]bool
@@ -398,7 +398,7 @@ func TestCoordinatorAnswersRevealOnlyWhatMayBeDescribed(t *testing.T) {
 	for time.Now().Before(deadline) {
 		resp, err := hb.RequestWith(ctx, alice)
 		if err != nil || resp.ErrorCode != 0 {
-			t.Fatalf("heartbeat: %v %+v", err, resp)
+			t.Fatalf("heartbeat: %v %+v %v", err, resp, resp.ErrorMessage)
 		}
 		hb.MemberID, hb.MemberEpoch = *resp.MemberID, resp.MemberEpoch
 		if resp.Assignment != nil && len(resp.Assignment.Topics) > 0 {
@@ -417,7 +417,7 @@ func TestCoordinatorAnswersRevealOnlyWhatMayBeDescribed(t *testing.T) {
 
 	// The super user joins the same group with a subscription to secret: alice may not see it.
 	hb2 := kmsg.NewPtrConsumerGroupHeartbeatRequest()
-	hb2.Group, hb2.MemberEpoch, hb2.RebalanceTimeoutMillis = "app-x", 0, 30000
+	hb2.Group, hb2.MemberID, hb2.MemberEpoch, hb2.RebalanceTimeoutMillis = "app-x", "admin-member-0000000001", 0, 30000
 	hb2.SubscribedTopicNames, hb2.Topics = []string{"secret"}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
 	if resp, err := hb2.RequestWith(ctx, b.Client(t)); err != nil || resp.ErrorCode != 0 {
 		t.Fatalf("super user heartbeat: %v %+v", err, resp)
@@ -432,8 +432,10 @@ func TestCoordinatorAnswersRevealOnlyWhatMayBeDescribed(t *testing.T) {
 
 	dg := kmsg.NewPtrDescribeGroupsRequest()
 	dg.Groups = []string{"not-allowed"}
-	dgr, err := dg.RequestWith(ctx, alice)
-	if err != nil || len(dgr.Groups) != 1 || dgr.Groups[0].Group != "not-allowed" || dgr.Groups[0].ErrorCode != kerr.GroupAuthorizationFailed.Code {
+	// Straight to the broker: the client would otherwise stop at FindCoordinator's refusal.
+	raw, err := alice.Broker(int(b.cfg.NodeID)).Request(ctx, dg)
+	dgr, _ := raw.(*kmsg.DescribeGroupsResponse)
+	if err != nil || dgr == nil || len(dgr.Groups) != 1 || dgr.Groups[0].Group != "not-allowed" || dgr.Groups[0].ErrorCode != kerr.GroupAuthorizationFailed.Code {
 		t.Fatalf("DescribeGroups of a denied group: %v %+v", err, dgr)
 	}
 
@@ -462,4 +464,3 @@ func TestCoordinatorAnswersRevealOnlyWhatMayBeDescribed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
