@@ -224,3 +224,16 @@ func assignedTopics(g kmsg.ConsumerGroupDescribeResponseGroup) []string {
 	}
 	return out
 }
+
+// splitDenied splits a request's topics into those the principal may use and those it may not.
+func splitDenied[T any](topics []T, denied map[string]bool, name func(T) string) (kept, refused []T) {
+	kept = make([]T, 0, len(topics))
+	for _, t := range topics {
+		if denied[name(t)] {
+			refused = append(refused, t)
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	return kept, refused
+}

@@ -46,12 +46,7 @@ func aclBroker(t *testing.T, rec *azRecorder) (*testBroker, string) {
 			c.AuthorizerClassName = config.ACLAuthorizerClass
 			c.SuperUsers = []string{"User:ANONYMOUS"}
 		}))
-	var saslAddr string
-	for _, l := range b.listeners {
-		if l.cfg.Name == "SASL_PLAINTEXT" {
-			saslAddr = l.ln.Addr().String()
-		}
-	}
+	saslAddr := b.listenerAddr(t, "SASL_PLAINTEXT")
 	ctx := testContext(t)
 	adm := b.Admin(t)
 	for _, topic := range []string{"orders", "secret"} {

@@ -81,14 +81,8 @@ func (s *Server) handleOffsetCommit(c *conn, h requestHeader, kreq kmsg.Request)
 	denied := s.deniedTopicSet(c, h, authz.OpRead, names)
 	var refused []kmsg.OffsetCommitRequestTopic
 	if denied != nil {
-		kept := make([]kmsg.OffsetCommitRequestTopic, 0, len(req.Topics))
-		for _, t := range req.Topics {
-			if denied[t.Topic] {
-				refused = append(refused, t)
-			} else {
-				kept = append(kept, t)
-			}
-		}
+		var kept []kmsg.OffsetCommitRequestTopic
+		kept, refused = splitDenied(req.Topics, denied, func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic })
 		if len(kept) == 0 { // nothing left to commit: the coordinator is not asked, as in Kafka
 			return respond(offsetCommitErrors(req, refused, kerr.TopicAuthorizationFailed.Code))
 		}
@@ -181,15 +175,7 @@ func (s *Server) handleOffsetDelete(c *conn, h requestHeader, kreq kmsg.Request)
 		names[i] = t.Topic
 	}
 	if denied := s.deniedTopicSet(c, h, authz.OpRead, names); denied != nil {
-		var refused []kmsg.OffsetDeleteRequestTopic
-		kept := make([]kmsg.OffsetDeleteRequestTopic, 0, len(req.Topics))
-		for _, t := range req.Topics {
-			if denied[t.Topic] {
-				refused = append(refused, t)
-			} else {
-				kept = append(kept, t)
-			}
-		}
+		kept, refused := splitDenied(req.Topics, denied, func(t kmsg.OffsetDeleteRequestTopic) string { return t.Topic })
 		narrowed := *req
 		narrowed.Topics = kept
 		return deferred(kmsg.Request(&narrowed), func(ctx context.Context, req *kmsg.OffsetDeleteRequest) kmsg.Response {

@@ -32,12 +32,7 @@ func TestIAMProduceOnlyPolicy(t *testing.T) {
 		c.AuthorizerClassName = config.ACLAuthorizerClass
 		c.SuperUsers = []string{"User:ANONYMOUS"}
 	}))
-	var addr string
-	for _, l := range b.listeners {
-		if l.cfg.Name == "SASL_PLAINTEXT" {
-			addr = l.ln.Addr().String()
-		}
-	}
+	addr := b.listenerAddr(t, "SASL_PLAINTEXT")
 	ctx := testContext(t)
 	if _, err := b.Admin(t).CreateTopic(ctx, 1, 1, nil, "orders"); err != nil {
 		t.Fatal(err)

@@ -111,3 +111,15 @@ func testContext(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// listenerAddr returns the bound address of the named listener.
+func (tb *testBroker) listenerAddr(t testing.TB, name string) string {
+	t.Helper()
+	for _, l := range tb.listeners {
+		if l.cfg.Name == name {
+			return l.ln.Addr().String()
+		}
+	}
+	t.Fatalf("no listener %s", name)
+	return ""
+}

@@ -196,15 +196,7 @@ func (s *Server) handleTxnOffsetCommit(c *conn, h requestHeader, kreq kmsg.Reque
 	return deferred(kreq, func(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) kmsg.Response {
 		var refused []kmsg.TxnOffsetCommitRequestTopic
 		if denied != nil {
-			kept := req.Topics[:0:0]
-			for _, t := range req.Topics {
-				if denied[t.Topic] {
-					refused = append(refused, t)
-				} else {
-					kept = append(kept, t)
-				}
-			}
-			req.Topics = kept
+			req.Topics, refused = splitDenied(req.Topics, denied, func(t kmsg.TxnOffsetCommitRequestTopic) string { return t.Topic })
 		}
 		var resp *kmsg.TxnOffsetCommitResponse
 		err := s.coord.txns.VerifyTxnOffsetCommit(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group, h.version >= 5)
