@@ -176,3 +176,18 @@ func TestNegatedConditionWithoutAddress(t *testing.T) {
 		t.Error("a zoned IPv6 address outside the network allowed")
 	}
 }
+
+// BenchmarkDecision measures one IAM decision (Connect plus the action) under a two-statement
+// policy.
+func BenchmarkDecision(b *testing.B) {
+	e := New(Options{Region: "us-east-1", Account: "111122223333", ClusterName: "c1"})
+	e.SetIAMPolicies("uuid", map[string]map[string]json.RawMessage{principal: {"p": json.RawMessage(produceOnly)}})
+	r := &authz.RequestContext{Principal: auth.User(principal), ClientAddr: "10.0.0.1"}
+	acts := []authz.Action{{Operation: authz.OpWrite, Resource: authz.Topic("orders-eu")}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !e.Authorize(r, acts)[0].Allowed {
+			b.Fatal("denied")
+		}
+	}
+}

@@ -134,8 +134,7 @@ func (e *Engine) Authorize(rc *authz.RequestContext, actions []authz.Action) []a
 	out := make([]authz.Decision, len(actions))
 	cur := e.cur.Load()
 	now := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
-	defer cancel()
+	var ctx context.Context // made at the first cache miss: a fully cached request needs none
 	var failed atomic.Pointer[error]
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxParallel)
@@ -144,6 +143,11 @@ func (e *Engine) Authorize(rc *authz.RequestContext, actions []authz.Action) []a
 		if c, ok := e.cache.get(cur.gen, key, now); ok {
 			out[i] = authz.Decision{Allowed: c.allowed, DecidedBy: c.by, Engine: "opa"}
 			continue
+		}
+		if ctx == nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.Background(), e.opts.Timeout)
+			defer cancel()
 		}
 		if e.kind == "embedded" || len(actions) == 1 {
 			out[i] = e.decide(ctx, cur, key, rc, a, &failed)

@@ -309,3 +309,28 @@ func TestRemoteBlackHoleSharesOneDeadline(t *testing.T) {
 		t.Fatal("every action waited for its own timeout")
 	}
 }
+
+// BenchmarkEmbedded measures one decision of the shipped policy, from the cache and evaluated.
+func BenchmarkEmbedded(b *testing.B) {
+	for _, cached := range []bool{true, false} {
+		b.Run(fmt.Sprintf("cached=%v", cached), func(b *testing.B) {
+			max := 100
+			if !cached {
+				max = 0
+			}
+			e, err := NewEmbedded(shipped, Options{CacheMax: max})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			r := rc("orders-app")
+			acts := []authz.Action{act(authz.OpWrite, authz.Topic("orders-eu"))}
+			b.ReportAllocs()
+			for b.Loop() {
+				if !e.Authorize(r, acts)[0].Allowed {
+					b.Fatal("denied")
+				}
+			}
+		})
+	}
+}
