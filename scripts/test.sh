@@ -176,7 +176,8 @@ section "opa test policies/"
 # cached after. The tests that run a real `opa run --server` use the same binary.
 OPA_BIN=$(go tool -n opa)
 export OPA_BIN
-"$OPA_BIN" version | head -1
+opa_version=$("$OPA_BIN" version)
+echo "${opa_version%%$'\n'*}"
 if unformatted=$("$OPA_BIN" fmt --list policies/) && [ -n "$unformatted" ]; then
 	echo "opa fmt --list lists files that need formatting (run opa fmt -w policies/):"
 	echo "$unformatted"
