@@ -73,8 +73,9 @@ func (s *Server) handleMetadata(c *conn, h requestHeader, kreq kmsg.Request) rep
 			case rt.Topic != nil:
 				az.add(authz.OpDescribe, authz.Topic(*rt.Topic), false)
 				if autoCreate {
-					az.add(authz.OpCreate, authz.Cluster, false)
-					az.add(authz.OpCreate, authz.Topic(*rt.Topic), false)
+					// Kafka's logIfDenied=false: without it, CREATE on the topic is asked (and
+					// logged) when the topic is about to be created.
+					az.add(authz.OpCreate, authz.Cluster, true)
 					if req.IncludeTopicAuthorizedOperations {
 						az.addOps(authz.Topic(*rt.Topic))
 					}
@@ -144,8 +145,21 @@ func (s *Server) metadataForTopic(c *conn, h requestHeader, req *kmsg.MetadataRe
 	if !autoCreate {
 		return rtErr(kerr.UnknownTopicOrPartition)
 	}
-	if !az.ok(authz.OpCreate, authz.Cluster) && !az.topicOK(authz.OpCreate, name) {
-		return rtErr(kerr.TopicAuthorizationFailed)
+	if !az.ok(authz.OpCreate, authz.Cluster) {
+		az.add(authz.OpCreate, authz.Topic(name), false)
+		if !az.topicOK(authz.OpCreate, name) {
+			return rtErr(kerr.TopicAuthorizationFailed)
+		}
+	}
+	if policy := s.topicCheck(c, h); policy != nil {
+		// An auto-created topic meets the topic policy like any other (Kafka applies
+		// create.topic.policy to it too).
+		if err := policy(authz.TopicChange{Topic: name, Partitions: s.effectiveConfig().NumPartitions, ReplicationFactor: 1}); err != nil {
+			code, _ := errorCode(err)
+			out := rtErr(kerr.PolicyViolation)
+			out.ErrorCode = code
+			return out
+		}
 	}
 	t, err := s.cluster.createTopic(name, -1, nil, false)
 	if err != nil {

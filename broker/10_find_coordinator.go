@@ -21,15 +21,30 @@ func (s *Server) handleFindCoordinator(c *conn, h requestHeader, kreq kmsg.Reque
 	req := kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	host, port := s.advertised(c.listener)
+	// One batch for every key (v4+ batches them): DESCRIBE on each group or transactional id.
+	keys := req.CoordinatorKeys
+	if h.version < 4 {
+		keys = []string{req.CoordinatorKey}
+	}
+	az := s.newAuthBatch(c, h)
+	resource := authz.Group
+	if req.CoordinatorType == coordinatorTransaction {
+		resource = authz.TransactionalID
+	}
+	if req.CoordinatorType == coordinatorGroup || req.CoordinatorType == coordinatorTransaction {
+		for _, k := range keys {
+			az.add(authz.OpDescribe, resource(k), false)
+		}
+	}
 	answer := func(key string) (int16, string) {
 		switch {
 		case req.CoordinatorType != coordinatorGroup && req.CoordinatorType != coordinatorTransaction:
 			return kerr.InvalidRequest.Code, "unsupported coordinator type"
 		case key == "" && req.CoordinatorType == coordinatorTransaction:
 			return kerr.InvalidRequest.Code, "empty transactional id"
-		case req.CoordinatorType == coordinatorGroup && !s.allowed(c, h, authz.OpDescribe, authz.Group(key)):
+		case req.CoordinatorType == coordinatorGroup && !az.ok(authz.OpDescribe, authz.Group(key)):
 			return kerr.GroupAuthorizationFailed.Code, *deniedMessage(h)
-		case req.CoordinatorType == coordinatorTransaction && !s.allowed(c, h, authz.OpDescribe, authz.TransactionalID(key)):
+		case req.CoordinatorType == coordinatorTransaction && !az.ok(authz.OpDescribe, authz.TransactionalID(key)):
 			return kerr.TransactionalIDAuthorizationFailed.Code, *deniedMessage(h)
 		}
 		return 0, ""

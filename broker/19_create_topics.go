@@ -40,10 +40,12 @@ func (s *Server) handleCreateTopics(c *conn, h requestHeader, kreq kmsg.Request)
 	mutations := c.mutationQuota(h, 6, req.ValidateOnly)
 	// CREATE on the cluster allows every topic; otherwise CREATE on each topic.
 	az := s.newAuthBatch(c, h)
-	az.add(authz.OpCreate, authz.Cluster, false)
-	az.addTopics(authz.OpCreate, names, false)
-	az.addTopics(authz.OpDescribeConfigs, names, true)
+	az.add(authz.OpCreate, authz.Cluster, true) // quiet: without it, the per-topic check decides and logs
 	clusterCreate := az.ok(authz.OpCreate, authz.Cluster)
+	if !clusterCreate {
+		az.addTopics(authz.OpCreate, names, false)
+	}
+	az.addTopics(authz.OpDescribeConfigs, names, true)
 	policy := s.topicCheck(c, h)
 	for i := range req.Topics {
 		rt := &req.Topics[i]

@@ -159,24 +159,29 @@ func (s *Server) authorizeDeletes(c *conn, h requestHeader, refs []deleteRef) {
 		}
 		return "", false
 	}
-	az.add(authz.OpDelete, authz.Cluster, false)
+	// DELETE on the cluster allows every topic; only without it are the topics asked (Kafka's
+	// order, so a cluster-wide grant logs no per-topic denials).
+	az.add(authz.OpDelete, authz.Cluster, true)
+	if az.ok(authz.OpDelete, authz.Cluster) {
+		return
+	}
 	for i := range refs {
 		if n, ok := nameOf(&refs[i]); ok {
 			az.add(authz.OpDescribe, authz.Topic(n), false)
 			az.add(authz.OpDelete, authz.Topic(n), false)
 		}
 	}
-	if az.ok(authz.OpDelete, authz.Cluster) {
-		return
-	}
 	for i := range refs {
 		r := &refs[i]
 		n, ok := nameOf(r)
-		if !ok || (r.err != nil && r.t == nil && !r.byName) {
+		if !ok {
 			continue // malformed, or an unknown id: nothing to authorize
 		}
-		if (r.err == nil || r.t == nil) && (!az.topicOK(authz.OpDescribe, n) || (r.t != nil && !az.topicOK(authz.OpDelete, n))) {
-			if r.byID && !az.topicOK(authz.OpDescribe, n) {
+		// Without DESCRIBE the answer hides everything else about the topic, even an error
+		// that would tell which id a name has.
+		describable := az.topicOK(authz.OpDescribe, n)
+		if !describable || (r.t != nil && r.err == nil && !az.topicOK(authz.OpDelete, n)) {
+			if r.byID && !describable {
 				r.name = nil // the name is shown only to a principal that may describe the topic
 			}
 			r.err = deniedError(h, kerr.TopicAuthorizationFailed)

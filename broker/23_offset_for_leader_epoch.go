@@ -23,10 +23,12 @@ func (s *Server) handleOffsetForLeaderEpoch(c *conn, h requestHeader, kreq kmsg.
 	// CLUSTER_ACTION (a follower) allows every topic; otherwise DESCRIBE per topic.
 	az := s.newAuthBatch(c, h)
 	az.add(authz.OpClusterAction, authz.Cluster, true)
-	for _, rt := range req.Topics {
-		az.add(authz.OpDescribe, authz.Topic(rt.Topic), false)
-	}
 	follower := az.ok(authz.OpClusterAction, authz.Cluster)
+	if !follower {
+		for _, rt := range req.Topics {
+			az.add(authz.OpDescribe, authz.Topic(rt.Topic), false)
+		}
+	}
 	for _, rt := range req.Topics {
 		out := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		out.Topic = rt.Topic

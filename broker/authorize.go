@@ -10,6 +10,7 @@ package broker
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -122,12 +123,13 @@ func (c *conn) requestContext(h requestHeader) *authz.RequestContext {
 	return rc
 }
 
-// connectionID is Kafka's connection id shape: "local-remote".
+// connectionID is Kafka's connection id shape: "local-remote-index".
 func (c *conn) connectionID() string {
-	if c.nc == nil {
-		return "-" + c.remote
+	local := ""
+	if c.nc != nil {
+		local = c.nc.LocalAddr().String()
 	}
-	return c.nc.LocalAddr().String() + "-" + c.remote
+	return local + "-" + c.remote + "-" + strconv.FormatUint(c.index, 10)
 }
 
 func cutSoftware(s string) (string, string, bool) {

@@ -154,8 +154,18 @@ func (s *Server) filterOffsetFetch(c *conn, h requestHeader, req *kmsg.OffsetFet
 			az.add(authz.OpDescribe, authz.Topic(t.Topic), req.Topics == nil)
 		}
 		if !az.ok(authz.OpDescribe, authz.Group(req.Group)) {
-			resp.Topics = nil
-			resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Topics, resp.ErrorCode = nil, kerr.GroupAuthorizationFailed.Code
+			if h.version < 2 {
+				// v0–1 have no top-level error: as Kafka, every requested partition carries it.
+				for _, rt := range req.Topics {
+					out := kmsg.OffsetFetchResponseTopic{Topic: rt.Topic}
+					for _, p := range rt.Partitions {
+						out.Partitions = append(out.Partitions, kmsg.OffsetFetchResponseTopicPartition{Partition: p, Offset: -1,
+							LeaderEpoch: -1, ErrorCode: kerr.GroupAuthorizationFailed.Code})
+					}
+					resp.Topics = append(resp.Topics, out)
+				}
+			}
 			return
 		}
 		kept := resp.Topics[:0]
@@ -236,4 +246,17 @@ func splitDenied[T any](topics []T, denied map[string]bool, name func(T) string)
 		}
 	}
 	return kept, refused
+}
+
+// distinct returns the distinct names in order of first appearance.
+func distinct(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := names[:0:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }

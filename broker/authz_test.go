@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/bulwark-kafka/bulwark/acl"
@@ -265,6 +266,9 @@ func (p *maxPartitionsPolicy) CheckTopic(rc *authz.RequestContext, c authz.Topic
 	if c.Configs["retention.ms"] == "-1" {
 		v = append(v, "infinite retention")
 	}
+	if strings.HasPrefix(c.Topic, "bad-") {
+		v = append(v, "bad name")
+	}
 	return v, nil
 }
 
@@ -297,13 +301,21 @@ func TestTopicPolicy(t *testing.T) {
 	if got := b.cluster.lookupTopic("ok").overrides["retention.ms"]; got != "" {
 		t.Fatalf("refused config applied: retention.ms=%q", got)
 	}
+	// Metadata auto-creation meets the policy too.
+	md := kmsg.NewPtrMetadataRequest()
+	md.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("bad-auto")}}
+	md.AllowAutoTopicCreation = true
+	mdr, err := md.RequestWith(ctx, b.Client(t))
+	if err != nil || mdr.Topics[0].ErrorCode != kerr.PolicyViolation.Code || b.cluster.lookupTopic("bad-auto") != nil {
+		t.Fatalf("auto-creating a topic the policy refuses: %v %+v", err, mdr)
+	}
 	pol.mu.Lock()
 	defer pol.mu.Unlock()
 	apis := map[string]bool{}
 	for _, c := range pol.seen {
 		apis[c.API] = true
 	}
-	for _, api := range []string{"CreateTopics", "CreatePartitions", "IncrementalAlterConfigs"} {
+	for _, api := range []string{"CreateTopics", "CreatePartitions", "IncrementalAlterConfigs", "Metadata"} {
 		if !apis[api] {
 			t.Errorf("the policy never saw %s (saw %v)", api, apis)
 		}
@@ -424,6 +436,20 @@ func TestCoordinatorAnswersRevealOnlyWhatMayBeDescribed(t *testing.T) {
 		return err == nil && len(d.Groups) == 1 && d.Groups[0].ErrorCode == kerr.TopicAuthorizationFailed.Code && d.Groups[0].Group == "app-x" &&
 			len(d.Groups[0].Members) == 0
 	})
+
+	// OffsetFetch v1 has no top-level error: a refused group shows on every partition asked.
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.SetVersion(1)
+	of.Group = "not-allowed"
+	of.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "orders", Partitions: []int32{0}}}
+	v1 := kversion.Stable()
+	v1.SetMaxKeyVersion(9, 1)
+	aliceV1 := userClient(t, saslAddr, "alice", "alice-pw", kgo.MaxVersions(v1))
+	rawOF, err := aliceV1.Broker(int(b.cfg.NodeID)).Request(ctx, of)
+	ofr, _ := rawOF.(*kmsg.OffsetFetchResponse)
+	if err != nil || ofr == nil || len(ofr.Topics) != 1 || ofr.Topics[0].Partitions[0].ErrorCode != kerr.GroupAuthorizationFailed.Code {
+		t.Fatalf("OffsetFetch v1 of a denied group: %v %+v", err, ofr)
+	}
 
 	dg := kmsg.NewPtrDescribeGroupsRequest()
 	dg.Groups = []string{"not-allowed"}

@@ -59,6 +59,8 @@ type conn struct {
 	clientSoftware string
 	// mechanism is the SASL mechanism the connection authenticated with (reader goroutine only).
 	mechanism string
+	// index numbers the broker's connections, the last part of Kafka's connection id.
+	index uint64
 
 	// mutedUntil is when a quota throttle ends (Unix nanoseconds): the reader reads nothing
 	// before it (KIP-219).
@@ -107,6 +109,7 @@ func newConn(s *Server, nc net.Conn, bl *boundListener) *conn {
 		out:           make(chan *pending, maxInFlight),
 		fetchSessions: make(map[int32]struct{}),
 		authDeadline:  time.Now().Add(s.cfg.AuthenticationTimeout),
+		index:         s.connSeq.Add(1) - 1,
 	}
 	c.setPrincipal(auth.Anonymous)
 	c.logger = s.logger.With("conn", c.remote, "listener", bl.cfg.Name)

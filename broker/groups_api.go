@@ -221,13 +221,19 @@ func (s *Server) handleConsumerGroupHeartbeat(c *conn, h requestHeader, kreq kms
 		return respond(resp)
 	}
 	client := c.clientInfo(h)
-	if s.authz != nil {
-		// Regex matches are filtered by this member's DESCRIBE, quietly (Kafka 4.0), for as
-		// long as the member's latest heartbeat stands; the context is this heartbeat's.
-		rc := c.requestContext(h)
-		client.DescribeTopic = func(topic string) bool {
-			return s.authz.Authorize(rc, []authz.Action{{Operation: authz.OpDescribe, Resource: authz.Topic(topic), ReferenceCount: 1}})[0].Allowed
+	if az := s.newAuthBatch(c, h); az != nil {
+		// Regex matches are filtered by this member's DESCRIBE (Kafka 4.0), decided here in one
+		// quiet batch over the existing topics, so the coordinator never calls the authorizer
+		// under its lock; a topic created later is matched from the member's next heartbeat.
+		names := topicView{s.cluster}.Names()
+		az.addTopics(authz.OpDescribe, names, true)
+		describable := make(map[string]bool, len(names))
+		for _, n := range names {
+			if az.topicOK(authz.OpDescribe, n) {
+				describable[n] = true
+			}
 		}
+		client.DescribeTopic = func(topic string) bool { return describable[topic] }
 	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.ConsumerGroupHeartbeatRequest) kmsg.Response {
 		return s.coord.groups.ConsumerGroupHeartbeat(ctx, h.version, req, client)

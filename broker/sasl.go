@@ -57,6 +57,12 @@ func (s *Server) handleSaslHandshake(c *conn, h requestHeader, r kmsg.Request) r
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		c.authEvent(hook.AuthFailure, req.Mechanism, c.principalName(), "re-authentication with SaslHandshake v0", true)
 		return reply{resp: resp, closeConn: true}
+	case c.authenticated.Load() && c.mechanism != "" && req.Mechanism != c.mechanism:
+		// As Kafka: re-authentication keeps the mechanism. Authorization routes by mechanism
+		// (IAM principals to IAM policies), so a switch could move a connection between engines.
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+		c.authEvent(hook.AuthFailure, req.Mechanism, c.principalName(), "re-authentication with a different mechanism than "+c.mechanism, true)
+		return reply{resp: resp, closeConn: true}
 	}
 	mech, ok := la.mechs[req.Mechanism]
 	if !ok {

@@ -274,6 +274,19 @@ func TestSASLReauthentication(t *testing.T) {
 		t.Fatalf("reauth as another principal = %+v", resp)
 	}
 	rc.expectClosed()
+
+	// Re-authenticating with another mechanism is refused, as Kafka does: authorization routes
+	// principals by mechanism (IAM logins to IAM policies).
+	rc = dialRaw(t, b.Addr)
+	handshake(t, rc, 1, "TEST")
+	authenticate(t, rc, 1, "alice:pw")
+	if resp := handshake(t, rc, 1, "PLAIN"); resp.ErrorCode != kerr.IllegalSaslState.Code {
+		t.Fatalf("re-handshake with another mechanism = %+v", resp)
+	}
+	rc.expectClosed()
+	rec.waitFor(t, func(ev hook.Authentication) bool {
+		return ev.Outcome == hook.AuthFailure && strings.Contains(ev.Reason, "different mechanism")
+	})
 }
 
 func TestSASLSessionCappedByCredentialExpiry(t *testing.T) {

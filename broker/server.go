@@ -73,6 +73,8 @@ type Server struct {
 	connWG    sync.WaitGroup
 	bgWG      sync.WaitGroup
 	draining  atomic.Bool
+	// connSeq numbers accepted connections (Kafka's connection id index).
+	connSeq atomic.Uint64
 	// delayedCloses counts refused connections waiting out a throttle before they are closed.
 	delayedCloses atomic.Int32
 	// refusalLog rate-limits the log lines of connections refused at accept.

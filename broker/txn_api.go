@@ -192,6 +192,11 @@ func (s *Server) handleTxnOffsetCommit(c *conn, h requestHeader, kreq kmsg.Reque
 			names[i] = t.Topic
 		}
 		denied = s.deniedTopicSet(c, h, authz.OpRead, names)
+		if len(denied) > 0 && len(denied) == len(distinct(names)) {
+			// Nothing left to commit: the coordinators are not asked (the group is not added
+			// to the transaction), as Kafka answers.
+			return respond(txnOffsetCommitErrors(req, req.Topics, nil, kerr.TopicAuthorizationFailed.Code))
+		}
 	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) kmsg.Response {
 		var refused []kmsg.TxnOffsetCommitRequestTopic

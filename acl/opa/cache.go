@@ -12,8 +12,12 @@ type cache struct {
 	max     int
 	ttl     time.Duration
 	gen     uint64
-	entries map[string]cached
+	entries map[[32]byte]cached
 }
+
+// maxDecidedBy bounds the "decided by" text kept per entry (a policy's reason may quote names
+// of any length).
+const maxDecidedBy = 512
 
 type cached struct {
 	allowed bool
@@ -22,11 +26,11 @@ type cached struct {
 }
 
 func newCache(max int, ttl time.Duration) *cache {
-	return &cache{max: max, ttl: ttl, entries: map[string]cached{}}
+	return &cache{max: max, ttl: ttl, entries: map[[32]byte]cached{}}
 }
 
 // get returns a live entry of generation gen.
-func (c *cache) get(gen uint64, key string, now time.Time) (cached, bool) {
+func (c *cache) get(gen uint64, key [32]byte, now time.Time) (cached, bool) {
 	if c.max <= 0 {
 		return cached{}, false
 	}
@@ -43,7 +47,7 @@ func (c *cache) get(gen uint64, key string, now time.Time) (cached, bool) {
 }
 
 // put stores a decision made under generation gen; one made under an older policy is dropped.
-func (c *cache) put(gen uint64, key string, e cached, now time.Time) {
+func (c *cache) put(gen uint64, key [32]byte, e cached, now time.Time) {
 	if c.max <= 0 {
 		return
 	}
@@ -59,6 +63,9 @@ func (c *cache) put(gen uint64, key string, e cached, now time.Time) {
 		}
 	}
 	e.expires = now.Add(c.ttl)
+	if len(e.by) > maxDecidedBy {
+		e.by = e.by[:maxDecidedBy] + "…"
+	}
 	c.entries[key] = e
 }
 

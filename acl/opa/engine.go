@@ -150,14 +150,14 @@ func (e *Engine) Authorize(rc *authz.RequestContext, actions []authz.Action) []a
 			defer cancel()
 		}
 		if e.kind == "embedded" || len(actions) == 1 {
-			out[i] = e.decide(ctx, cur, key, rc, a, &failed)
+			out[i] = e.decide(ctx, cur, &key, rc, a, &failed)
 			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i] = e.decide(ctx, cur, key, rc, a, &failed)
+			out[i] = e.decide(ctx, cur, &key, rc, a, &failed)
 		}()
 	}
 	wg.Wait()
@@ -168,12 +168,12 @@ func (e *Engine) Authorize(rc *authz.RequestContext, actions []authz.Action) []a
 func (e *Engine) Explain(rc *authz.RequestContext, a authz.Action) authz.Decision {
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Timeout)
 	defer cancel()
-	return e.decide(ctx, e.cur.Load(), "", rc, a, new(atomic.Pointer[error]))
+	return e.decide(ctx, e.cur.Load(), nil, rc, a, new(atomic.Pointer[error]))
 }
 
 // decide evaluates one action; failed carries the first failure of the request, after which
 // nothing more is asked.
-func (e *Engine) decide(ctx context.Context, cur *current, key string, rc *authz.RequestContext, a authz.Action, failed *atomic.Pointer[error]) authz.Decision {
+func (e *Engine) decide(ctx context.Context, cur *current, key *[32]byte, rc *authz.RequestContext, a authz.Action, failed *atomic.Pointer[error]) authz.Decision {
 	ev := cur.ev
 	if errp := failed.Load(); errp != nil {
 		by := fmt.Sprintf("OPA (%s) not asked after an earlier failure in this request (%v); opa.authorizer.allow.on.error=%v", e.kind, *errp, e.opts.AllowOnError)
@@ -192,8 +192,8 @@ func (e *Engine) decide(ctx context.Context, cur *current, key string, rc *authz
 			by += ": " + r
 		}
 	}
-	if key != "" {
-		e.cache.put(cur.gen, key, cached{allowed: allowed, by: by}, time.Now())
+	if key != nil {
+		e.cache.put(cur.gen, *key, cached{allowed: allowed, by: by}, time.Now())
 	}
 	return authz.Decision{Allowed: allowed, DecidedBy: by, Engine: "opa"}
 }

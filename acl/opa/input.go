@@ -1,6 +1,7 @@
 package opa
 
 import (
+	"crypto/sha256"
 	"strconv"
 	"strings"
 
@@ -46,8 +47,9 @@ func input(rc *authz.RequestContext, a authz.Action) map[string]any {
 }
 
 // cacheKey is the input's identity for the decision cache: every field but the correlation id
-// and the reference count. Fields are length-prefixed so no two inputs share a key.
-func cacheKey(rc *authz.RequestContext, a authz.Action) string {
+// and the reference count, length-prefixed so no two inputs share a key, and hashed so an entry
+// costs the same whatever the client sends (client ids and group names are up to 32 KiB).
+func cacheKey(rc *authz.RequestContext, a authz.Action) [sha256.Size]byte {
 	var b strings.Builder
 	for _, s := range []string{rc.Principal.Type, rc.Principal.Name, rc.ClientAddr, rc.ClientSoftwareName,
 		rc.ClientSoftwareVersion, rc.ConnectionID, rc.ClientID, rc.Listener, rc.SecurityProtocol, a.Resource.Name} {
@@ -68,5 +70,5 @@ func cacheKey(rc *authz.RequestContext, a authz.Action) string {
 	if a.LogIfDenied {
 		b.WriteByte('D')
 	}
-	return b.String()
+	return sha256.Sum256([]byte(b.String()))
 }

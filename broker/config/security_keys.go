@@ -75,7 +75,7 @@ func bulwarkDefs() []*Def {
 			noDefault, setStr(func(c *Config) *string { return &c.OPAPolicyDir })),
 		def("bulwark.opa.query", TypeString, "data.kafka.authz.allow", "The OPA decision: a boolean rule, as opa-kafka-plugin asks data.kafka.authz.allow.",
 			check(validRegoRef), setStr(func(c *Config) *string { return &c.OPAQuery })),
-		def("bulwark.opa.timeout.ms", TypeLong, "1000", "Longest a remote OPA decision may take; a request that times out is denied unless opa.authorizer.allow.on.error=true.",
+		def("bulwark.opa.timeout.ms", TypeLong, "1000", "Longest the uncached OPA decisions of one request may take together (a remote server, or an in-process policy); what is not decided by then is denied unless opa.authorizer.allow.on.error=true. Each topic-policy check has its own.",
 			check(between(1, 60000)), setMs(func(c *Config) *time.Duration { return &c.OPATimeout })),
 		def("bulwark.opa.reload.check.ms", TypeLong, "1000", "How often bulwark.opa.policy.dir (and a remote OPA server's policies and data revision) are checked for changes; a change drops the decision cache.",
 			check(between(100, 3600000)), setMs(func(c *Config) *time.Duration { return &c.OPAReloadCheck })),

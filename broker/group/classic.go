@@ -113,7 +113,8 @@ type ClientInfo struct {
 	ClientID, Host string
 	// DescribeTopic, when set, says whether the member's principal may describe a topic: topics
 	// a regex subscription matches are filtered by it (KIP-848 under authorization, as Kafka
-	// 4.0 does). It is called from other goroutines and must be safe for that.
+	// 4.0 does). It is called with the coordinator's lock held, from any goroutine: it must be
+	// cheap (a lookup, not an authorizer call) and safe for concurrent use.
 	DescribeTopic func(topic string) bool
 }
 

@@ -377,10 +377,20 @@ func (c *Coordinator) consumerTopics(m *consumerMember) []string {
 			out = append(out, n)
 		}
 	}
-	if m.regex != "" && (m.describeTopic != nil || !c.cfg.RegexNeedsAuthorization) {
+	if m.regex != "" {
+		allowed := m.describeTopic
+		if allowed == nil && c.cfg.RegexNeedsAuthorization {
+			// A member restored from the journal has not heartbeated with its principal's
+			// filter yet: it keeps what it was already assigned (all of which it was allowed),
+			// so a restart neither leaks topics nor reshuffles partitions.
+			allowed = func(n string) bool {
+				id, _, ok := c.topics.Partitions(n)
+				return ok && len(m.assigned[id]) > 0
+			}
+		}
 		if re, err := regexp.Compile("^(?:" + m.regex + ")$"); err == nil {
 			for _, n := range c.topics.Names() {
-				if re.MatchString(n) && !seen[n] && (m.describeTopic == nil || m.describeTopic(n)) {
+				if re.MatchString(n) && !seen[n] && (allowed == nil || allowed(n)) {
 					seen[n] = true
 					out = append(out, n)
 				}

@@ -41,9 +41,9 @@ type Config struct {
 	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms, 45 s
 	ConsumerMaxSize           int           // group.consumer.max.size, unlimited by default
 	ConsumerAssignors         []string      // group.consumer.assignors, "uniform,range"
-	// RegexNeedsAuthorization makes a regex subscription match nothing until its member has
-	// heartbeated with a ClientInfo.DescribeTopic filter (a member restored from the journal
-	// has none yet): set when the broker authorizes requests.
+	// RegexNeedsAuthorization limits a regex subscription to the topics its member is already
+	// assigned until the member has heartbeated with a ClientInfo.DescribeTopic filter (a
+	// member restored from the journal has none yet): set when the broker authorizes requests.
 	RegexNeedsAuthorization bool
 
 	Now    func() time.Time

@@ -168,7 +168,7 @@ func (r SetIAMPolicy) validate(st *State) error {
 	for _, m := range st.IAMPolicies {
 		n += len(m)
 	}
-	if n >= maxIAMPolicies {
+	if _, replacing := st.IAMPolicies[r.PrincipalARN][r.Name]; !replacing && n >= maxIAMPolicies {
 		return fmt.Errorf("%w: more than %d IAM policies", ErrInvalidRecord, maxIAMPolicies)
 	}
 	return nil

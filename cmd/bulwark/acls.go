@@ -216,6 +216,9 @@ func addACLs(ctx context.Context, cl *kgo.Client, af *aclFlags, w io.Writer) err
 	if err != nil {
 		return err
 	}
+	if len(resp.Results) != len(bindings) {
+		return fmt.Errorf("the broker answered %d results for %d ACLs", len(resp.Results), len(bindings))
+	}
 	var errs []error
 	for i, r := range resp.Results {
 		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {

@@ -20,7 +20,8 @@ allow if {
 	some grant in data.kafka.grants
 	grant_principal(grant)
 	grant.resourceType == "TOPIC"
-	"WRITE" in grant.operations
+	some op in grant.operations
+	op in {"WRITE", "ALL"}
 }
 
 matching_grants contains grant if {

@@ -23,6 +23,11 @@ test_wildcard_principal_not_write if not authz.allow with input as req("anyone",
 
 test_idempotent_write_for_writers if authz.allow with input as req("orders-app", "IDEMPOTENT_WRITE", "CLUSTER", "kafka-cluster")
 
+test_idempotent_write_for_all_grants if {
+	authz.allow with input as req("dave", "IDEMPOTENT_WRITE", "CLUSTER", "kafka-cluster")
+		with data.kafka.grants as [{"principal": "User:dave", "resourceType": "TOPIC", "name": "x", "operations": ["ALL"]}]
+}
+
 test_no_idempotent_write_for_readers if not authz.allow with input as req("anyone", "IDEMPOTENT_WRITE", "CLUSTER", "kafka-cluster")
 
 test_group_grant if authz.allow with input as req("orders-app", "READ", "GROUP", "orders-billing")
