@@ -65,12 +65,10 @@ func (r CreateACLs) validate(st *State) error {
 }
 
 func (r CreateACLs) apply(b *builder) {
-	acls := make(map[authz.Binding]struct{}, len(b.st.ACLs)+len(r.ACLs))
-	maps.Copy(acls, b.st.ACLs)
+	acls := b.acls()
 	for _, a := range r.ACLs {
 		acls[a] = struct{}{}
 	}
-	b.st.ACLs = acls
 }
 
 func (r DeleteACLs) validate(st *State) error {
@@ -81,14 +79,13 @@ func (r DeleteACLs) validate(st *State) error {
 }
 
 func (r DeleteACLs) apply(b *builder) {
-	acls := maps.Clone(b.st.ACLs)
+	acls := b.acls()
 	for _, a := range r.ACLs {
 		delete(acls, a)
 	}
-	if len(acls) == 0 {
-		acls = nil
+	if len(acls) == 0 { // no ACLs is nil, as a snapshot restores it
+		b.st.ACLs, b.aclsOwned = nil, false
 	}
-	b.st.ACLs = acls
 }
 
 // ACLList returns the state's ACLs in a stable order (by resource, then entry).

@@ -3,6 +3,7 @@ package meta
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/bulwark-kafka/bulwark/auth/authz"
@@ -48,5 +49,33 @@ func TestACLRecordValidation(t *testing.T) {
 	}
 	if _, err := s.Commit(DeleteIAMPolicy{PrincipalARN: "arn", Name: "p"}); !errors.Is(err, ErrInvalidRecord) {
 		t.Fatalf("deleting a missing policy: %v", err)
+	}
+}
+
+// TestACLStatesAreNotShared: a published State keeps its ACLs when later records add or remove
+// some (the builder copies the set once per commit, then changes its own copy), and a replay of
+// many ACL records rebuilds the same set.
+func TestACLStatesAreNotShared(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{NodeID: 1})
+	a, b := testACL("t", "User:a", authz.OpRead), testACL("t", "User:b", authz.OpRead)
+	first := commitT(t, s, CreateACLs{ACLs: []authz.Binding{a}})
+	commitT(t, s, CreateACLs{ACLs: []authz.Binding{b}}, DeleteACLs{ACLs: []authz.Binding{a}})
+	if _, ok := first.ACLs[a]; !ok || len(first.ACLs) != 1 {
+		t.Fatalf("an earlier state changed: %v", first.ACLs)
+	}
+	for i := range 200 {
+		commitT(t, s, CreateACLs{ACLs: []authz.Binding{testACL(fmt.Sprintf("topic-%d", i), "User:c", authz.OpWrite)}})
+	}
+	commitT(t, s, DeleteACLs{ACLs: []authz.Binding{b}})
+	st := s.State()
+	if len(st.ACLs) != 200 {
+		t.Fatalf("%d ACLs, want 200", len(st.ACLs))
+	}
+	s = reopenT(t, s)
+	requireSameState(t, s.State(), st)
+	// Deleting every ACL leaves none (nil, as a snapshot restores it).
+	commitT(t, s, DeleteACLs{ACLs: st.ACLList()})
+	if s.State().ACLs != nil {
+		t.Fatal("an empty ACL set is not nil")
 	}
 }

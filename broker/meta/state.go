@@ -156,6 +156,21 @@ func (st *State) effectiveBrokerConfigs() {
 type builder struct {
 	st    *State
 	owned map[*Topic]bool // topics copied (or created) by this builder, safe to mutate
+	// aclsOwned is set once the builder has its own copy of st.ACLs: later ACL records of the
+	// same replay or commit change it in place instead of copying it again.
+	aclsOwned bool
+}
+
+// acls returns the builder's own, mutable ACL set, copying the published one at first use.
+func (b *builder) acls() map[authz.Binding]struct{} {
+	if !b.aclsOwned {
+		b.st.ACLs = maps.Clone(b.st.ACLs)
+		if b.st.ACLs == nil {
+			b.st.ACLs = map[authz.Binding]struct{}{}
+		}
+		b.aclsOwned = true
+	}
+	return b.st.ACLs
 }
 
 func newBuilder(from *State) *builder {
