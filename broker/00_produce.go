@@ -120,6 +120,7 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 				continue
 			}
 			res, err := s.appendProduced(c.ctx, t, p, rp.Records, h.version, txnID, scratch)
+			s.stats.Produced(p.counters, uint64(res.LastOffset-res.BaseOffset+1), uint64(len(rp.Records)), err != nil)
 			if err != nil {
 				op.ErrorCode, op.ErrorMessage = errorCode(err)
 				if h.version < 8 {

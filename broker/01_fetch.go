@@ -15,8 +15,6 @@ package broker
 // leader-epoch history and answers a diverging epoch instead of records when they disagree.
 
 import (
-	"github.com/bulwark-kafka/bulwark/auth/authz"
-
 	"context"
 	"errors"
 	"time"
@@ -24,8 +22,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
+	"github.com/bulwark-kafka/bulwark/broker/stats"
 )
 
 func (s *Server) handleFetch(c *conn, h requestHeader, kreq kmsg.Request) reply {
@@ -115,6 +115,16 @@ type fetchRun struct {
 	// denied are the topics the principal may not READ (nil: none): their partitions answer
 	// TOPIC_AUTHORIZATION_FAILED, every fetch of the session, as Kafka re-checks each request.
 	denied map[string]bool
+	// tallies are what the last read took from each existing partition, counted into its topic's
+	// metrics once the response is final (a long poll reads more than once).
+	tallies []fetchTally
+}
+
+// fetchTally is one partition's part of a fetch, for BrokerTopicMetrics.
+type fetchTally struct {
+	counters *stats.Topic
+	bytes    int
+	failed   bool
 }
 
 // fetchDenials authorizes READ on every topic the fetch (with its session) covers, in one batch.
@@ -184,6 +194,7 @@ func (f *fetchRun) read() (*kmsg.FetchResponse, int64, bool) {
 	var total int64
 	errored := false
 	budget := int64(f.maxBytes)
+	f.tallies = f.tallies[:0]
 	for _, sp := range f.plan.parts {
 		rp := f.readPartition(sp, &budget, total == 0)
 		total += int64(len(rp.RecordBatches))
@@ -239,6 +250,11 @@ func (f *fetchRun) readPartition(sp *sessionPartition, budget *int64, first bool
 			rp.ErrorCode = kerr.UnknownTopicID.Code
 		}
 		return rp
+	}
+	if f.s.stats != nil {
+		defer func() {
+			f.tallies = append(f.tallies, fetchTally{p.counters, len(rp.RecordBatches), rp.ErrorCode != 0})
+		}()
 	}
 	hwm := p.log.HighWatermark()
 	lso := min(p.log.LastStableOffset(), hwm)
@@ -307,10 +323,24 @@ func checkLeaderEpoch(requested, current int32) int16 {
 // goes out.
 func (f *fetchRun) finish(resp *kmsg.FetchResponse, bytes int64) *kmsg.FetchResponse {
 	if t := f.c.fetchThrottle(f.h, bytes); t > 0 {
+		f.count(true)
 		return throttledFetch(resp, t)
 	}
 	f.commit(resp)
+	f.count(false)
 	return resp
+}
+
+// count adds the final read to BrokerTopicMetrics: a fetch request per partition, and the bytes
+// sent unless the response was throttled (and so sent empty).
+func (f *fetchRun) count(throttled bool) {
+	for _, r := range f.tallies {
+		bytes := uint64(r.bytes)
+		if throttled {
+			bytes = 0
+		}
+		f.s.stats.Fetched(r.counters, bytes, r.failed)
+	}
 }
 
 func (f *fetchRun) commit(resp *kmsg.FetchResponse) {

@@ -9,8 +9,6 @@ package broker
 // requires the entity to have no types beyond the filter's. Entries are sorted by entity.
 
 import (
-	"github.com/bulwark-kafka/bulwark/auth/authz"
-
 	"errors"
 	"maps"
 	"slices"
@@ -18,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/quota"
 )
 

@@ -12,14 +12,13 @@ package broker
 // validate_only checks and commits nothing.
 
 import (
-	"github.com/bulwark-kafka/bulwark/auth/authz"
-
 	"fmt"
 	"maps"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
 	"github.com/bulwark-kafka/bulwark/broker/quota"
 )

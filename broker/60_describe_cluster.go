@@ -11,12 +11,12 @@ package broker
 // for; until authorization lands they are every cluster operation.
 
 import (
-	"github.com/bulwark-kafka/bulwark/auth/authz"
-
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 )
 
 // Endpoint types of DescribeCluster v1+ (KIP-919).

@@ -36,7 +36,7 @@ func (s *Server) topicCheck(c *conn, h requestHeader) func(change authz.TopicCha
 		return nil
 	}
 	return func(change authz.TopicChange) error {
-		change.API = kafkaAPIName(h.key)
+		change.API = APIName(h.key)
 		rc := c.requestContext(h)
 		violations, err := s.topicPolicy.CheckTopic(rc, change)
 		switch {
@@ -250,10 +250,11 @@ func (s *Server) allowedAny(c *conn, h requestHeader, op authz.Operation, rt aut
 // reportDecision logs a denial the way Kafka's authorizer does (allowed actions at debug) and
 // emits the authorization hook event.
 func (s *Server) reportDecision(c *conn, rc *authz.RequestContext, a authz.Action, d authz.Decision) {
+	s.stats.Decided(d.Engine, d.Allowed)
 	if !d.Allowed && a.LogIfDenied {
 		if ok, dropped := s.denialLog.allow(s.now()); ok {
 			c.logger.Info(fmt.Sprintf("Principal = %s is Denied operation = %s from host = %s on resource = %s for request = %s with resourceRefCount = %d",
-				rc.Principal, a.Operation, rc.ClientAddr, a.Resource, kafkaAPIName(rc.APIKey), a.ReferenceCount),
+				rc.Principal, a.Operation, rc.ClientAddr, a.Resource, APIName(rc.APIKey), a.ReferenceCount),
 				"request_id", rc.RequestID, "decided_by", d.DecidedBy, "engine", d.Engine, "denials_not_logged", dropped)
 		}
 	}
@@ -347,5 +348,6 @@ func configDenied[R any](az *authBatch, h requestHeader, op authz.Operation, res
 var kafkaNames = strings.NewReplacer("ISR", "Isr", "SASL", "Sasl", "ProducerIDs", "ProducerIds", "ProducerID", "ProducerId",
 	"ACLs", "Acls", "SCRAM", "Scram")
 
-// kafkaAPIName is Kafka's name for an API key ("AlterUserScramCredentials").
-func kafkaAPIName(key int16) string { return kafkaNames.Replace(kmsg.NameForKey(key)) }
+// APIName is Kafka's name for an API key ("AlterUserScramCredentials"), as its logs and
+// RequestMetrics show it.
+func APIName(key int16) string { return kafkaNames.Replace(kmsg.NameForKey(key)) }

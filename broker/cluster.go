@@ -16,6 +16,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/keys"
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
+	"github.com/bulwark-kafka/bulwark/broker/stats"
 )
 
 // metadataDirName is the directory, under the first log dir, holding the metadata log. The name
@@ -48,6 +49,9 @@ type cluster struct {
 	topics  map[string]*topic
 	byID    map[meta.TopicID]*topic
 
+	// stats receives the logs' fsync figures and holds each topic's counters (nil: metrics off).
+	stats *stats.Broker
+
 	// drain is closed when the broker starts shutting down, ending long polls early.
 	drain     chan struct{}
 	drainOnce sync.Once
@@ -61,6 +65,9 @@ type topic struct {
 	overrides  map[string]string
 	cfg        config.TopicConfig
 	partitions []*partition
+	// counters are the topic's BrokerTopicMetrics; they outlive configuration changes (the
+	// topic value is replaced, the counters are shared) and are nil with metrics off.
+	counters *stats.Topic
 }
 
 // partition is one topic-partition this broker leads.
@@ -71,9 +78,11 @@ type partition struct {
 	dir         string
 	log         *plog.Log
 	leaderEpoch int32
+	// counters are the topic's, resolved once so produce and fetch bump them without a lookup.
+	counters *stats.Topic
 }
 
-func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider) (*cluster, error) {
+func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider, st *stats.Broker) (*cluster, error) {
 	if len(cfg.LogDirs) == 0 {
 		return nil, errors.New("broker: no log.dirs configured")
 	}
@@ -88,10 +97,10 @@ func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider) (*cl
 		return nil, err
 	}
 	c := &cluster{cfg: cfg, live: newLiveConfig(cfg, strconv.Itoa(int(cfg.NodeID))), logger: logger, store: store, keys: kp,
-		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{})}
-	st := store.State()
-	for _, mt := range st.Topics {
-		t, err := c.openTopic(mt, st)
+		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{}), stats: st}
+	ms := store.State()
+	for _, mt := range ms.Topics {
+		t, err := c.openTopic(mt, ms)
 		if err != nil {
 			_ = c.close()
 			return nil, err
@@ -100,7 +109,7 @@ func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider) (*cl
 		c.byID[t.id] = t
 	}
 	c.removeOrphans()
-	logger.Info("storage open", "cluster_id", st.ClusterID, "topics", len(c.topics))
+	logger.Info("storage open", "cluster_id", ms.ClusterID, "topics", len(c.topics))
 	return c, nil
 }
 
@@ -110,7 +119,7 @@ func (c *cluster) effectiveConfig(st *meta.State, overrides map[string]string) c
 }
 
 func (c *cluster) openTopic(mt *meta.Topic, st *meta.State) (*topic, error) {
-	t := &topic{name: mt.Name, id: mt.ID, overrides: mt.Configs, cfg: c.effectiveConfig(st, mt.Configs)}
+	t := &topic{name: mt.Name, id: mt.ID, overrides: mt.Configs, cfg: c.effectiveConfig(st, mt.Configs), counters: c.stats.NewTopic()}
 	for _, mp := range mt.Partitions {
 		p, err := c.openPartition(t, mp)
 		if err != nil {
@@ -136,7 +145,8 @@ func (c *cluster) openPartition(t *topic, mp meta.Partition) (*partition, error)
 	if err != nil {
 		return nil, fmt.Errorf("broker: open %s: %w", name, err)
 	}
-	return &partition{topicName: t.name, topicID: t.id, index: mp.Index, dir: dir, log: l, leaderEpoch: mp.LeaderEpoch}, nil
+	return &partition{topicName: t.name, topicID: t.id, index: mp.Index, dir: dir, log: l, leaderEpoch: mp.LeaderEpoch,
+		counters: t.counters}, nil
 }
 
 // findPartitionDir returns the existing directory of a partition in any log dir, or a new one in
@@ -221,6 +231,7 @@ func (c *cluster) logConfig(tc config.TopicConfig) plog.Config {
 		RetentionMs:            tc.RetentionMs,
 		RetentionBytes:         tc.RetentionBytes,
 		FileDeleteDelay:        time.Duration(tc.FileDeleteDelayMs) * time.Millisecond,
+		Stats:                  c.stats.StorageStats(),
 	}
 }
 

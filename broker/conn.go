@@ -18,6 +18,7 @@ import (
 
 	"github.com/bulwark-kafka/bulwark/auth"
 	"github.com/bulwark-kafka/bulwark/broker/hook"
+	"github.com/bulwark-kafka/bulwark/broker/stats"
 )
 
 // maxInFlight bounds how many requests one connection may have read but not yet answered. Kafka
@@ -36,8 +37,10 @@ type conn struct {
 	srv      *Server
 	nc       net.Conn
 	listener string
-	remote   string
-	logger   *slog.Logger
+	// lstats are the listener's socket-server counters (nil: metrics off).
+	lstats *stats.Listener
+	remote string
+	logger *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -102,6 +105,7 @@ func newConn(s *Server, nc net.Conn, bl *boundListener) *conn {
 		srv:           s,
 		nc:            nc,
 		listener:      bl.cfg.Name,
+		lstats:        bl.stats,
 		auth:          bl.auth,
 		remote:        nc.RemoteAddr().String(),
 		ctx:           ctx,
@@ -204,8 +208,8 @@ func (c *conn) readLoop() error {
 			if c.srv.hooks.WantsRequests() {
 				p.req = req
 			}
-			// Stage times are read only when hooks or quotas will use them.
-			timed := c.srv.hooks.WantsRequests() || c.srv.quotas.Enabled()
+			// Stage times are read only when metrics, hooks or quotas will use them.
+			timed := c.timed()
 			if timed {
 				p.handlerStart = time.Now()
 			}
@@ -251,6 +255,12 @@ func (c *conn) frameLimit() int32 {
 	return c.srv.cfg.PreAuthMaxFrameBytes
 }
 
+// timed reports whether a request's stage times are read: the request metrics, a request hook
+// or a client quota uses them.
+func (c *conn) timed() bool {
+	return c.srv.stats != nil || c.srv.hooks.WantsRequests() || c.srv.quotas.Enabled()
+}
+
 // start resolves a pending reply: at once, or on its own goroutine for a reply that waits.
 func (c *conn) start(p *pending) {
 	c.inFlight.Add(1)
@@ -269,7 +279,7 @@ func (c *conn) start(p *pending) {
 			}
 		}()
 		p.resp = p.reply.later(c.ctx)
-		if c.srv.hooks.WantsRequests() {
+		if c.timed() {
 			p.readyAt = time.Now()
 		}
 	}()
@@ -287,7 +297,7 @@ func (c *conn) writeLoop() {
 		}
 		c.inFlight.Add(-1)
 		var sendStart time.Time
-		if c.srv.hooks.WantsRequests() {
+		if c.timed() {
 			sendStart = time.Now()
 		}
 		written := 0

@@ -1,10 +1,6 @@
 package broker
 
 import (
-	"github.com/bulwark-kafka/bulwark/acl"
-	"github.com/bulwark-kafka/bulwark/auth/authz"
-	"github.com/bulwark-kafka/bulwark/broker/config"
-
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -12,6 +8,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bulwark-kafka/bulwark/acl"
+	"github.com/bulwark-kafka/bulwark/auth/authz"
+	"github.com/bulwark-kafka/bulwark/broker/config"
 )
 
 // FuzzCoordinatorHandlers feeds arbitrary requests, at every served version, to every group and

@@ -7,8 +7,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// API keys the connection layer itself needs to know by name.
+// API keys the connection layer and the request metrics need to know by name.
 const (
+	apiKeyProduce          int16 = 0
+	apiKeyFetch            int16 = 1
 	apiKeyApiVersions      int16 = 18
 	apiKeySaslHandshake    int16 = 17
 	apiKeySaslAuthenticate int16 = 36

@@ -22,24 +22,33 @@ func WithHook(r hook.Registration) Option {
 // HookStats returns each hook registration's counters (delivered, dropped, panics).
 func (s *Server) HookStats() []hook.Stats { return s.hooks.Stats() }
 
-// requestDone emits the event for one answered (or silently completed) request.
+// requestDone records one answered (or silently completed) request: its RequestMetrics and its
+// hook event.
 func (c *conn) requestDone(p *pending, responseBytes int, sendStart time.Time) {
 	hs := c.srv.hooks
-	if !hs.WantsRequests() {
+	st := c.srv.stats
+	if st == nil && !hs.WantsRequests() {
 		return
 	}
 	sendEnd := time.Now()
-	ev := c.requestEvent(p.header, p.requestBytes, p.received)
-	ev.RequestID = p.requestID
-	ev.ResponseBytes = responseBytes
-	ev.Throttle = p.throttle
-	ev.Stages = hook.Stages{
+	stages := hook.Stages{
 		Queue:         p.handlerStart.Sub(p.received),
 		Local:         p.handlerDone.Sub(p.handlerStart),
 		Remote:        p.readyAt.Sub(p.handlerDone),
 		ResponseQueue: nonNegative(sendStart.Sub(p.readyAt)),
 		ResponseSend:  sendEnd.Sub(sendStart),
 	}
+	if st != nil {
+		c.srv.recordRequest(p.header, stages, p.throttle, p.resp)
+	}
+	if !hs.WantsRequests() {
+		return
+	}
+	ev := c.requestEvent(p.header, p.requestBytes, p.received)
+	ev.RequestID = p.requestID
+	ev.ResponseBytes = responseBytes
+	ev.Throttle = p.throttle
+	ev.Stages = stages
 	if p.resp != nil {
 		ev.ErrorCodes = errorCodes(p.resp)
 	}
@@ -95,7 +104,11 @@ func (c *conn) connectionEvent(kind hook.ConnectionKind, requestID, reason strin
 // named ErrorCode, top-level or nested in topics, partitions and other resources.
 func errorCodes(resp kmsg.Response) []hook.ErrorCount {
 	counts := map[int16]int{}
-	walkErrorCodes(reflect.ValueOf(resp), counts, 0)
+	walkErrorCodes(reflect.ValueOf(resp), func(code int16) {
+		if code != 0 {
+			counts[code]++
+		}
+	}, 0)
 	if len(counts) == 0 {
 		return nil
 	}
@@ -107,14 +120,15 @@ func errorCodes(resp kmsg.Response) []hook.ErrorCount {
 	return out
 }
 
-func walkErrorCodes(v reflect.Value, counts map[int16]int, depth int) {
+// walkErrorCodes calls fn with every ErrorCode field of a response, zero included.
+func walkErrorCodes(v reflect.Value, fn func(int16), depth int) {
 	if depth > 8 {
 		return
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		if !v.IsNil() {
-			walkErrorCodes(v.Elem(), counts, depth+1)
+			walkErrorCodes(v.Elem(), fn, depth+1)
 		}
 	case reflect.Struct:
 		t := v.Type()
@@ -122,11 +136,9 @@ func walkErrorCodes(v reflect.Value, counts map[int16]int, depth int) {
 			f := v.Field(i)
 			switch {
 			case t.Field(i).Name == "ErrorCode" && f.Kind() == reflect.Int16:
-				if code := int16(f.Int()); code != 0 {
-					counts[code]++
-				}
+				fn(int16(f.Int()))
 			case f.Kind() == reflect.Slice || f.Kind() == reflect.Struct || f.Kind() == reflect.Pointer:
-				walkErrorCodes(f, counts, depth+1)
+				walkErrorCodes(f, fn, depth+1)
 			}
 		}
 	case reflect.Slice:
@@ -134,7 +146,7 @@ func walkErrorCodes(v reflect.Value, counts map[int16]int, depth int) {
 			return // record data and other bytes hold no error codes
 		}
 		for i := 0; i < v.Len(); i++ {
-			walkErrorCodes(v.Index(i), counts, depth+1)
+			walkErrorCodes(v.Index(i), fn, depth+1)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/auth"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/hook"
+	"github.com/bulwark-kafka/bulwark/broker/stats"
 )
 
 // listenerAuth is how one listener authenticates its connections, built once at start-up from
@@ -110,6 +111,7 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 	// The allowlist decides before a byte is read or the TLS handshake starts, and before the
 	// connection counts against any rate, so outsiders cannot use up the others' budget.
 	if al := cfg.ListenerAllowlist(bl.cfg.Name); !al.Allows(addr) {
+		bl.stats.RefusedOne(stats.RefusedAllowlist)
 		s.refuseAtAccept(bl, nc, fmt.Sprintf("client address %s is not in the listener's allowlist (%s)", ip, al))
 		_ = nc.Close()
 		return
@@ -121,11 +123,13 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 	if d := s.quotas.Connection(addr); d > 0 {
 		// KIP-612: an IP over its connection_creation_rate has the connection closed after the
 		// throttle time, so a client retrying at once gains nothing.
+		bl.stats.RefusedOne(stats.RefusedQuota)
 		s.refuseAtAccept(bl, nc, fmt.Sprintf("client address %s is over its connection_creation_rate quota", ip))
 		s.closeAfter(nc, d)
 		return
 	}
 	if reason, ok := s.limits.admit(ip, bl.cfg.Name, cfg, bl.auth.maxConns); !ok {
+		bl.stats.RefusedOne(stats.RefusedLimit)
 		s.refuseAtAccept(bl, nc, reason)
 		_ = nc.Close()
 		return
@@ -149,12 +153,14 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 	s.conns[c] = struct{}{}
 	s.connWG.Add(1)
 	s.mu.Unlock()
+	bl.stats.Opened()
 	c.connectionEvent(hook.ConnectionOpened, "", "")
 	go func() {
 		defer s.connWG.Done()
 		if c.handshake() {
 			c.serve()
 		}
+		bl.stats.ClosedOne()
 		c.connectionEvent(hook.ConnectionClosed, "", "")
 		s.limits.release(ip, bl.cfg.Name)
 		s.mu.Lock()

@@ -211,6 +211,7 @@ func (c *conn) authSucceeded(mechanism string, p auth.Principal, reauth bool, li
 	id := newRequestID()
 	c.logger.Info("authenticated", "mechanism", mechanism, "principal", p.String(), "reauthentication", reauth,
 		"session_lifetime", lifetime, "request_id", id)
+	c.lstats.Authenticated(mechanism, true, reauth)
 	c.srv.hooks.Authentication(hook.Authentication{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
 		Mechanism: mechanism, Principal: p, Outcome: hook.AuthSuccess, Reauthentication: reauth, SessionLifetime: lifetime})
 }
@@ -221,6 +222,10 @@ func (c *conn) authEvent(outcome hook.AuthOutcome, mechanism, claimed, reason st
 	id := newRequestID()
 	c.logger.Warn("authentication "+string(outcome), "mechanism", mechanism, "principal", claimed,
 		"reason", reason, "reauthentication", reauth, "request_id", id)
+	if mechanism == "" {
+		mechanism = "none" // refused before a mechanism was chosen
+	}
+	c.lstats.Authenticated(mechanism, false, reauth)
 	c.srv.hooks.Authentication(hook.Authentication{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
 		Mechanism: mechanism, Claimed: claimed, Outcome: outcome, Reason: reason, Reauthentication: reauth})
 	return id

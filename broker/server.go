@@ -23,6 +23,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/keys"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
 	"github.com/bulwark-kafka/bulwark/broker/quota"
+	"github.com/bulwark-kafka/bulwark/broker/stats"
 )
 
 // Server is a single Kafka broker: its listeners, connections and the partitions it leads.
@@ -32,6 +33,8 @@ type Server struct {
 	hooks  *hook.Dispatcher
 	// hookRegs are the registrations WithHook collected; New starts the dispatcher from them.
 	hookRegs []hook.Registration
+	// stats are the counters package metrics reads (nil: metrics off, nothing counted).
+	stats *stats.Broker
 
 	table    *handlerTable
 	cluster  *cluster
@@ -90,6 +93,8 @@ type boundListener struct {
 	protocol string
 	auth     *listenerAuth
 	ln       net.Listener
+	// stats are the listener's socket-server counters (nil: metrics off).
+	stats *stats.Listener
 }
 
 // Option configures a Server beyond its configuration file, for embedding and tests.
@@ -108,6 +113,10 @@ func WithMechanism(m auth.Mechanism) Option {
 		s.extraMechanisms[m.Name()] = m
 	}
 }
+
+// WithStats makes the broker keep its metric counters in st (stats.NewBroker(APIName)); package
+// metrics reads them. Without it nothing is counted.
+func WithStats(st *stats.Broker) Option { return func(s *Server) { s.stats = st } }
 
 // New opens the broker's storage (metadata and every partition log, recovering after a crash)
 // but does not listen yet; call Start.
@@ -153,7 +162,7 @@ func New(cfg *config.Config, opts ...Option) (_ *Server, err error) {
 	}
 	s.keys = kp
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	cl, err := openCluster(cfg, s.logger, kp)
+	cl, err := openCluster(cfg, s.logger, kp, s.stats)
 	if err != nil {
 		s.cancel()
 		_ = lock.Close()
@@ -195,7 +204,8 @@ func (s *Server) Start() error {
 			s.closeListeners()
 			return fmt.Errorf("broker: listener %s: %w", l.Name, err)
 		}
-		bl := &boundListener{cfg: l, protocol: s.cfg.SecurityProtocolMap[l.Name], auth: s.listenerAuth[l.Name], ln: ln}
+		bl := &boundListener{cfg: l, protocol: s.cfg.SecurityProtocolMap[l.Name], auth: s.listenerAuth[l.Name], ln: ln,
+			stats: s.stats.Listener(l.Name)}
 		s.mu.Lock()
 		s.listeners = append(s.listeners, bl)
 		s.mu.Unlock()

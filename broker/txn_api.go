@@ -6,8 +6,6 @@ package broker
 // transaction coordinator writes its markers through markerWriter into this broker's partitions.
 
 import (
-	"github.com/bulwark-kafka/bulwark/auth/authz"
-
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/auth/authz"
 	"github.com/bulwark-kafka/bulwark/broker/coordlog"
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/txn"

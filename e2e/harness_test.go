@@ -119,6 +119,12 @@ func startBroker(t *testing.T, extra map[string]string) *brokerProc {
 	if _, ok := extra["listeners"]; !ok {
 		props.WriteString("listeners=PLAINTEXT://127.0.0.1:0\n")
 	}
+	// The metrics endpoints default to MSK's fixed ports; tests run brokers side by side.
+	for _, k := range []string{"bulwark.metrics.listen", "bulwark.metrics.node.listen"} {
+		if _, ok := extra[k]; !ok {
+			fmt.Fprintf(&props, "%s=127.0.0.1:0\n", k)
+		}
+	}
 	fmt.Fprintf(&props, "log.dirs=%s\n", b.dataDir)
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
@@ -305,6 +311,12 @@ func (l *procLog) Write(p []byte) (int, error) {
 		}
 		line := string(rest[:i])
 		l.scanned += i + 1
+		if name, addr, ok := endpointAddr(line); ok {
+			if l.addrs == nil {
+				l.addrs = map[string]string{}
+			}
+			l.addrs[name] = addr
+		}
 		if name, addr, ok := listeningAddr(line); ok {
 			if l.addrs == nil {
 				l.addrs = map[string]string{}
@@ -363,7 +375,27 @@ func listeningAddr(line string) (name, addr string, ok bool) {
 	return name, addr, isListening && name != "" && addr != ""
 }
 
-// ListenerAddr is the bound address of a named listener of the current process.
+// endpointAddr parses the metrics endpoints' lines, `msg="metrics endpoint" addr=HOST:PORT` (named
+// "metrics") and `msg="host metrics endpoint" addr=...` (named "node").
+func endpointAddr(line string) (name, addr string, ok bool) {
+	switch {
+	case strings.Contains(line, `msg="metrics endpoint"`):
+		name = "metrics"
+	case strings.Contains(line, `msg="host metrics endpoint"`):
+		name = "node"
+	default:
+		return "", "", false
+	}
+	for _, f := range strings.Fields(line) {
+		if strings.HasPrefix(f, "addr=") {
+			return name, strings.Trim(strings.TrimPrefix(f, "addr="), `"`), true
+		}
+	}
+	return "", "", false
+}
+
+// ListenerAddr is the bound address of a named listener of the current process (or "metrics"
+// and "node" for the metrics endpoints).
 func (b *brokerProc) ListenerAddr(t *testing.T, name string) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

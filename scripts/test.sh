@@ -3,10 +3,12 @@
 #
 #   bash scripts/test.sh
 #
-# It installs what the suite needs (kcat and the Debian Kafka clients for Python, plus a C compiler
-# for -race if Go found none), idempotently and without prompts, then runs, stopping at the first
-# failure: gofmt, go vet, `opa test` of the shipped Rego policies, unit and integration tests with
-# -race, the end-to-end tests against real clients, and a short fuzz smoke of every fuzz target. The last line is "N passed, N failed",
+# It installs what the suite needs (kcat and the Debian Kafka clients for Python, Debian's
+# Prometheus and promtool, plus a C compiler for -race if Go found none), idempotently and without
+# prompts, then runs, stopping at the first failure: gofmt, go vet, `opa test` of the shipped Rego
+# policies, `promtool check/test rules` of the shipped alerting rules, unit and integration tests
+# with -race, the end-to-end tests against real clients and a real Prometheus, and a short fuzz
+# smoke of every fuzz target. The last line is "N passed, N failed",
 # counting `go test` package runs (a failed gofmt or vet step counts as one failure).
 #
 # Environment:
@@ -105,7 +107,7 @@ fuzzone() {
 # --- 0. system packages -------------------------------------------------------------------------
 section "install system packages"
 need=()
-for pkg in kcat python3-kafka python3-confluent-kafka; do
+for pkg in kcat python3-kafka python3-confluent-kafka prometheus; do
 	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
 		need+=("$pkg")
 	fi
@@ -117,7 +119,7 @@ fi
 if [ "${BULWARK_SKIP_INSTALL:-}" = "1" ]; then
 	echo "BULWARK_SKIP_INSTALL=1: not installing (missing: ${need[*]:-none})"
 elif [ "${#need[@]}" -eq 0 ]; then
-	echo "already installed: kcat python3-kafka python3-confluent-kafka"
+	echo "already installed: kcat python3-kafka python3-confluent-kafka prometheus"
 else
 	sudo=()
 	if [ "$(id -u)" -ne 0 ]; then
@@ -192,13 +194,23 @@ else
 	exit 1
 fi
 
+# --- 2d. the shipped Prometheus alerting rules -------------------------------------------------
+section "promtool check rules / test rules (monitoring/prometheus)"
+promtool check rules monitoring/prometheus/bulwark-rules.yml
+if (cd monitoring/prometheus && promtool test rules bulwark-rules_test.yml); then
+	echo "ok  	monitoring/prometheus (promtool test rules)" | tee -a "$gotest_log"
+else
+	echo "FAIL	monitoring/prometheus (promtool test rules)" | tee -a "$gotest_log"
+	exit 1
+fi
+
 # --- 3. unit and integration tests --------------------------------------------------------------
 section "go test -race (unit + integration, fuzz seeds)"
 # The end-to-end package skips itself here; it runs on its own in the next step.
 BULWARK_E2E="" gotest -race -count=1 ./...
 
 # --- 4. end-to-end tests with real clients -------------------------------------------------------
-section "end-to-end tests (kcat, kafka-python, confluent-kafka, crash, drain)"
+section "end-to-end tests (kcat, kafka-python, confluent-kafka, Prometheus, crash, drain)"
 BULWARK_E2E=1 gotest -count=1 -timeout 15m -run . ./e2e/...
 
 # --- 5. fuzz smoke ------------------------------------------------------------------------------

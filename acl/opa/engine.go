@@ -73,6 +73,23 @@ type Engine struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+	// Counters for Stats.
+	hits, misses, failures atomic.Uint64
+}
+
+// Stats are the engine's decision counters.
+type Stats struct {
+	// CacheHits and CacheMisses count decisions answered from the cache and evaluated.
+	CacheHits, CacheMisses uint64
+	// Errors counts decisions OPA could not make (an unreachable server, a timeout, an
+	// evaluation error); opa.authorizer.allow.on.error decided those.
+	Errors       uint64
+	CacheEntries int
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{CacheHits: e.hits.Load(), CacheMisses: e.misses.Load(), Errors: e.failures.Load(), CacheEntries: e.cache.len()}
 }
 
 func newEngine(kind string, opts Options) *Engine {
@@ -141,9 +158,11 @@ func (e *Engine) Authorize(rc *authz.RequestContext, actions []authz.Action) []a
 	for i, a := range actions {
 		key := cacheKey(rc, a)
 		if c, ok := e.cache.get(cur.gen, key, now); ok {
+			e.hits.Add(1)
 			out[i] = authz.Decision{Allowed: c.allowed, DecidedBy: c.by, Engine: "opa"}
 			continue
 		}
+		e.misses.Add(1)
 		if ctx == nil {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(context.Background(), e.opts.Timeout)
@@ -176,12 +195,14 @@ func (e *Engine) Explain(rc *authz.RequestContext, a authz.Action) authz.Decisio
 func (e *Engine) decide(ctx context.Context, cur *current, key *[32]byte, rc *authz.RequestContext, a authz.Action, failed *atomic.Pointer[error]) authz.Decision {
 	ev := cur.ev
 	if errp := failed.Load(); errp != nil {
+		e.failures.Add(1)
 		by := fmt.Sprintf("OPA (%s) not asked after an earlier failure in this request (%v); opa.authorizer.allow.on.error=%v", e.kind, *errp, e.opts.AllowOnError)
 		return authz.Decision{Allowed: e.opts.AllowOnError, DecidedBy: by, Engine: "opa"}
 	}
 	in := input(rc, a)
 	allowed, err := ev.allow(ctx, in)
 	if err != nil {
+		e.failures.Add(1)
 		failed.CompareAndSwap(nil, &err)
 		by := fmt.Sprintf("OPA (%s) could not decide: %v; opa.authorizer.allow.on.error=%v", e.kind, err, e.opts.AllowOnError)
 		return authz.Decision{Allowed: e.opts.AllowOnError, DecidedBy: by, Engine: "opa"}

@@ -129,9 +129,14 @@ type Config struct {
 	IAMAuthorizerEnabled  bool          // bulwark.authorizer.iam.enabled
 
 	// Bulwark's own keys.
-	FlushAcksAll    bool          // bulwark.log.flush.acks.all: acks=all waits for fsync
-	MetricsListen   string        // bulwark.metrics.listen, 127.0.0.1:11001
-	ShutdownTimeout time.Duration // bulwark.shutdown.timeout.ms, 30s
+	FlushAcksAll  bool   // bulwark.log.flush.acks.all: acks=all waits for fsync
+	MetricsListen string // bulwark.metrics.listen, 127.0.0.1:11001 ("": off)
+	// MetricsLevel is bulwark.metrics.level (DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER,
+	// PER_TOPIC_PER_PARTITION), dynamic.
+	MetricsLevel         string
+	MetricsNodeListen    string        // bulwark.metrics.node.listen, 127.0.0.1:11002 ("": off)
+	MetricsWebConfigFile string        // bulwark.metrics.web.config.file
+	ShutdownTimeout      time.Duration // bulwark.shutdown.timeout.ms, 30s
 
 	// Authentication (Bulwark's keys).
 	PlainAllowPlaintext   bool              // bulwark.sasl.plain.allow.plaintext

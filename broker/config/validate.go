@@ -28,8 +28,13 @@ func (c *Config) Validate() error {
 		add(invalid("log.cleanup.policy", "must list delete and/or compact"))
 	}
 	c.validateAuthorizer(add)
-	if err := validHostPort(c.MetricsListen); err != nil {
-		add(invalid("bulwark.metrics.listen", "%v", err))
+	for key, v := range map[string]string{"bulwark.metrics.listen": c.MetricsListen, "bulwark.metrics.node.listen": c.MetricsNodeListen} {
+		if v == "" {
+			continue // off
+		}
+		if err := validHostPort(v); err != nil {
+			add(invalid(key, "%v", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -238,3 +238,13 @@ func validClusterName(v string) error {
 	}
 	return nil
 }
+
+// emptyOr accepts an empty value (a feature turned off) or one f accepts.
+func emptyOr(f func(string) error) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			return nil
+		}
+		return f(v)
+	}
+}

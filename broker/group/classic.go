@@ -476,6 +476,7 @@ func (c *Coordinator) completeJoin(g *group) {
 		}
 	}
 	cg.generation++
+	c.rebalances.Classic.Add(1)
 	if len(cg.members) == 0 {
 		cg.state, cg.protocol, cg.leader = stateEmpty, "", ""
 		g.emptySince = c.cfg.Now()

@@ -206,6 +206,7 @@ func (c *Coordinator) consumerHeartbeat(version int16, req *kmsg.ConsumerGroupHe
 	}
 	if sub := c.subscriptionKey(cg); changed || cg.assignor != assignor || sub != cg.subscription {
 		cg.epoch++
+		c.rebalances.Consumer.Add(1)
 		cg.assignor, cg.subscription = assignor, sub
 	}
 	if cg.assignmentEpoch < cg.epoch {
@@ -564,6 +565,7 @@ func (c *Coordinator) removeConsumerMember(g *group, m *consumerMember) {
 	delete(cg.members, m.id)
 	delete(cg.target, m.id)
 	cg.epoch++
+	c.rebalances.Consumer.Add(1)
 	if len(cg.members) == 0 {
 		g.emptySince = c.cfg.Now()
 		cg.assignmentEpoch = cg.epoch

@@ -75,8 +75,10 @@ type Coordinator struct {
 	mu     sync.Mutex
 	groups map[string]*group
 	closed bool
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	// rebalances are counted for the metrics.
+	rebalances Rebalances
+	stop       chan struct{}
+	wg         sync.WaitGroup
 }
 
 // New makes a coordinator. Restore is then called for every journal key it owns, then Attach.

@@ -156,6 +156,7 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 	ie, te := s.track(info, l.cfg.IndexIntervalBytes)
 	l.end = res.LastOffset + 1
 	l.size += info.size
+	l.unsynced.Add(1)
 	res.LogStartOffset = l.start
 	if publish != nil {
 		publish(AppendResult{BaseOffset: res.BaseOffset, LastOffset: res.LastOffset, LogAppendTime: res.LogAppendTime})

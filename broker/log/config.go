@@ -3,6 +3,8 @@ package log
 import (
 	"math"
 	"time"
+
+	"github.com/bulwark-kafka/bulwark/broker/stats"
 )
 
 // Config holds the topic-level settings a log obeys. They follow Kafka's topic configs of the
@@ -32,6 +34,9 @@ type Config struct {
 	// Sealing encrypts new segments at rest (nil: plaintext). It is fixed when the log opens;
 	// SetConfig keeps it.
 	Sealing *Sealing
+	// Stats receives fsync durations and group-commit sizes (nil: not counted). Like Sealing it
+	// is fixed when the log opens.
+	Stats *stats.Storage
 }
 
 // DefaultConfig returns Kafka's defaults.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bulwark-kafka/bulwark/broker/stats"
 )
 
 const cleanShutdownName = ".clean-shutdown"
@@ -47,7 +49,10 @@ type Log struct {
 	stop     chan struct{}
 	flushEnd chan struct{}
 	fsyncs   atomic.Int64 // test hook: fsyncs done by the flusher
-	sealBuf  []byte       // the sealed frame being appended (mu)
+	// unsynced counts appends since the flusher last started an fsync: its group-commit size.
+	unsynced atomic.Uint64
+	stats    *stats.Storage // Config.Stats as the log opened (read without a lock)
+	sealBuf  []byte         // the sealed frame being appended (mu)
 
 	producers     producerState // idempotent/transactional producer table (mu; aborted also smu)
 	firstUnstable int64         // first offset of the earliest open transaction, -1 if none (smu)
@@ -65,7 +70,7 @@ func Open(dir string, cfg Config, logStartOffset int64, logger *slog.Logger) (*L
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("log: create %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, logger: logger, cfg: cfg.sanitize(), waitCh: make(chan struct{}),
+	l := &Log{dir: dir, logger: logger, cfg: cfg.sanitize(), stats: cfg.Stats, waitCh: make(chan struct{}),
 		flushCh: make(chan struct{}), kick: make(chan struct{}, 1), stop: make(chan struct{}), flushEnd: make(chan struct{})}
 	marker := filepath.Join(dir, cleanShutdownName)
 	_, statErr := os.Stat(marker)
@@ -332,9 +337,9 @@ func (l *Log) SetConfig(cfg Config) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.smu.Lock()
-	sealing := l.cfg.Sealing
+	sealing, st := l.cfg.Sealing, l.cfg.Stats
 	l.cfg = cfg.sanitize()
-	l.cfg.Sealing = sealing
+	l.cfg.Sealing, l.cfg.Stats = sealing, st
 	l.smu.Unlock()
 }
 

@@ -3,6 +3,7 @@ package log
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // flushLoop is the log's flusher goroutine. Each wake-up runs one fsync that covers every
@@ -40,8 +41,11 @@ func (l *Log) flushOnce() {
 	if l.beforeFsync != nil {
 		l.beforeFsync()
 	}
+	appends := l.unsynced.Swap(0)
+	start := time.Now()
 	err := s.f.Sync()
 	l.fsyncs.Add(1)
+	l.stats.Synced(time.Since(start), appends, err)
 	if err != nil {
 		err = fmt.Errorf("log: fsync %s: %w", s.paths[0], err)
 		l.logger.Error("fsync failed; the log refuses further syncs", "err", err)

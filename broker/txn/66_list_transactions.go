@@ -77,3 +77,17 @@ func (c *Coordinator) ListTransactions(version int16, req *kmsg.ListTransactions
 	})
 	return resp
 }
+
+// CountByState returns how many transactional ids are in each state (Kafka's names), for the
+// metrics.
+func (c *Coordinator) CountByState() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for _, e := range c.txns {
+		if e.persisted {
+			out[e.st.State.String()]++
+		}
+	}
+	return out
+}

@@ -18,6 +18,9 @@ type engine struct {
 	authz.Authorizer
 	topicPolicy authz.TopicPolicy
 	close       func()
+	// opa is the OPA engine when authorizer.class.name names it (its cache and error counts
+	// are exported as metrics).
+	opa *opa.Engine
 }
 
 // newAuthorizer builds what authorizer.class.name, super.users and
@@ -56,7 +59,7 @@ func newAuthorizer(cfg *config.Config, logger *slog.Logger) (*engine, error) {
 	}
 	logger.Info("authorization", "authorizer", cfg.AuthorizerClassName, "super_users", cfg.SuperUsers,
 		"allow_everyone_if_no_acl_found", cfg.AllowEveryoneIfNoACLFound, "iam_policies", cfg.IAMAuthorizerEnabled)
-	out := &engine{Authorizer: authz.NewSuperUsers(cfg.SuperUsers, base), close: closeFn}
+	out := &engine{Authorizer: authz.NewSuperUsers(cfg.SuperUsers, base), close: closeFn, opa: opaEngine}
 	if cfg.OPATopicPolicy {
 		out.topicPolicy = opaEngine
 	}

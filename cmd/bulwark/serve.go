@@ -44,6 +44,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	opts := []broker.Option{broker.WithLogger(logger)}
+	mw, metricOpts, err := newMetricsWiring(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		return 1
+	}
+	opts = append(opts, metricOpts...)
 	az, err := newAuthorizer(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark:", err)
@@ -66,6 +72,13 @@ func cmdServe(args []string, stderr io.Writer) int {
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
+	stopMetrics, err := mw.start(srv, az, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		_ = srv.Shutdown(context.Background())
+		return 1
+	}
+	defer stopMetrics()
 	for {
 		got := <-sig
 		if got == syscall.SIGHUP {

@@ -54,6 +54,11 @@ type Options struct {
 	// and the peak RSS is reported.
 	BrokerPID int
 
+	// MetricsURL, if set, is the broker's Prometheus endpoint (http://127.0.0.1:11001/metrics):
+	// after the run its Produce and FetchConsumer request-time breakdown is reported beside the
+	// client's own latencies.
+	MetricsURL string
+
 	// ClientOpts are added to every client: TLS and SASL for a secured listener.
 	ClientOpts []kgo.Opt
 
@@ -100,6 +105,8 @@ func RegisterFlags(fs *flag.FlagSet) *Options {
 	fs.IntVar(&opts.MaxInflight, "max-inflight", opts.MaxInflight,
 		"produce requests in flight per broker (0 = client default; > 0 disables idempotence)")
 	fs.IntVar(&opts.BrokerPID, "broker-pid", opts.BrokerPID, "broker process id whose peak RSS to report (0 = off)")
+	fs.StringVar(&opts.MetricsURL, "metrics-url", opts.MetricsURL,
+		"broker metrics endpoint (http://127.0.0.1:11001/metrics) whose request-time breakdown to report after the run")
 	fs.BoolVar(&opts.JSON, "json", opts.JSON, "print the result as JSON")
 	return opts
 }
@@ -156,6 +163,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxInflight < 0 {
 		bad("max inflight %d is negative", o.MaxInflight)
+	}
+	if o.MetricsURL != "" && !strings.HasPrefix(o.MetricsURL, "http://") && !strings.HasPrefix(o.MetricsURL, "https://") {
+		bad("metrics url %q must be http:// or https://", o.MetricsURL)
 	}
 	if o.BrokerPID < 0 {
 		bad("broker pid %d is negative", o.BrokerPID)

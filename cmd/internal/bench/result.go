@@ -41,6 +41,9 @@ type Result struct {
 	PeakRSSBytes int64 `json:"peak_rss_bytes"` // broker's peak VmRSS while running; 0 if not sampled
 	HWMBytes     int64 `json:"hwm_bytes"`      // broker's VmHWM at the end (peak since it started)
 
+	// BrokerStages is the broker's own request-time breakdown (Options.MetricsURL).
+	BrokerStages []BrokerStage `json:"broker_stages,omitempty"`
+
 	Errors     int64  `json:"errors"` // failed produces plus consumer fetch errors
 	FirstError string `json:"first_error,omitempty"`
 }
@@ -109,6 +112,13 @@ func (r *Result) Print(w io.Writer) {
 	}{{"produce", r.ProduceLatency}, {"end-to-end", r.EndToEndLatency}} {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
 			row.name, row.p.Count, row.p.Mean, row.p.P50, row.p.P99, row.p.P999, row.p.Max)
+	}
+	if len(r.BrokerStages) > 0 {
+		fmt.Fprintf(tw, "\t\t\t\t\t\t\t\n")
+		fmt.Fprintf(tw, "broker ms (RequestMetrics)\tcount\tmean\tp50\tp99\tp99.9\tmax\t\n")
+		for _, s := range r.BrokerStages {
+			fmt.Fprintf(tw, "%s %s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", s.Request, s.Stage, s.Count, s.Mean, s.P50, s.P99, s.P999, s.Max)
+		}
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "consumed %d of %d produced%s; errors %d", r.ConsumedRecords, r.Records, consumedNote(r), r.Errors)

@@ -93,7 +93,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	stopBg()
 	bg.Wait()
 
-	return buildResult(opts, ps, cs, sampler, flushed.Sub(measureStart)), ctx.Err()
+	res := buildResult(opts, ps, cs, sampler, flushed.Sub(measureStart))
+	if opts.MetricsURL != "" && ctx.Err() == nil {
+		stages, err := scrapeBrokerStages(ctx, opts.MetricsURL)
+		if err != nil {
+			return res, err
+		}
+		res.BrokerStages = stages
+	}
+	return res, ctx.Err()
 }
 
 // baseClientOpts are the options every client (admin, producer, consumer)

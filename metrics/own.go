@@ -1,0 +1,142 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwark-kafka/bulwark/broker/stats"
+)
+
+// ownFamilies are Bulwark's own families, named the Prometheus way.
+type ownFamilies struct {
+	authAttempts, authzDecisions, refused, throttled, throttleSeconds *family
+	opaHits, opaMisses, opaErrors, opaEntries, opaRatio               *family
+	fsyncErrors, dirBytes, dirPartitions, transactions                *family
+	hookDelivered, hookDropped, hookPanics, hookQueued, level         *family
+	fsyncSeconds, groupCommit                                         *family
+}
+
+func counterFamily(name, help string, labels ...string) *family {
+	return &family{name: name, help: help, labels: labels, kind: prometheus.CounterValue}
+}
+
+func gaugeFamily(name, help string, labels ...string) *family {
+	return &family{name: name, help: help, labels: labels, kind: prometheus.GaugeValue}
+}
+
+func newOwnFamilies() *ownFamilies {
+	return &ownFamilies{
+		authAttempts:    counterFamily("bulwark_authentication_attempts_total", "Authentication attempts (first and re-authentications) by listener, mechanism and result.", "listener", "mechanism", "result"),
+		authzDecisions:  counterFamily("bulwark_authorization_decisions_total", "Authorization decisions by engine (acl, opa, iam, super.users) and result.", "engine", "result"),
+		refused:         counterFamily("bulwark_connections_refused_total", "Connections turned away at accept, by listener and reason (allowlist, limit, quota).", "listener", "reason"),
+		throttled:       counterFamily("bulwark_quota_throttled_responses_total", "Responses throttled by a client quota, by quota type.", "quota"),
+		throttleSeconds: counterFamily("bulwark_quota_throttle_seconds_total", "Throttle time added by client quotas, by quota type.", "quota"),
+		opaHits:         counterFamily("bulwark_opa_cache_hits_total", "OPA decisions answered from the decision cache."),
+		opaMisses:       counterFamily("bulwark_opa_cache_misses_total", "OPA decisions evaluated (not in the cache)."),
+		opaErrors:       counterFamily("bulwark_opa_errors_total", "OPA decisions that could not be made (opa.authorizer.allow.on.error decided them)."),
+		opaEntries:      gaugeFamily("bulwark_opa_cache_entries", "Decisions held in the OPA decision cache."),
+		opaRatio:        gaugeFamily("bulwark_opa_cache_hit_ratio", "Share of OPA decisions answered from the cache since start (0 before any decision)."),
+		fsyncErrors:     counterFamily("bulwark_log_fsync_errors_total", "Failed fsyncs of partition logs (each stops its log accepting writes)."),
+		fsyncSeconds:    &family{name: "bulwark_log_fsync_duration_seconds", help: "Time each fsync of a partition log took.", kind: prometheus.UntypedValue},
+		groupCommit:     &family{name: "bulwark_log_group_commit_appends", help: "Appends made durable by each fsync (group commit size).", kind: prometheus.UntypedValue},
+		dirBytes:        gaugeFamily("bulwark_log_dir_bytes", "Bytes of partition logs in each log directory.", "dir"),
+		dirPartitions:   gaugeFamily("bulwark_log_dir_partitions", "Partitions in each log directory.", "dir"),
+		transactions:    gaugeFamily("bulwark_transactions", "Transactional ids by transaction state.", "state"),
+		hookDelivered:   counterFamily("bulwark_hook_events_delivered_total", "Broker events delivered to each observer (audit, metrics).", "hook"),
+		hookDropped:     counterFamily("bulwark_hook_events_dropped_total", "Broker events an observer lost (full queue, or back-pressure timed out).", "hook"),
+		hookPanics:      counterFamily("bulwark_hook_panics_total", "Panics recovered in an observer.", "hook"),
+		hookQueued:      gaugeFamily("bulwark_hook_queue_length", "Events waiting in each observer's queue.", "hook"),
+		level:           gaugeFamily("bulwark_metrics_level", "The monitoring level in force (bulwark.metrics.level): 1 for the level named.", "level"),
+	}
+}
+
+// ownMetrics emits Bulwark's families; they are few series, so every level has them.
+func (c *Collector) ownMetrics(e *emitter, level Level, b *stats.Broker, topics scrapeTopics) {
+	f := c.own
+	e.emit(f.level, 1, level.String())
+	for _, l := range b.Listeners() {
+		l.Mechanisms.Each(func(mech string, failed, ok uint64) {
+			e.emit(f.authAttempts, float64(ok), l.Name, mech, "success")
+			e.emit(f.authAttempts, float64(failed), l.Name, mech, "failure")
+		})
+		for r, name := range stats.RefusalNames {
+			e.emit(f.refused, float64(l.Refused[r].Load()), l.Name, name)
+		}
+	}
+	b.Authorization.Each(func(engine string, denied, allowed uint64) {
+		e.emit(f.authzDecisions, float64(allowed), engine, "allow")
+		e.emit(f.authzDecisions, float64(denied), engine, "deny")
+	})
+	for q, name := range stats.QuotaTypeNames {
+		e.emit(f.throttled, float64(b.Throttles.Count[q].Load()), name)
+		e.emit(f.throttleSeconds, float64(b.Throttles.Micros[q].Load())/1e6, name)
+	}
+	if c.opts.OPA != nil {
+		s := c.opts.OPA()
+		e.emit(f.opaHits, float64(s.CacheHits))
+		e.emit(f.opaMisses, float64(s.CacheMisses))
+		e.emit(f.opaErrors, float64(s.Errors))
+		e.emit(f.opaEntries, float64(s.CacheEntries))
+		ratio := 0.0
+		if n := s.CacheHits + s.CacheMisses; n > 0 {
+			ratio = float64(s.CacheHits) / float64(n)
+		}
+		e.emit(f.opaRatio, ratio)
+	}
+	e.emit(f.fsyncErrors, float64(b.Storage.FsyncErrors.Load()))
+	c.nativeHistogram(e, f.fsyncSeconds, &b.Storage.Fsync, fsyncBoundsMicros, 1e-6)
+	c.nativeHistogram(e, f.groupCommit, &b.Storage.GroupCommit, groupCommitBounds, 1)
+	for _, d := range c.src.LogDirs() {
+		e.emit(f.dirBytes, float64(topics.dirBytes[d]), d)
+		e.emit(f.dirPartitions, float64(topics.dirParts[d]), d)
+	}
+	byState := c.src.TransactionsByState()
+	for _, s := range []string{"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort"} {
+		e.emit(f.transactions, float64(byState[s]), s)
+	}
+	if c.opts.Hooks != nil {
+		for _, h := range c.opts.Hooks() {
+			e.emit(f.hookDelivered, float64(h.Delivered), h.Name)
+			e.emit(f.hookDropped, float64(h.Dropped), h.Name)
+			e.emit(f.hookPanics, float64(h.Panics), h.Name)
+			e.emit(f.hookQueued, float64(h.Queued), h.Name)
+		}
+	}
+}
+
+// Native histogram bounds, each a power of two so it falls on a stats bucket edge and the
+// cumulative counts are exact: fsyncs from 64 µs to 4 s, group commits from 1 to 4096 appends.
+var (
+	fsyncBoundsMicros = powersOfTwo(6, 22)
+	groupCommitBounds = powersOfTwo(0, 12)
+)
+
+func powersOfTwo(from, to int) []uint64 {
+	var out []uint64
+	for k := from; k <= to; k++ {
+		out = append(out, 1<<k)
+	}
+	return out
+}
+
+// nativeHistogram emits a stats histogram as a Prometheus histogram with the given upper bounds
+// (in the histogram's units; scale converts them and the sum to the metric's).
+func (c *Collector) nativeHistogram(e *emitter, f *family, h *stats.Histogram, bounds []uint64, scale float64) {
+	var s stats.HistogramSnapshot
+	h.Snapshot(&s)
+	buckets := make(map[float64]uint64, len(bounds))
+	var cum uint64
+	next := 0
+	for _, ub := range bounds {
+		// Every bucket below the one holding ub holds values below ub.
+		for ; next < stats.BucketIndex(ub); next++ {
+			cum += s.Buckets[next]
+		}
+		buckets[float64(ub)*scale] = cum
+	}
+	var total uint64
+	for _, n := range s.Buckets {
+		total += n
+	}
+	desc := e.descs.get(f.name, f.help, nil)
+	e.ch <- prometheus.MustNewConstHistogram(desc, total, float64(s.Sum)*scale, buckets)
+}
