@@ -31,6 +31,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/auth/authz"
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/record"
+	"github.com/bulwark-kafka/bulwark/broker/stats"
 	"github.com/bulwark-kafka/bulwark/broker/txn"
 )
 
@@ -84,6 +85,7 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 		out.Topic = rt.Topic
 		out.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		t := s.cluster.lookupTopic(rt.Topic)
+		var tally stats.ProduceTally
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			op := &out.Partitions[j]
@@ -120,7 +122,9 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 				continue
 			}
 			res, err := s.appendProduced(c.ctx, t, p, rp.Records, h.version, txnID, scratch)
-			s.stats.Produced(p.counters, uint64(res.LastOffset-res.BaseOffset+1), uint64(len(rp.Records)), err != nil)
+			if s.stats != nil {
+				tally.Add(uint64(res.LastOffset-res.BaseOffset+1), uint64(len(rp.Records)), produceOutcome(err))
+			}
 			if err != nil {
 				op.ErrorCode, op.ErrorMessage = errorCode(err)
 				if h.version < 8 {
@@ -138,6 +142,9 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 				s.maybeFlushByCount(t, p, res.LastOffset+1)
 			}
 		}
+		if t != nil {
+			s.stats.Produced(t.counters, &tally)
+		}
 	}
 	switch {
 	case req.Acks == 0:
@@ -150,6 +157,24 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 		s.awaitDurable(ctx, waits, timeout)
 		return resp
 	}}
+}
+
+// produceOutcome classifies an append's result as Kafka's BrokerTopicMetrics do: a batch
+// refused for its size counts in BytesRejected; unknown partitions, leadership, corrupt batches
+// and storage errors are "expected" and not failures (ReplicaManager.appendToLocalLog); anything
+// else is a FailedProduceRequest.
+func produceOutcome(err error) stats.ProduceOutcome {
+	if err == nil {
+		return stats.Appended
+	}
+	code, _ := errorCode(err)
+	switch code {
+	case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code:
+		return stats.RefusedTooLarge
+	case kerr.UnknownTopicOrPartition.Code, kerr.NotLeaderForPartition.Code, kerr.CorruptMessage.Code, kerr.KafkaStorageError.Code:
+		return stats.RefusedExpected
+	}
+	return stats.Failed
 }
 
 // awaitDurable waits for every partition's data to be fsynced, up to the request's timeout.

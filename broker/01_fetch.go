@@ -47,6 +47,7 @@ func (s *Server) handleFetch(c *conn, h requestHeader, kreq kmsg.Request) reply 
 	}
 	minBytes := min(max(req.MinBytes, 0), maxBytes)
 	f := &fetchRun{s: s, c: c, h: h, req: req, plan: plan, maxBytes: maxBytes, minBytes: minBytes}
+	f.tallies = f.tallyBuf[:0]
 	f.denied = s.fetchDenials(c, h, plan)
 
 	// Try once on the reader goroutine: most fetches either have data or do not wait.
@@ -116,8 +117,10 @@ type fetchRun struct {
 	// TOPIC_AUTHORIZATION_FAILED, every fetch of the session, as Kafka re-checks each request.
 	denied map[string]bool
 	// tallies are what the last read took from each existing partition, counted into its topic's
-	// metrics once the response is final (a long poll reads more than once).
-	tallies []fetchTally
+	// metrics once the response is final (a long poll reads more than once). tallyBuf holds
+	// them for fetches of up to eight partitions without another allocation.
+	tallies  []fetchTally
+	tallyBuf [8]fetchTally
 }
 
 // fetchTally is one partition's part of a fetch, for BrokerTopicMetrics.
@@ -332,15 +335,39 @@ func (f *fetchRun) finish(resp *kmsg.FetchResponse, bytes int64) *kmsg.FetchResp
 }
 
 // count adds the final read to BrokerTopicMetrics: a fetch request per partition, and the bytes
-// sent unless the response was throttled (and so sent empty).
+// sent unless the response was throttled (and so sent empty). Consecutive partitions of one topic
+// are summed first, so the shared counters take one add per topic.
 func (f *fetchRun) count(throttled bool) {
-	for _, r := range f.tallies {
-		bytes := uint64(r.bytes)
-		if throttled {
-			bytes = 0
+	var sum stats.FetchTally
+	var cur *stats.Topic
+	for i, r := range f.tallies {
+		if i > 0 && r.counters != cur {
+			f.s.stats.Fetched(cur, &sum)
+			sum = stats.FetchTally{}
 		}
-		f.s.stats.Fetched(r.counters, bytes, r.failed)
+		cur = r.counters
+		sum.Parts++
+		if !throttled {
+			sum.Bytes += uint64(r.bytes)
+		}
+		if r.failed {
+			sum.Failed++
+		}
 	}
+	f.s.stats.Fetched(cur, &sum)
+}
+
+// fetchFailed reports whether a partition's fetch error is one Kafka counts in
+// FailedFetchRequests: not the expected ones (offset out of range, fenced or unknown leader
+// epochs, unknown partitions, storage errors), which ReplicaManager.readFromLocalLog leaves out.
+func fetchFailed(code int16) bool {
+	switch code {
+	case 0, kerr.OffsetOutOfRange.Code, kerr.FencedLeaderEpoch.Code, kerr.UnknownLeaderEpoch.Code,
+		kerr.UnknownTopicOrPartition.Code, kerr.UnknownTopicID.Code, kerr.NotLeaderForPartition.Code,
+		kerr.KafkaStorageError.Code, kerr.InconsistentTopicID.Code:
+		return false
+	}
+	return true
 }
 
 func (f *fetchRun) commit(resp *kmsg.FetchResponse) {

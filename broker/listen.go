@@ -141,6 +141,7 @@ func (s *Server) admit(bl *boundListener, nc net.Conn) {
 	c := newConn(s, nc, bl)
 	if bl.protocol == "PLAINTEXT" {
 		c.authenticated.Store(true)
+		bl.stats.PlaintextReady()
 	}
 	s.mu.Lock()
 	if s.draining.Load() {

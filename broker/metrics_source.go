@@ -56,7 +56,8 @@ func (s *Server) LogDirs() []string { return s.cfg.LogDirs }
 
 // RecordTimestamp reads the batch holding offset and returns its first timestamp (its append
 // time for LogAppendTime topics): within one batch of the record's own, which is what a time
-// lag needs.
+// lag needs. An offset below the log start (a consumer that fell off retention) reads the first
+// batch still held: the oldest record it has left to consume.
 func (s *Server) RecordTimestamp(topic string, partition int32, offset int64) (int64, bool) {
 	t := s.cluster.lookupTopic(topic)
 	if t == nil {
@@ -66,7 +67,7 @@ func (s *Server) RecordTimestamp(topic string, partition int32, offset int64) (i
 	if p == nil {
 		return 0, false
 	}
-	data, err := p.log.Read(offset, 1, p.log.HighWatermark(), true)
+	data, err := p.log.Read(max(offset, p.log.LogStartOffset()), 1, p.log.HighWatermark(), true)
 	if err != nil || len(data) == 0 {
 		return 0, false
 	}

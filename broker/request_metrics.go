@@ -48,14 +48,23 @@ func quotaTypeOf(key int16) int {
 	return stats.QuotaRequest
 }
 
-// countErrors counts a response's error codes. Produce and Fetch, the hot path, are walked
-// directly; other responses by reflection.
+// countErrors counts a response's error codes, every ErrorCode field once, as Kafka's
+// errorCounts do. Produce, Fetch and Metadata are walked directly; other responses, small and
+// rare, by reflection.
 func countErrors(r *stats.Request, resp kmsg.Response) {
 	switch resp := resp.(type) {
 	case nil:
 		r.Error(0, 1) // acks=0: no response, nothing failed that the client was told of
 	case *kmsg.ProduceResponse:
 		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				r.Error(resp.Topics[i].Partitions[j].ErrorCode, 1)
+			}
+		}
+	case *kmsg.MetadataResponse:
+		// Typed, since a Metadata answer may list every partition of the broker.
+		for i := range resp.Topics {
+			r.Error(resp.Topics[i].ErrorCode, 1)
 			for j := range resp.Topics[i].Partitions {
 				r.Error(resp.Topics[i].Partitions[j].ErrorCode, 1)
 			}

@@ -211,9 +211,27 @@ func (c *conn) authSucceeded(mechanism string, p auth.Principal, reauth bool, li
 	id := newRequestID()
 	c.logger.Info("authenticated", "mechanism", mechanism, "principal", p.String(), "reauthentication", reauth,
 		"session_lifetime", lifetime, "request_id", id)
-	c.lstats.Authenticated(mechanism, true, reauth)
+	c.lstats.Authenticated(c.metricMechanism(mechanism), true, reauth)
 	c.srv.hooks.Authentication(hook.Authentication{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
 		Mechanism: mechanism, Principal: p, Outcome: hook.AuthSuccess, Reauthentication: reauth, SessionLifetime: lifetime})
+}
+
+// metricMechanism is the mechanism label an attempt counts under: the mechanism when the listener
+// offers it (or TLS), "none" when none was chosen yet, "unknown" for a name the client made up;
+// a client never chooses a metric label.
+func (c *conn) metricMechanism(m string) string {
+	switch {
+	case m == "":
+		return "none"
+	case m == "TLS":
+		return m
+	}
+	if c.auth != nil {
+		if _, ok := c.auth.mechs[m]; ok {
+			return m
+		}
+	}
+	return "unknown"
 }
 
 // authEvent records a failed or refused authentication and returns its request id, which the
@@ -222,10 +240,7 @@ func (c *conn) authEvent(outcome hook.AuthOutcome, mechanism, claimed, reason st
 	id := newRequestID()
 	c.logger.Warn("authentication "+string(outcome), "mechanism", mechanism, "principal", claimed,
 		"reason", reason, "reauthentication", reauth, "request_id", id)
-	if mechanism == "" {
-		mechanism = "none" // refused before a mechanism was chosen
-	}
-	c.lstats.Authenticated(mechanism, false, reauth)
+	c.lstats.Authenticated(c.metricMechanism(mechanism), false, reauth)
 	c.srv.hooks.Authentication(hook.Authentication{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
 		Mechanism: mechanism, Claimed: claimed, Outcome: outcome, Reason: reason, Reauthentication: reauth})
 	return id

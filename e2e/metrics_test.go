@@ -51,6 +51,7 @@ func TestPrometheusScrapesBroker(t *testing.T) {
 	waitQuery(t, api, `sum(kafka_server_BrokerTopicMetrics_Count{name="MessagesInPerSec",topic="refunds"})`, 7)
 	waitQuery(t, api, `kafka_server_BrokerTopicMetrics_Count{name="MessagesInPerSec",topic=""}`, 42)
 	waitQuery(t, api, `kafka_consumer_group_ConsumerLagMetrics_Value{name="SumOffsetLag",groupId="ledger",topic="payments"}`, 10)
+	waitQuery(t, api, `count(kafka_consumer_group_ConsumerLagMetrics_Value{name="EstimatedMaxTimeLag",groupId="ledger",topic="payments"} > 0)`, 1)
 	waitQuery(t, api, `count(node_filesystem_avail_bytes > 0)`, 1)
 	waitQuery(t, api, `count(up{job=~"bulwark|bulwark-node"} == 1)`, 2)
 
@@ -181,6 +182,29 @@ func TestMetricsWebConfigInvalidFailsStart(t *testing.T) {
 	res := runProgram(t, 30*time.Second, "", bulwarkBin, "serve", "--config", props)
 	if res.code == 0 || !strings.Contains(res.stderr+res.stdout, "web.yml") {
 		t.Fatalf("serve with a broken web config: code %d\n%s", res.code, clip(res.stderr+res.stdout))
+	}
+}
+
+// TestMetricsPortInUseFailsStart: a metrics port already taken (an old JMX exporter still on
+// 11001) stops start-up before storage is opened, naming the key.
+func TestMetricsPortInUseFailsStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	props := filepath.Join(dir, "server.properties")
+	if err := os.WriteFile(props, []byte(fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs=%s\nbulwark.metrics.listen=%s\nbulwark.metrics.node.listen=\n",
+		filepath.Join(dir, "data"), ln.Addr())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := runProgram(t, 30*time.Second, "", bulwarkBin, "serve", "--config", props)
+	if res.code == 0 || !strings.Contains(res.stderr+res.stdout, "bulwark.metrics.listen") {
+		t.Fatalf("serve with the metrics port taken: code %d\n%s", res.code, clip(res.stderr+res.stdout))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Error("the data directory was created: storage opened before the metrics port was bound")
 	}
 }
 

@@ -79,8 +79,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	e := &emitter{ch: ch, descs: &c.descs}
 	level := c.opts.Level()
 	b := c.src.Counters()
+	if b == nil {
+		return // a broker built without stats.Broker counts nothing
+	}
 	ends := c.topicMetrics(e, level)
-	c.brokerTopicMetrics(e, "", &b.AllTopics)
+	c.brokerTopicMetrics(e, "", &b.AllTopics, false)
 	c.requestMetrics(e, level, b)
 	c.socketServerMetrics(e, level, b)
 	groups := c.src.Groups()
@@ -115,8 +118,8 @@ func (c *Collector) topicMetrics(e *emitter, level Level) scrapeTopics {
 		if t.MinInSyncReplicas > 1 {
 			underMinISR += len(t.Partitions) // one in-sync replica each
 		}
-		if level >= PerTopicPerBroker && t.Counters != nil {
-			c.brokerTopicMetrics(e, t.Name, t.Counters)
+		if t.Counters != nil {
+			c.brokerTopicMetrics(e, t.Name, t.Counters, level < PerTopicPerBroker)
 		}
 		for _, p := range t.Partitions {
 			out.end[partitionKey{t.Name, p.Index}] = p.EndOffset
@@ -166,6 +169,9 @@ func (c *Collector) Run(ctx context.Context) {
 // walk implements walker: every counter and histogram the collector meters.
 func (c *Collector) walk(counter func(*atomic.Uint64), histogram func(*stats.Histogram)) {
 	b := c.src.Counters()
+	if b == nil {
+		return
+	}
 	meters := func(t *stats.Topic) {
 		for _, m := range topicMeters(t) {
 			counter(m.c)

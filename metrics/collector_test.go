@@ -30,9 +30,10 @@ func TestSeriesGrowWithTheLevel(t *testing.T) {
 	if !(counts[Default] < counts[PerBroker] && counts[PerBroker] < counts[PerTopicPerBroker] && counts[PerTopicPerBroker] < counts[PerTopicPerPartition]) {
 		t.Fatalf("series per level do not grow: %v", counts)
 	}
-	// 10 topics × 8 meters × 5 attributes more at PER_TOPIC_PER_BROKER.
-	if d := counts[PerTopicPerBroker] - counts[PerBroker]; d != 10*8*5 {
-		t.Errorf("PER_TOPIC_PER_BROKER adds %d series, want %d", d, 10*8*5)
+	// DEFAULT already has BytesIn and BytesOut per topic (as MSK's DEFAULT level); the other six
+	// meters × 5 attributes × 10 topics come at PER_TOPIC_PER_BROKER.
+	if d := counts[PerTopicPerBroker] - counts[PerBroker]; d != 10*6*5 {
+		t.Errorf("PER_TOPIC_PER_BROKER adds %d series, want %d", d, 10*6*5)
 	}
 	// 100 partitions × 4 Log gauges, and 3 groups × 10 partitions × (OffsetLag, EstimatedTimeLag).
 	if d := counts[PerTopicPerPartition] - counts[PerTopicPerBroker]; d != 100*4+3*10*2 {
@@ -75,6 +76,7 @@ func TestMeterRatesFollowYammer(t *testing.T) {
 	r := newRates(func() time.Time { return now })
 	var c atomic.Uint64
 	w := walkerFunc(func(counter func(*atomic.Uint64), _ func(*stats.Histogram)) { counter(&c) })
+	r.read(&c) // the meter exists from here
 	for i := 0; i < 120; i++ {
 		c.Add(50)
 		now = now.Add(tickInterval)
@@ -132,6 +134,107 @@ func TestDeletedTopicsAreForgotten(t *testing.T) {
 	c.rates.update(c)
 	if after := len(c.rates.meters); after != before-4*8 {
 		t.Errorf("meters %d → %d, want 32 fewer", before, after)
+	}
+}
+
+// TestNativeHistogramBoundsAreInclusive: one fsync that made one append durable is counted at
+// le="1" of the group-commit histogram (bounds are "at most").
+func TestNativeHistogramBoundsAreInclusive(t *testing.T) {
+	src := newFakeSource(1, 1, 0)
+	src.counters.Storage.Synced(63*time.Microsecond, 1, nil)
+	src.counters.Storage.Synced(time.Millisecond, 7, nil)
+	reg := NewRegistry(src, New(src, Options{}))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[float64]uint64{
+		"bulwark_log_group_commit_appends":   {1: 1, 3: 1, 7: 2},
+		"bulwark_log_fsync_duration_seconds": {63e-6: 1, 127e-6: 1, 1023e-6: 2},
+	}
+	for _, f := range fams {
+		w, ok := want[f.GetName()]
+		if !ok {
+			continue
+		}
+		delete(want, f.GetName())
+		for _, b := range f.GetMetric()[0].GetHistogram().GetBucket() {
+			if n, ok := w[b.GetUpperBound()]; ok && b.GetCumulativeCount() != n {
+				t.Errorf("%s le=%v: %d, want %d", f.GetName(), b.GetUpperBound(), b.GetCumulativeCount(), n)
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("missing histograms %v", want)
+	}
+}
+
+// TestLabelValuesAreRepaired: a group id that is not valid UTF-8 (any bytes a client sent)
+// neither breaks the scrape nor drops the families after it.
+func TestLabelValuesAreRepaired(t *testing.T) {
+	src := newFakeSource(1, 1, 1)
+	src.groups[0].ID = "bad\xff\xfegroup"
+	reg := NewRegistry(src, New(src, Options{}))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var lag, level bool
+	for _, f := range fams {
+		switch f.GetName() {
+		case "kafka_consumer_group_ConsumerLagMetrics_Value":
+			lag = true
+		case "bulwark_metrics_level":
+			level = true
+		}
+	}
+	if !lag || !level {
+		t.Errorf("lag present %v, later families present %v", lag, level)
+	}
+}
+
+// TestSocketServerAndLogDirFigures: re-authentications count apart from first logins, as in
+// Kafka's Selector, and a relative log.dirs entry ("./data/") still finds its partitions.
+func TestSocketServerAndLogDirFigures(t *testing.T) {
+	src := newFakeSource(2, 3, 0)
+	for i := range src.topics {
+		for j := range src.topics[i].Partitions {
+			src.topics[i].Partitions[j].Dir = "data" // filepath.Dir of "data/<topic>-<n>"
+		}
+	}
+	src.dirs = []string{"./data/"}
+	l := src.counters.Listener("SASL_SSL")
+	l.Authenticated("SCRAM-SHA-512", true, false)
+	l.Authenticated("SCRAM-SHA-512", true, true)
+	l.Authenticated("SCRAM-SHA-512", false, false)
+	reg := NewRegistry(src, New(src, Options{Level: func() Level { return PerBroker }}))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "listener" || lp.GetName() == "dir" || lp.GetName() == "result" {
+					key += "," + lp.GetValue()
+				}
+			}
+			got[key] = m.GetUntyped().GetValue() + m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	for k, v := range map[string]float64{
+		"kafka_server_socket_server_metrics_successful_authentication_total,SASL_SSL":   1,
+		"kafka_server_socket_server_metrics_successful_reauthentication_total,SASL_SSL": 1,
+		"kafka_server_socket_server_metrics_failed_authentication_total,SASL_SSL":       1,
+		"bulwark_authentication_attempts_total,SASL_SSL,success":                        2,
+		"bulwark_log_dir_partitions,./data/":                                            6,
+		"bulwark_log_dir_bytes,./data/":                                                 6 << 20,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ type fakeSource struct {
 	counters *stats.Broker
 	topics   []*stats.TopicView
 	groups   []stats.GroupView
+	dirs     []string
 }
 
 func newFakeSource(topics, partitions, groups int) *fakeSource {
@@ -25,7 +26,7 @@ func newFakeSource(topics, partitions, groups int) *fakeSource {
 			t.Partitions = append(t.Partitions, stats.PartitionView{Index: int32(p), Size: 1 << 20, Segments: 1,
 				StartOffset: 0, EndOffset: 1000, Dir: "/data"})
 		}
-		f.counters.Produced(t.Counters, 1000, 1<<20, false)
+		f.counters.Produced(t.Counters, &stats.ProduceTally{Parts: 1, Messages: 1000, Bytes: 1 << 20})
 		f.topics = append(f.topics, t)
 	}
 	for g := 0; g < groups; g++ {
@@ -48,7 +49,12 @@ func (f *fakeSource) ClusterID() string         { return "fake-cluster" }
 func (f *fakeSource) BrokerID() int32           { return 1 }
 func (f *fakeSource) Counters() *stats.Broker   { return f.counters }
 func (f *fakeSource) Groups() []stats.GroupView { return f.groups }
-func (f *fakeSource) LogDirs() []string         { return []string{"/data"} }
+func (f *fakeSource) LogDirs() []string {
+	if f.dirs != nil {
+		return f.dirs
+	}
+	return []string{"/data"}
+}
 func (f *fakeSource) Rebalances() (uint64, uint64) {
 	return 0, 0
 }

@@ -3,6 +3,7 @@ package metrics
 import (
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,8 +48,19 @@ type family struct {
 	kind   prometheus.ValueType
 }
 
+// emit sends one series. Label values that are not valid UTF-8 (a consumer group id is any
+// byte string a client chose) are repaired rather than allowed to fail the scrape.
 func (e *emitter) emit(f *family, v float64, labelValues ...string) {
-	e.ch <- prometheus.MustNewConstMetric(e.descs.get(f.name, f.help, f.labels), f.kind, v, labelValues...)
+	for i, lv := range labelValues {
+		if !utf8.ValidString(lv) {
+			labelValues[i] = strings.ToValidUTF8(lv, "\uFFFD")
+		}
+	}
+	m, err := prometheus.NewConstMetric(e.descs.get(f.name, f.help, f.labels), f.kind, v, labelValues...)
+	if err != nil {
+		return // cannot happen with the fixed label sets above; never fail the whole scrape
+	}
+	e.ch <- m
 }
 
 // jmx names a family as Kafka's JMX exporter does under MSK's open monitoring: the MBean

@@ -49,7 +49,6 @@ var (
 	reauthOKRate     = socketServer("successful_reauthentication_rate")
 	reauthFailTot    = socketServer("failed_reauthentication_total")
 	reauthFailRate   = socketServer("failed_reauthentication_rate")
-	authNoReauthTot  = socketServer("successful_authentication_no_reauth_total")
 
 	gcGroupCount      = groupCoordinator("group_count", "protocol")
 	gcConsumerCount   = groupCoordinator("consumer_group_count", "state")
@@ -82,9 +81,13 @@ func topicMeters(t *stats.Topic) [8]struct {
 }
 
 // brokerTopicMetrics emits one topic's meters ("" for the all-topics aggregate, which the JMX
-// exporter shows without a topic label: an empty label is the same series to Prometheus).
-func (c *Collector) brokerTopicMetrics(e *emitter, topic string, t *stats.Topic) {
+// exporter shows without a topic label: an empty label is the same series to Prometheus). With
+// onlyBytes, just BytesInPerSec and BytesOutPerSec: what MSK's DEFAULT level has per topic.
+func (c *Collector) brokerTopicMetrics(e *emitter, topic string, t *stats.Topic, onlyBytes bool) {
 	for _, m := range topicMeters(t) {
+		if onlyBytes && m.name != "BytesInPerSec" && m.name != "BytesOutPerSec" {
+			continue
+		}
 		e.meter(brokerTopic, c.rates.read(m.c), m.name, topic)
 	}
 }
@@ -136,13 +139,14 @@ func errorName(code int16) string {
 func (c *Collector) socketServerMetrics(e *emitter, level Level, b *stats.Broker) {
 	for _, l := range b.Listeners() {
 		lv := []string{l.Name, "0"}
+		// As Kafka's Selector: authentications count first logins (and connections on listeners
+		// without authentication), re-authentications have their own.
 		e.emit(connCount, float64(l.Open.Load()), lv...)
-		e.emit(authOKTot, float64(l.AuthSucceeded.Load()+l.ReauthSucceeded.Load()), lv...)
-		e.emit(authFailTot, float64(l.AuthFailed.Load()+l.ReauthFailed.Load()), lv...)
+		e.emit(authOKTot, float64(l.AuthSucceeded.Load()), lv...)
+		e.emit(authFailTot, float64(l.AuthFailed.Load()), lv...)
 		if level < PerBroker {
 			continue
 		}
-		e.emit(authNoReauthTot, float64(l.AuthSucceeded.Load()), lv...)
 		for _, m := range []struct {
 			total, rate *family
 			c           *atomic.Uint64

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"path/filepath"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-kafka/bulwark/broker/stats"
@@ -86,8 +88,9 @@ func (c *Collector) ownMetrics(e *emitter, level Level, b *stats.Broker, topics 
 	c.nativeHistogram(e, f.fsyncSeconds, &b.Storage.Fsync, fsyncBoundsMicros, 1e-6)
 	c.nativeHistogram(e, f.groupCommit, &b.Storage.GroupCommit, groupCommitBounds, 1)
 	for _, d := range c.src.LogDirs() {
-		e.emit(f.dirBytes, float64(topics.dirBytes[d]), d)
-		e.emit(f.dirPartitions, float64(topics.dirParts[d]), d)
+		clean := filepath.Clean(d) // the partitions' directories are clean ("./data" is "data")
+		e.emit(f.dirBytes, float64(topics.dirBytes[clean]), d)
+		e.emit(f.dirPartitions, float64(topics.dirParts[clean]), d)
 	}
 	byState := c.src.TransactionsByState()
 	for _, s := range []string{"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort"} {
@@ -103,17 +106,18 @@ func (c *Collector) ownMetrics(e *emitter, level Level, b *stats.Broker, topics 
 	}
 }
 
-// Native histogram bounds, each a power of two so it falls on a stats bucket edge and the
-// cumulative counts are exact: fsyncs from 64 µs to 4 s, group commits from 1 to 4096 appends.
+// Native histogram bounds. The recorded values are whole units, so "at most b" is "below b+1";
+// each bound is one below a power of two, which is a stats bucket edge, and the cumulative counts
+// are exact: fsyncs from 63 µs to about 4 s, group commits from 1 to 4,095 appends.
 var (
-	fsyncBoundsMicros = powersOfTwo(6, 22)
-	groupCommitBounds = powersOfTwo(0, 12)
+	fsyncBoundsMicros = powersOfTwoLessOne(6, 22)
+	groupCommitBounds = powersOfTwoLessOne(1, 12)
 )
 
-func powersOfTwo(from, to int) []uint64 {
+func powersOfTwoLessOne(from, to int) []uint64 {
 	var out []uint64
 	for k := from; k <= to; k++ {
-		out = append(out, 1<<k)
+		out = append(out, 1<<k-1)
 	}
 	return out
 }
@@ -127,8 +131,8 @@ func (c *Collector) nativeHistogram(e *emitter, f *family, h *stats.Histogram, b
 	var cum uint64
 	next := 0
 	for _, ub := range bounds {
-		// Every bucket below the one holding ub holds values below ub.
-		for ; next < stats.BucketIndex(ub); next++ {
+		// The buckets below the one holding ub+1 hold exactly the values up to ub.
+		for ; next < stats.BucketIndex(ub+1); next++ {
 			cum += s.Buckets[next]
 		}
 		buckets[float64(ub)*scale] = cum

@@ -28,6 +28,9 @@ var (
 
 // meter is the rate state of one counter.
 type meter struct {
+	// start is when the meter was first seen, the base of its mean rate (Yammer's meters count
+	// from their creation; a topic's counters are created with the topic).
+	start    time.Time
 	last     uint64
 	m1, m5   float64
 	m15      float64
@@ -44,13 +47,10 @@ type rates struct {
 	meters map[*atomic.Uint64]*meter
 	hists  map[*stats.Histogram]*window
 	now    func() time.Time
-	// start is when counting began (the counters start at zero with the process), the base of
-	// every mean rate.
-	start time.Time
 }
 
 func newRates(now func() time.Time) *rates {
-	return &rates{meters: map[*atomic.Uint64]*meter{}, hists: map[*stats.Histogram]*window{}, now: now, start: now()}
+	return &rates{meters: map[*atomic.Uint64]*meter{}, hists: map[*stats.Histogram]*window{}, now: now}
 }
 
 // meterValues are a meter's attributes as Kafka's JMX exporter shows them.
@@ -68,7 +68,7 @@ func (r *rates) read(c *atomic.Uint64) meterValues {
 	defer r.mu.Unlock()
 	m := r.meterLocked(c)
 	v := meterValues{Count: n, OneMinute: m.m1, FiveMinute: m.m5, FifteenMinute: m.m15}
-	if el := r.now().Sub(r.start).Seconds(); el > 0 {
+	if el := r.now().Sub(m.start).Seconds(); el > 0 {
 		v.MeanRate = float64(n) / el
 	}
 	return v
@@ -79,7 +79,7 @@ func (r *rates) read(c *atomic.Uint64) meterValues {
 func (r *rates) meterLocked(c *atomic.Uint64) *meter {
 	m := r.meters[c]
 	if m == nil {
-		m = &meter{}
+		m = &meter{start: r.now()}
 		r.meters[c] = m
 	}
 	m.seenTick = r.tick

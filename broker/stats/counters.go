@@ -18,24 +18,46 @@ type Topic struct {
 	FailedFetchRequests   atomic.Uint64
 }
 
-// Produced counts one partition's part of a produce request: its messages and bytes when
-// appended, its bytes as rejected when not (Kafka counts BytesRejected for batches refused for
-// their size or content).
-func (t *Topic) Produced(messages, bytes uint64, failed bool) {
+// ProduceOutcome is how one partition's part of a produce request ended, as Kafka's
+// BrokerTopicMetrics tell them apart.
+type ProduceOutcome int
+
+// Produce outcomes.
+const (
+	// Appended: the batch was stored (MessagesIn, BytesIn).
+	Appended ProduceOutcome = iota
+	// RefusedExpected: refused for a reason Kafka does not count as a failure (unknown
+	// partition, not the leader, a corrupt batch, a storage error).
+	RefusedExpected
+	// RefusedTooLarge: refused for its size (also counted in BytesRejected, not as a failure,
+	// as Kafka does for RecordTooLarge and RecordBatchTooLarge).
+	RefusedTooLarge
+	// Failed: any other refusal (sequence, epoch, transaction state, invalid records or
+	// timestamps): FailedProduceRequests.
+	Failed
+)
+
+// Produced counts one partition's part of a produce request: every part in TotalProduceRequests,
+// and messages and bytes by outcome.
+func (t *Topic) Produced(messages, bytes uint64, outcome ProduceOutcome) {
 	if t == nil {
 		return
 	}
 	t.TotalProduceRequests.Add(1)
-	if failed {
-		t.FailedProduceRequests.Add(1)
+	switch outcome {
+	case Appended:
+		t.MessagesIn.Add(messages)
+		t.BytesIn.Add(bytes)
+	case RefusedTooLarge:
 		t.BytesRejected.Add(bytes)
-		return
+	case Failed:
+		t.FailedProduceRequests.Add(1)
 	}
-	t.MessagesIn.Add(messages)
-	t.BytesIn.Add(bytes)
 }
 
-// Fetched counts one partition's part of a fetch response.
+// Fetched counts one partition's part of a fetch response: the request, the bytes sent, and a
+// failure when reading failed unexpectedly (Kafka leaves out-of-range offsets, fenced epochs,
+// unknown partitions and storage errors out of FailedFetchRequests).
 func (t *Topic) Fetched(bytes uint64, failed bool) {
 	if t == nil {
 		return
@@ -95,6 +117,15 @@ func (l *Listener) ClosedOne() {
 	}
 	l.Closed.Add(1)
 	l.Open.Add(-1)
+}
+
+// PlaintextReady counts a connection on a listener without authentication as authenticated,
+// as Kafka's socket server does once such a channel is ready.
+func (l *Listener) PlaintextReady() {
+	if l == nil {
+		return
+	}
+	l.AuthSucceeded.Add(1)
 }
 
 // Authenticated counts an authentication attempt's outcome.
@@ -173,10 +204,10 @@ func (t *Throttles) Throttled(quotaType int, d time.Duration) {
 
 // Outcomes counts successes and failures by a name from a small set: authorization decisions by
 // engine (acl, opa, iam, super.users), authentications by mechanism. Each name gets its pair of
-// counters the first time it is seen.
+// counters the first time it is seen; the map is copied on write, so counting takes no lock.
 type Outcomes struct {
-	mu    sync.RWMutex
-	names map[string]*[2]atomic.Uint64
+	mu    sync.Mutex // serializes writers
+	names atomic.Pointer[map[string]*[2]atomic.Uint64]
 }
 
 // maxOutcomeNames bounds the names an Outcomes keeps; later names count under "other".
@@ -187,22 +218,12 @@ func (d *Outcomes) Count(name string, ok bool) {
 	if d == nil {
 		return
 	}
-	d.mu.RLock()
-	c := d.names[name]
-	d.mu.RUnlock()
+	var c *[2]atomic.Uint64
+	if m := d.names.Load(); m != nil {
+		c = (*m)[name]
+	}
 	if c == nil {
-		d.mu.Lock()
-		if d.names == nil {
-			d.names = map[string]*[2]atomic.Uint64{}
-		}
-		if len(d.names) >= maxOutcomeNames {
-			name = "other"
-		}
-		if c = d.names[name]; c == nil {
-			c = new([2]atomic.Uint64)
-			d.names[name] = c
-		}
-		d.mu.Unlock()
+		c = d.add(name)
 	}
 	i := 0
 	if ok {
@@ -211,14 +232,39 @@ func (d *Outcomes) Count(name string, ok bool) {
 	c[i].Add(1)
 }
 
+func (d *Outcomes) add(name string) *[2]atomic.Uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := map[string]*[2]atomic.Uint64{}
+	if m := d.names.Load(); m != nil {
+		old = *m
+	}
+	if len(old) >= maxOutcomeNames {
+		name = "other"
+	}
+	if c := old[name]; c != nil {
+		return c
+	}
+	next := make(map[string]*[2]atomic.Uint64, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	c := new([2]atomic.Uint64)
+	next[name] = c
+	d.names.Store(&next)
+	return c
+}
+
 // Each calls fn with each name's failure and success counts.
 func (d *Outcomes) Each(fn func(name string, failed, succeeded uint64)) {
 	if d == nil {
 		return
 	}
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	for n, c := range d.names {
+	m := d.names.Load()
+	if m == nil {
+		return
+	}
+	for n, c := range *m {
 		fn(n, c[0].Load(), c[1].Load())
 	}
 }

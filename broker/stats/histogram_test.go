@@ -84,8 +84,10 @@ func TestNilReceiversCountNothing(t *testing.T) {
 	var b *Broker
 	var tp *Topic
 	var l *Listener
-	b.Produced(tp, 1, 1, false)
-	b.Fetched(tp, 1, false)
+	b.Produced(tp, &ProduceTally{Parts: 1})
+	b.Fetched(tp, &FetchTally{Parts: 1})
+	tp.Produced(1, 1, Appended)
+	tp.Fetched(1, false)
 	b.Throttled(QuotaProduce, time.Second)
 	b.Decided("acl", true)
 	l.Opened()

@@ -191,22 +191,75 @@ func (b *Broker) NewTopic() *Topic {
 	return new(Topic)
 }
 
-// Produced counts one partition's part of a produce request against its topic and all topics.
-func (b *Broker) Produced(t *Topic, messages, bytes uint64, failed bool) {
-	if b == nil {
-		return
-	}
-	t.Produced(messages, bytes, failed)
-	b.AllTopics.Produced(messages, bytes, failed)
+// ProduceTally sums one request's produce outcomes for one topic, so the shared counters take
+// one add per field per request instead of one per partition.
+type ProduceTally struct {
+	Parts, Messages, Bytes, Rejected, Failed uint64
 }
 
-// Fetched counts one partition's part of a fetch response against its topic and all topics.
-func (b *Broker) Fetched(t *Topic, bytes uint64, failed bool) {
+// Add counts one partition's outcome into the tally.
+func (p *ProduceTally) Add(messages, bytes uint64, outcome ProduceOutcome) {
+	p.Parts++
+	switch outcome {
+	case Appended:
+		p.Messages += messages
+		p.Bytes += bytes
+	case RefusedTooLarge:
+		p.Rejected += bytes
+	case Failed:
+		p.Failed++
+	}
+}
+
+// add applies a tally to a topic's counters.
+func (t *Topic) add(p *ProduceTally) {
+	if t == nil || p.Parts == 0 {
+		return
+	}
+	t.TotalProduceRequests.Add(p.Parts)
+	if p.Messages > 0 {
+		t.MessagesIn.Add(p.Messages)
+		t.BytesIn.Add(p.Bytes)
+	}
+	if p.Rejected > 0 {
+		t.BytesRejected.Add(p.Rejected)
+	}
+	if p.Failed > 0 {
+		t.FailedProduceRequests.Add(p.Failed)
+	}
+}
+
+// Produced applies one topic's tally of a produce request to the topic and to all topics.
+func (b *Broker) Produced(t *Topic, p *ProduceTally) {
 	if b == nil {
 		return
 	}
-	t.Fetched(bytes, failed)
-	b.AllTopics.Fetched(bytes, failed)
+	t.add(p)
+	b.AllTopics.add(p)
+}
+
+// FetchTally sums one fetch response's partitions for one topic.
+type FetchTally struct {
+	Parts, Bytes, Failed uint64
+}
+
+// Fetched applies one topic's tally of a fetch response to the topic and to all topics.
+func (b *Broker) Fetched(t *Topic, f *FetchTally) {
+	if b == nil || f.Parts == 0 {
+		return
+	}
+	for _, c := range []*Topic{t, &b.AllTopics} {
+		if c == nil {
+			continue
+		}
+		c.TotalFetchRequests.Add(f.Parts)
+		if f.Bytes > 0 {
+			c.BytesOut.Add(f.Bytes)
+		}
+		if f.Failed > 0 {
+			c.FailedFetchRequests.Add(f.Failed)
+		}
+	}
 }
 
 // StorageStats returns the storage counters, nil on a nil Broker.

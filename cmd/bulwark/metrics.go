@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -18,23 +17,35 @@ import (
 	"github.com/bulwark-kafka/bulwark/metrics/node"
 )
 
-// metricsWiring is what the metrics need before the broker exists (its counters and the key
-// metrics' hook) and what they start once it runs.
+// metricsWiring is what the metrics need before the broker exists (their bound ports, the
+// broker's counters and the key metrics' hook) and what they start once it runs.
 type metricsWiring struct {
-	cfg      *config.Config
-	counters *stats.Broker
-	keys     *metrics.KeyMetrics
+	cfg       *config.Config
+	counters  *stats.Broker
+	keys      *metrics.KeyMetrics
+	brokerEP  *metrics.Endpoint // nil when bulwark.metrics.listen is empty
+	nodeEP    *metrics.Endpoint // nil when bulwark.metrics.node.listen is empty
+	cancelRun context.CancelFunc
 }
 
-// newMetricsWiring returns the broker options that make it count, or nothing when
-// bulwark.metrics.listen is empty. A broken web configuration fails here, before the broker
-// opens its storage.
+// newMetricsWiring binds the metrics endpoints and returns the broker options that make it
+// count. It runs before the broker opens its storage, so a port in use or a broken web
+// configuration fails start-up at once. close releases whatever it bound.
 func newMetricsWiring(cfg *config.Config) (*metricsWiring, []broker.Option, error) {
-	if err := metrics.ValidateWebConfig(cfg.MetricsWebConfigFile); err != nil {
-		return nil, nil, err
-	}
 	w := &metricsWiring{cfg: cfg}
-	if cfg.MetricsListen == "" {
+	var err error
+	if cfg.MetricsListen != "" {
+		if w.brokerEP, err = metrics.Listen(cfg.MetricsListen, cfg.MetricsWebConfigFile); err != nil {
+			return nil, nil, fmt.Errorf("bulwark.metrics.listen: %w", err)
+		}
+	}
+	if cfg.MetricsNodeListen != "" {
+		if w.nodeEP, err = metrics.Listen(cfg.MetricsNodeListen, cfg.MetricsWebConfigFile); err != nil {
+			w.close()
+			return nil, nil, fmt.Errorf("bulwark.metrics.node.listen: %w", err)
+		}
+	}
+	if w.brokerEP == nil {
 		return w, nil, nil
 	}
 	w.counters = stats.NewBroker(broker.APIName)
@@ -45,21 +56,12 @@ func newMetricsWiring(cfg *config.Config) (*metricsWiring, []broker.Option, erro
 	}, nil
 }
 
-// start serves the broker's metrics and the host metrics on their listeners; the returned
-// function stops both.
-func (w *metricsWiring) start(srv *broker.Server, az *engine, logger *slog.Logger) (func(), error) {
+// start serves the broker's metrics and the host metrics on the bound ports.
+func (w *metricsWiring) start(srv *broker.Server, az *engine, logger *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var endpoints []*metrics.Endpoint
-	stop := func() {
-		cancel()
-		sctx, done := context.WithTimeout(context.Background(), 5*time.Second)
-		defer done()
-		for _, e := range endpoints {
-			_ = e.Close(sctx)
-		}
-	}
-	labels := prometheus.Labels{"cluster_id": srv.ClusterID(), "broker_id": strconv.Itoa(int(srv.BrokerID()))}
-	if w.counters != nil {
+	w.cancelRun = cancel
+	identity := prometheus.Labels{"cluster_id": srv.ClusterID(), "broker_id": strconv.Itoa(int(srv.BrokerID()))}
+	if w.brokerEP != nil {
 		opts := metrics.Options{
 			Level: func() metrics.Level {
 				l, err := metrics.ParseLevel(srv.LiveConfig().MetricsLevel)
@@ -79,24 +81,28 @@ func (w *metricsWiring) start(srv *broker.Server, az *engine, logger *slog.Logge
 		}
 		c := metrics.New(srv, opts)
 		go c.Run(ctx)
-		e, err := metrics.Serve(w.cfg.MetricsListen, metrics.NewRegistry(srv, c, w.keys), w.cfg.MetricsWebConfigFile, logger)
-		if err != nil {
-			stop()
-			return nil, fmt.Errorf("bulwark.metrics.listen: %w", err)
-		}
-		endpoints = append(endpoints, e)
-		logger.Info("metrics endpoint", "addr", e.Addr().String(), "level", srv.LiveConfig().MetricsLevel, "tls_auth", w.cfg.MetricsWebConfigFile != "")
+		w.brokerEP.Serve(metrics.NewRegistry(srv, c, w.keys), logger)
+		logger.Info("metrics endpoint", "addr", w.brokerEP.Addr().String(), "level", srv.LiveConfig().MetricsLevel,
+			"tls_auth", w.cfg.MetricsWebConfigFile != "")
 	}
-	if w.cfg.MetricsNodeListen != "" {
+	if w.nodeEP != nil {
 		reg := prometheus.NewRegistry()
-		prometheus.WrapRegistererWith(labels, reg).MustRegister(node.New(w.cfg.LogDirs, logger.With("component", "node-metrics")))
-		e, err := metrics.Serve(w.cfg.MetricsNodeListen, reg, w.cfg.MetricsWebConfigFile, logger)
-		if err != nil {
-			stop()
-			return nil, fmt.Errorf("bulwark.metrics.node.listen: %w", err)
-		}
-		endpoints = append(endpoints, e)
-		logger.Info("host metrics endpoint", "addr", e.Addr().String())
+		prometheus.WrapRegistererWith(identity, reg).MustRegister(node.New(w.cfg.LogDirs, logger.With("component", "node-metrics")))
+		w.nodeEP.Serve(reg, logger)
+		logger.Info("host metrics endpoint", "addr", w.nodeEP.Addr().String())
 	}
-	return stop, nil
+}
+
+// close stops both endpoints (or releases ports never served) and the rate ticker.
+func (w *metricsWiring) close() {
+	if w.cancelRun != nil {
+		w.cancelRun()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, e := range []*metrics.Endpoint{w.brokerEP, w.nodeEP} {
+		if e != nil {
+			_ = e.Close(ctx)
+		}
+	}
 }

@@ -49,6 +49,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bulwark:", err)
 		return 1
 	}
+	defer mw.close()
 	opts = append(opts, metricOpts...)
 	az, err := newAuthorizer(cfg, logger)
 	if err != nil {
@@ -72,13 +73,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
-	stopMetrics, err := mw.start(srv, az, logger)
-	if err != nil {
-		fmt.Fprintln(stderr, "bulwark:", err)
-		_ = srv.Shutdown(context.Background())
-		return 1
-	}
-	defer stopMetrics()
+	mw.start(srv, az, logger)
 	for {
 		got := <-sig
 		if got == syscall.SIGHUP {
