@@ -258,11 +258,11 @@ func (s *Server) reportDecision(c *conn, rc *authz.RequestContext, a authz.Actio
 				"request_id", rc.RequestID, "decided_by", d.DecidedBy, "engine", d.Engine, "denials_not_logged", dropped)
 		}
 	}
-	if !s.hooks.WantsAuthorizations() || (d.Allowed && !a.LogIfAllowed) || (!d.Allowed && !a.LogIfDenied) {
+	if !s.hooks.WantsAuthorizations() || (d.Allowed && (!a.LogIfAllowed || !s.hooks.WantsAllowedAuthorizations())) || (!d.Allowed && !a.LogIfDenied) {
 		return
 	}
 	s.hooks.Authorization(hook.Authorization{Time: s.now(), RequestID: rc.RequestID, Principal: rc.Principal,
-		Listener: rc.Listener, ClientAddr: c.remote, ClientID: rc.ClientID, APIKey: rc.APIKey, APIVersion: rc.APIVersion,
+		Listener: rc.Listener, ClientAddr: c.remote, ClientID: rc.ClientID, APIKey: rc.APIKey, API: APIName(rc.APIKey), APIVersion: rc.APIVersion,
 		CorrelationID: rc.CorrelationID, Operation: a.Operation.String(), ResourceType: a.Resource.Type.String(),
 		ResourceName: a.Resource.Name, Allowed: d.Allowed, DecidedBy: d.DecidedBy, Engine: d.Engine})
 }

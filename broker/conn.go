@@ -205,7 +205,7 @@ func (c *conn) readLoop() error {
 			entry, _ := c.srv.table.lookup(h.key)
 			h.id = newRequestID()
 			p = &pending{header: h, received: received, done: make(chan struct{}), requestBytes: len(frame) + 4, requestID: h.id}
-			if c.srv.hooks.WantsRequests() {
+			if c.srv.hooks.WantsRequest(h.key) {
 				p.req = req
 			}
 			// Stage times are read only when metrics, hooks or quotas will use them.

@@ -27,7 +27,8 @@ func (s *Server) HookStats() []hook.Stats { return s.hooks.Stats() }
 func (c *conn) requestDone(p *pending, responseBytes int, sendStart time.Time) {
 	hs := c.srv.hooks
 	st := c.srv.stats
-	if st == nil && !hs.WantsRequests() {
+	wants := hs.WantsRequest(p.header.key)
+	if st == nil && !wants {
 		return
 	}
 	sendEnd := time.Now()
@@ -41,7 +42,7 @@ func (c *conn) requestDone(p *pending, responseBytes int, sendStart time.Time) {
 	if st != nil {
 		c.srv.recordRequest(p.header, stages, p.throttle, p.resp)
 	}
-	if !hs.WantsRequests() {
+	if !wants {
 		return
 	}
 	ev := c.requestEvent(p.header, p.requestBytes, p.received)
@@ -82,6 +83,7 @@ func (c *conn) requestEvent(h requestHeader, frameBytes int, received time.Time)
 		ClientAddr:    c.remote,
 		ClientID:      h.clientID,
 		APIKey:        h.key,
+		API:           APIName(h.key),
 		APIVersion:    h.version,
 		CorrelationID: h.correlationID,
 		RequestBytes:  frameBytes,

@@ -138,6 +138,15 @@ type Config struct {
 	MetricsWebConfigFile string        // bulwark.metrics.web.config.file
 	ShutdownTimeout      time.Duration // bulwark.shutdown.timeout.ms, 30s
 
+	// The audit trail (Bulwark's keys).
+	AuditEnabled            bool          // bulwark.audit.enabled, true
+	AuditDir                string        // bulwark.audit.dir ("": <first log dir>/__bulwark_audit)
+	AuditAllows             string        // bulwark.audit.authorization.allows: none, management, all
+	AuditCheckpointRecords  int           // bulwark.audit.checkpoint.records, 1000
+	AuditCheckpointInterval time.Duration // bulwark.audit.checkpoint.interval.ms, 10 s
+	AuditFileMaxBytes       int64         // bulwark.audit.file.max.bytes, 64 MiB
+	AuditRetention          time.Duration // bulwark.audit.file.retention.ms, 90 days (-1: for ever)
+
 	// Authentication (Bulwark's keys).
 	PlainAllowPlaintext   bool              // bulwark.sasl.plain.allow.plaintext
 	AuthenticationTimeout time.Duration     // bulwark.authentication.timeout.ms, 10s

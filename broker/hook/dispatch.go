@@ -45,12 +45,19 @@ type Registration struct {
 	QueueSize    int           // 0: DefaultQueueSize
 	BlockTimeout time.Duration // OverflowBlock only; 0: DefaultBlockTimeout
 
-	Request        RequestHook
+	Request RequestHook
+	// RequestFilter, when set, limits Request events to the API keys it accepts (refusals are
+	// always delivered): an audit trail of admin operations does not make the broker build an
+	// event for every produce and fetch.
+	RequestFilter  func(apiKey int16) bool
 	Connection     ConnectionHook
 	Authentication AuthenticationHook
 	Key            KeyHook
 	Config         ConfigHook
 	Authorization  AuthorizationHook
+	// DeniedOnly limits Authorization events to denials: the broker then builds no event for
+	// the allowed actions of every request.
+	DeniedOnly bool
 }
 
 // Stats are one registration's counters.
@@ -93,7 +100,11 @@ type Dispatcher struct {
 	// wants* say whether any registration observes a kind, so the broker can skip building
 	// events nobody reads.
 	wantsRequest, wantsConnection, wantsAuth, wantsKey, wantsConfig, wantsAuthz bool
-	closeOnce                                                                   sync.Once
+	// wantsAllows says whether any authorization observer wants allowed decisions too.
+	wantsAllows bool
+	// requestKeys[k] says whether any registration wants Request events of API key k.
+	requestKeys [maxAPIKey + 1]bool
+	closeOnce   sync.Once
 }
 
 // New starts a goroutine per registration. logger receives panics and lost events; nil discards.
@@ -118,8 +129,14 @@ func New(logger *slog.Logger, regs ...Registration) *Dispatcher {
 		d.wantsConnection = d.wantsConnection || r.Connection != nil
 		d.wantsAuth = d.wantsAuth || r.Authentication != nil
 		d.wantsKey = d.wantsKey || r.Key != nil
+		if r.Request != nil {
+			for k := range d.requestKeys {
+				d.requestKeys[k] = d.requestKeys[k] || r.RequestFilter == nil || r.RequestFilter(int16(k))
+			}
+		}
 		d.wantsConfig = d.wantsConfig || r.Config != nil
 		d.wantsAuthz = d.wantsAuthz || r.Authorization != nil
+		d.wantsAllows = d.wantsAllows || (r.Authorization != nil && !r.DeniedOnly)
 		go d.run(s)
 	}
 	return d
@@ -129,10 +146,21 @@ func New(logger *slog.Logger, regs ...Registration) *Dispatcher {
 // (error codes, resources) is skipped when none does.
 func (d *Dispatcher) WantsRequests() bool { return d != nil && d.wantsRequest }
 
-// Request emits a request event.
+// maxAPIKey bounds the API keys RequestFilter is asked about; larger keys are never served.
+const maxAPIKey = 127
+
+// WantsRequest reports whether any registration observes requests of this API key.
+func (d *Dispatcher) WantsRequest(apiKey int16) bool {
+	return d != nil && d.wantsRequest && apiKey >= 0 && int(apiKey) <= maxAPIKey && d.requestKeys[apiKey]
+}
+
+// Request emits a request event to the registrations that want its API key (every one that
+// observes requests, for a refusal).
 func (d *Dispatcher) Request(ev Request) {
 	if d.WantsRequests() {
-		d.emit(event{req: &ev}, func(r Registration) bool { return r.Request != nil })
+		d.emit(event{req: &ev}, func(r Registration) bool {
+			return r.Request != nil && (ev.Refusal != "" || r.RequestFilter == nil || r.RequestFilter(ev.APIKey))
+		})
 	}
 }
 
@@ -193,10 +221,13 @@ func (d *Dispatcher) ConfigChange(ev ConfigChange) {
 // WantsAuthorizations reports whether any registration observes authorization decisions.
 func (d *Dispatcher) WantsAuthorizations() bool { return d != nil && d.wantsAuthz }
 
+// WantsAllowedAuthorizations reports whether any registration observes allowed decisions.
+func (d *Dispatcher) WantsAllowedAuthorizations() bool { return d != nil && d.wantsAllows }
+
 // Authorization emits an authorization decision event.
 func (d *Dispatcher) Authorization(ev Authorization) {
 	if d.WantsAuthorizations() {
-		d.emit(event{az: &ev}, func(r Registration) bool { return r.Authorization != nil })
+		d.emit(event{az: &ev}, func(r Registration) bool { return r.Authorization != nil && (!ev.Allowed || !r.DeniedOnly) })
 	}
 }
 

@@ -38,6 +38,7 @@ func (r *recorder) OnRequest(ev Request) {
 	r.add("request:" + ev.Principal.String())
 }
 func (r *recorder) OnConnection(ev Connection)         { r.add("connection:" + string(ev.Kind)) }
+func (r *recorder) OnAuthorization(ev Authorization)   { r.add("authorization:" + ev.Operation) }
 func (r *recorder) OnAuthentication(ev Authentication) { r.add("auth:" + string(ev.Outcome)) }
 func (r *recorder) OnKeyCall(ev KeyCall)               { r.add("key:" + ev.Op) }
 func (r *recorder) OnConfigChange(ev ConfigChange)     { r.add("config:" + ev.Source) }
@@ -236,5 +237,31 @@ func TestStagesTotal(t *testing.T) {
 	s := Stages{Queue: 1, Local: 2, Remote: 3, ResponseQueue: 5, ResponseSend: 6}
 	if s.Total() != 17 {
 		t.Fatalf("Total = %d", s.Total())
+	}
+}
+
+// TestFiltersLimitWhatIsBuilt: a registration that asks for admin requests and denials only
+// makes the dispatcher want nothing else, and receives nothing else.
+func TestFiltersLimitWhatIsBuilt(t *testing.T) {
+	rec := &recorder{}
+	d := New(nil, Registration{Name: "audit", Request: rec, RequestFilter: func(k int16) bool { return k == 19 },
+		Authorization: rec, DeniedOnly: true})
+	if d.WantsRequest(0) || !d.WantsRequest(19) || d.WantsRequest(-1) || d.WantsRequest(500) {
+		t.Errorf("WantsRequest: produce %v, CreateTopics %v", d.WantsRequest(0), d.WantsRequest(19))
+	}
+	if d.WantsAllowedAuthorizations() || !d.WantsAuthorizations() {
+		t.Error("allowed decisions wanted by a denials-only registration")
+	}
+	d.Request(Request{APIKey: 0, Principal: auth.User("produce")})
+	d.Request(Request{APIKey: 0, Principal: auth.User("refused"), Refusal: "malformed"})
+	d.Request(Request{APIKey: 19, Principal: auth.User("create")})
+	d.Authorization(Authorization{Allowed: true})
+	d.Authorization(Authorization{Allowed: false})
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(rec.seen, ",")
+	if strings.Contains(got, "produce") || !strings.Contains(got, "refused") || !strings.Contains(got, "create") || strings.Count(got, "authorization") != 1 {
+		t.Errorf("delivered %s; want the refusal, CreateTopics and one denial", got)
 	}
 }

@@ -10,13 +10,15 @@ import (
 type Request struct {
 	// RequestID ties this request to broker log lines, the audit trail and, for refusals, the
 	// client's error message.
-	RequestID     string
-	Received      time.Time
-	Principal     auth.Principal
-	Listener      string
-	ClientAddr    string
-	ClientID      string
-	APIKey        int16
+	RequestID  string
+	Received   time.Time
+	Principal  auth.Principal
+	Listener   string
+	ClientAddr string
+	ClientID   string
+	APIKey     int16
+	// API is Kafka's name of the API key ("CreateTopics").
+	API           string
 	APIVersion    int16
 	CorrelationID int32
 	// ErrorCodes counts each non-zero Kafka error code in the response, top-level and per
@@ -177,6 +179,7 @@ type Authorization struct {
 	ClientAddr    string
 	ClientID      string
 	APIKey        int16
+	API           string // Kafka's name of the API key
 	APIVersion    int16
 	CorrelationID int32
 	Operation     string // Kafka's name: READ, WRITE, DESCRIBE, ...

@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/acl/iampolicy"
+	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
@@ -91,7 +93,30 @@ func cmdIAM(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bulwark iam:", err)
 		return 1
 	}
+	if args[0] != "list" && args[0] != "list-policies" {
+		// A change made on the stopped broker's data directory is an admin operation too.
+		data := map[string]any{"offline": true, "principalArn": *arn, "policyName": *policyName}
+		if len(pos) == 1 {
+			data["accessKeyId"] = pos[0]
+		}
+		if err := auditOffline(cfg, &audit.Record{EventName: "IAM" + iamEventName(args[0]), EventType: "KafkaApiCall",
+			EventCategory: "Management", UserIdentity: localOperator(), AdditionalEventData: data}); err != nil {
+			fmt.Fprintln(stderr, "bulwark iam: the change is made, but its audit record was not written:", err)
+			return 1
+		}
+	}
 	return 0
+}
+
+// iamEventName turns a subcommand into an event name suffix: create-key → CreateKey.
+func iamEventName(cmd string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(cmd, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
 }
 
 // newAccessKeyID returns an id shaped like AWS's: a 4-letter prefix and 16 characters of A-Z2-7.

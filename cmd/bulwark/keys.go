@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 )
@@ -67,6 +68,14 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark keys:", err)
 		return 1
+	}
+	if args[0] == "rotate" || args[0] == "rewrap" {
+		name := map[string]string{"rotate": "KeyRotate", "rewrap": "KeyRewrap"}[args[0]]
+		if err := auditOffline(cfg, &audit.Record{EventName: name, EventType: "KeyOperation", EventCategory: "Management",
+			UserIdentity: localOperator(), AdditionalEventData: map[string]any{"offline": true, "provider": cfg.EncryptionProvider}}); err != nil {
+			fmt.Fprintln(stderr, "bulwark keys: done, but its audit record was not written:", err)
+			return 1
+		}
 	}
 	return 0
 }

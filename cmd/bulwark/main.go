@@ -38,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdIAM(args[1:], stdout, stderr)
 	case "keys":
 		return cmdKeys(args[1:], stdout, stderr)
+	case "audit":
+		return cmdAudit(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "bulwark", version)
 		return 0
@@ -68,6 +70,7 @@ commands:
                           IAM-style access keys, on a stopped broker's data directory
   keys inspect|rotate|rewrap
                           master keys of encryption at rest, on a stopped broker's data directory
+  audit verify|query      check the tamper-evident audit trail, or search it (bulwark audit)
   version                 print the version
 `)
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 )
@@ -51,6 +52,29 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	defer mw.close()
 	opts = append(opts, metricOpts...)
+	trail, err := openAudit(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		return 1
+	}
+	var auditor *audit.Auditor
+	started := false
+	if trail != nil {
+		auditor = audit.NewAuditor(trail, audit.AuditorOptions{Allows: allowMode(cfg.AuditAllows), Logger: logger.With("component", "audit")})
+		opts = append(opts, broker.WithHook(auditor.Registration()))
+		// Runs last: the broker has drained its hooks by then.
+		defer func() {
+			if started {
+				auditor.Lifecycle("BrokerStop", nil)
+			} else {
+				auditor.Lifecycle("BrokerStartFailed", nil)
+			}
+			auditor.Close()
+			if err := trail.Close(); err != nil {
+				logger.Error("audit trail not closed cleanly", "err", err)
+			}
+		}()
+	}
 	az, err := newAuthorizer(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark:", err)
@@ -74,6 +98,11 @@ func cmdServe(args []string, stderr io.Writer) int {
 		return 1
 	}
 	mw.start(srv, az, logger)
+	started = true
+	if auditor != nil {
+		auditor.Lifecycle("BrokerStart", map[string]any{"version": version, "clusterId": srv.ClusterID(), "brokerId": srv.BrokerID()})
+		logger.Info("audit trail", "dir", auditDir(cfg), "allows", cfg.AuditAllows)
+	}
 	for {
 		got := <-sig
 		if got == syscall.SIGHUP {

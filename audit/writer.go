@@ -1,0 +1,454 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulwark-kafka/bulwark/broker/keys"
+)
+
+// Options configure a stream Writer.
+type Options struct {
+	// Dir holds the stream's files, created 0750 if missing.
+	Dir string
+	// Stream names the stream ("audit"); it prefixes file names and event ids and is bound into
+	// every checkpoint signature.
+	Stream string
+	// Keys signs checkpoints with a data key it wraps (nil: checkpoints are unsigned, which
+	// `bulwark audit verify` reports).
+	Keys keys.Provider
+	// CheckpointRecords and CheckpointInterval bound how many records, and how long, may follow
+	// a checkpoint before the next (defaults 1,000 and 10 s).
+	CheckpointRecords  int
+	CheckpointInterval time.Duration
+	// SyncInterval is how often written records are fsynced (default 200 ms); checkpoints and
+	// Close fsync at once.
+	SyncInterval time.Duration
+	// MaxFileBytes rolls the file once it is this large (default 64 MiB).
+	MaxFileBytes int64
+	// Retention deletes closed files last written longer ago than this (0: keep for ever).
+	Retention time.Duration
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Stream == "" {
+		o.Stream = "audit"
+	}
+	if o.CheckpointRecords <= 0 {
+		o.CheckpointRecords = 1000
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 10 * time.Second
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = 200 * time.Millisecond
+	}
+	if o.MaxFileBytes <= 0 {
+		o.MaxFileBytes = 64 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Writer appends records to a stream of files, chaining each to the one before and signing the
+// chain at checkpoints. It is safe for concurrent use; records are written in the order Append
+// is called.
+type Writer struct {
+	opts Options
+	lock *os.File     // the stream's lock file, held while open: one writer per stream
+	key  []byte       // the checkpoint data key's plaintext (nil when unsigned)
+	wkey keys.Wrapped // and its wrapped form, written into every checkpoint
+
+	mu        sync.Mutex
+	f         *os.File
+	bw        *bufio.Writer
+	size      int64
+	seq       uint64
+	prev      string // hex SHA-256 of the last line written
+	sinceCkpt int
+	lastCkpt  time.Time
+	dirty     bool // written since the last fsync
+	err       error
+	closed    bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("audit: stream closed")
+
+// Open opens a stream, continuing the chain of its last file. A torn last line (a crash in the
+// middle of a write) is cut off and recorded; a complete line that does not parse is refused, as
+// that is not what a crash leaves.
+func Open(opts Options) (*Writer, error) {
+	opts.defaults()
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	w := &Writer{opts: opts, prev: zeroHash, stop: make(chan struct{}), done: make(chan struct{})}
+	lock, err := os.OpenFile(filepath.Join(opts.Dir, "."+opts.Stream+".lock"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if err := lockFile(lock); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("audit: the %s stream in %s is in use by another process (a running broker?): %w", opts.Stream, opts.Dir, err)
+	}
+	w.lock = lock
+	if opts.Keys != nil {
+		dk, err := opts.Keys.GenerateDataKey(context.Background(), keyContext(opts.Stream))
+		if err != nil {
+			_ = lock.Close()
+			return nil, fmt.Errorf("audit: checkpoint signing key: %w", err)
+		}
+		w.key, w.wkey = dk.Plaintext, dk.Wrapped
+	}
+	recovered, err := w.resume()
+	if err == nil {
+		err = w.openFile()
+	}
+	if err != nil {
+		keys.Zero(w.key)
+		_ = lock.Close()
+		return nil, err
+	}
+	w.lastCkpt = opts.Now()
+	go w.loop()
+	if recovered != nil {
+		if err := w.Append(recovered); err != nil {
+			_ = w.Close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// keyContext is the encryption context of a stream's checkpoint key: a data key wrapped for
+// another purpose (a segment's, another stream's) does not open as this one.
+func keyContext(stream string) keys.EncryptionContext {
+	return keys.EncryptionContext{"purpose": "audit-checkpoint", "stream": stream}
+}
+
+// streamFile is one file of a stream: its first sequence number is in its name.
+type streamFile struct {
+	path     string
+	firstSeq uint64
+}
+
+// listFiles returns a stream's files in sequence order.
+func listFiles(dir, stream string) ([]streamFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	var out []streamFile
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasPrefix(name, stream+"-") || !strings.HasSuffix(name, ".jsonl") {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, stream+"-"), ".jsonl"), 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, streamFile{path: filepath.Join(dir, name), firstSeq: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].firstSeq < out[j].firstSeq })
+	return out, nil
+}
+
+// resume reads the last file's last complete record to continue the chain. It returns the
+// record to write first when the previous run did not close the stream cleanly.
+func (w *Writer) resume() (*Record, error) {
+	files, err := listFiles(w.opts.Dir, w.opts.Stream)
+	if err != nil || len(files) == 0 {
+		return nil, err
+	}
+	last := files[len(files)-1]
+	data, err := os.ReadFile(last.path)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	torn := 0
+	if i := bytes.LastIndexByte(data, '\n'); i+1 != len(data) {
+		torn = len(data) - (i + 1)
+		if err := os.Truncate(last.path, int64(i+1)); err != nil {
+			return nil, fmt.Errorf("audit: cut the torn end of %s: %w", last.path, err)
+		}
+		data = data[:i+1]
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	if len(data) == 0 {
+		lines = nil
+	}
+	if len(lines) == 0 {
+		// An empty last file (a crash right after a roll): continue from the file before it.
+		if len(files) < 2 {
+			w.seq = last.firstSeq - min(last.firstSeq, 1)
+			return w.recovery(torn, false, last.path), os.Remove(last.path)
+		}
+		if err := os.Remove(last.path); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		return w.resume()
+	}
+	lastLine := lines[len(lines)-1]
+	r, err := decodeLine(lastLine)
+	if err != nil {
+		return nil, fmt.Errorf("audit: the last record of %s is complete but unreadable (not what a crash leaves; move the file aside to start a new chain after reviewing it): %w", last.path, err)
+	}
+	w.seq = r.Seq
+	w.prev = lineHash(lastLine)
+	clean := r.Checkpoint != nil && r.Checkpoint.Final
+	if clean && torn == 0 {
+		return nil, nil
+	}
+	return w.recovery(torn, clean, last.path), nil
+}
+
+// recovery is the record that opens a stream the previous run did not close cleanly.
+func (w *Writer) recovery(tornBytes int, clean bool, file string) *Record {
+	return &Record{EventName: "AuditStreamRecovered", EventType: "AuditIntegrity", EventCategory: "Management",
+		AdditionalEventData: map[string]any{"previousCloseClean": clean, "tornBytesRemoved": tornBytes, "file": filepath.Base(file)}}
+}
+
+// openFile starts a new file whose first record will be seq+1.
+func (w *Writer) openFile() error {
+	name := filepath.Join(w.opts.Dir, fmt.Sprintf("%s-%020d.jsonl", w.opts.Stream, w.seq+1))
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("audit: %w", err)
+	}
+	w.f, w.bw, w.size = f, bufio.NewWriterSize(f, 64<<10), st.Size()
+	if d, err := os.Open(w.opts.Dir); err == nil {
+		_ = d.Sync() // the new name survives a crash
+		_ = d.Close()
+	}
+	return nil
+}
+
+// lineHash is the hex SHA-256 of one record line (without its newline).
+func lineHash(line []byte) string {
+	h := sha256.Sum256(line)
+	return hex.EncodeToString(h[:])
+}
+
+// sign is the checkpoint HMAC of a position in the stream.
+func sign(key []byte, stream string, seq uint64, prevHash string) string {
+	m := hmac.New(sha256.New, key)
+	_, _ = io.WriteString(m, stream+"\n"+strconv.FormatUint(seq, 10)+"\n"+prevHash)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Append completes the record (version, source, time unless set, event id, sequence number
+// and chain hash) and writes it. A checkpoint follows when one is due.
+func (w *Writer) Append(r *Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.appendLocked(r); err != nil {
+		return err
+	}
+	if w.sinceCkpt >= w.opts.CheckpointRecords {
+		return w.checkpointLocked(false)
+	}
+	return nil
+}
+
+func (w *Writer) appendLocked(r *Record) error {
+	switch {
+	case w.closed:
+		return ErrClosed
+	case w.err != nil:
+		return w.err
+	}
+	if r.EventTime == "" {
+		r.EventTime = w.opts.Now().UTC().Format(time.RFC3339Nano)
+	}
+	r.EventVersion, r.EventSource = EventVersion, EventSource
+	r.Seq = w.seq + 1
+	r.PrevHash = w.prev
+	r.EventID = w.opts.Stream + "/" + strconv.FormatUint(r.Seq, 10)
+	line, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("audit: encode %s: %w", r.EventName, err)
+	}
+	if len(line) > maxLineBytes {
+		return fmt.Errorf("audit: %s record of %d bytes exceeds %d", r.EventName, len(line), maxLineBytes)
+	}
+	if _, err := w.bw.Write(append(line, '\n')); err != nil {
+		w.err = fmt.Errorf("audit: write: %w", err)
+		return w.err
+	}
+	w.seq, w.prev = r.Seq, lineHash(line)
+	w.size += int64(len(line) + 1)
+	w.sinceCkpt++
+	w.dirty = true
+	return nil
+}
+
+// checkpointLocked writes a checkpoint, fsyncs, and rolls the file when it is full.
+func (w *Writer) checkpointLocked(final bool) error {
+	ck := &Checkpoint{Final: final, Unsigned: w.key == nil}
+	if w.key != nil {
+		ck.Signature = sign(w.key, w.opts.Stream, w.seq+1, w.prev)
+		ck.Provider, ck.KeyID, ck.WrappedKey = w.wkey.Provider, w.wkey.KeyID, w.wkey.Ciphertext
+	}
+	r := &Record{EventName: "AuditCheckpoint", EventType: "AuditIntegrity", EventCategory: "Management", ReadOnly: true, Checkpoint: ck}
+	if err := w.appendLocked(r); err != nil {
+		return err
+	}
+	w.sinceCkpt = 0
+	w.lastCkpt = w.opts.Now()
+	if err := w.syncLocked(); err != nil {
+		return err
+	}
+	if w.size >= w.opts.MaxFileBytes && !final {
+		return w.rollLocked()
+	}
+	return nil
+}
+
+func (w *Writer) syncLocked() error {
+	if !w.dirty {
+		return nil
+	}
+	if err := w.bw.Flush(); err != nil {
+		w.err = fmt.Errorf("audit: write: %w", err)
+		return w.err
+	}
+	if err := w.f.Sync(); err != nil {
+		w.err = fmt.Errorf("audit: fsync: %w", err)
+		return w.err
+	}
+	w.dirty = false
+	return nil
+}
+
+// rollLocked closes the full file (its last record is a checkpoint) and starts the next, then
+// applies retention to closed files.
+func (w *Writer) rollLocked() error {
+	if err := w.f.Close(); err != nil {
+		w.err = fmt.Errorf("audit: close: %w", err)
+		return w.err
+	}
+	if err := w.openFile(); err != nil {
+		w.err = err
+		return err
+	}
+	w.applyRetention()
+	return nil
+}
+
+// applyRetention removes closed files older than Options.Retention.
+func (w *Writer) applyRetention() {
+	if w.opts.Retention <= 0 {
+		return
+	}
+	files, err := listFiles(w.opts.Dir, w.opts.Stream)
+	if err != nil {
+		return
+	}
+	cutoff := w.opts.Now().Add(-w.opts.Retention)
+	for _, f := range files[:max(len(files)-1, 0)] {
+		st, err := os.Stat(f.path)
+		if err == nil && st.ModTime().Before(cutoff) {
+			if err := os.Remove(f.path); err == nil {
+				w.opts.Logger.Info("audit file removed by retention", "file", f.path)
+			}
+		}
+	}
+}
+
+// loop fsyncs written records and writes timed checkpoints until Close.
+func (w *Writer) loop() {
+	defer close(w.done)
+	t := time.NewTicker(w.opts.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			w.mu.Lock()
+			var err error
+			if w.sinceCkpt > 0 && w.opts.Now().Sub(w.lastCkpt) >= w.opts.CheckpointInterval {
+				err = w.checkpointLocked(false)
+			} else {
+				err = w.syncLocked()
+			}
+			w.mu.Unlock()
+			if err != nil {
+				w.opts.Logger.Error("audit stream cannot be written", "stream", w.opts.Stream, "err", err)
+			}
+		}
+	}
+}
+
+// Sync makes every record appended so far durable.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	return w.syncLocked()
+}
+
+// Seq returns the sequence number of the last record written.
+func (w *Writer) Seq() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seq
+}
+
+// Close writes the final checkpoint, fsyncs and closes the file.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	err := w.checkpointLocked(true)
+	w.closed = true
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("audit: close: %w", cerr)
+	}
+	keys.Zero(w.key)
+	_ = w.lock.Close()
+	w.mu.Unlock()
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+	return err
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	"github.com/bulwark-kafka/bulwark/audit"
+	"github.com/bulwark-kafka/bulwark/broker"
+	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/keys"
+)
+
+// auditStream is the name of the broker's audit stream (file prefix, event id prefix).
+const auditStream = "audit"
+
+// auditDir is where the trail's files live: bulwark.audit.dir, or __bulwark_audit in the first
+// log directory ("beside the data").
+func auditDir(cfg *config.Config) string {
+	if cfg.AuditDir != "" {
+		return cfg.AuditDir
+	}
+	return filepath.Join(cfg.LogDirs[0], "__bulwark_audit")
+}
+
+// auditKeys is the key provider that signs (and verifies) checkpoints: the one encryption at
+// rest uses, or nil when that is off.
+func auditKeys(cfg *config.Config) (keys.Provider, error) {
+	return broker.NewKeyProvider(cfg, nil)
+}
+
+// allowMode maps bulwark.audit.authorization.allows.
+func allowMode(v string) audit.AllowMode {
+	switch v {
+	case "management":
+		return audit.AllowsManagement
+	case "all":
+		return audit.AllowsAll
+	}
+	return audit.AllowsNone
+}
+
+// openAudit opens the broker's audit stream as configured (nil when bulwark.audit.enabled is
+// false).
+func openAudit(cfg *config.Config, logger *slog.Logger) (*audit.Writer, error) {
+	if !cfg.AuditEnabled {
+		return nil, nil
+	}
+	kp, err := auditKeys(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if kp == nil {
+		logger.Warn("audit checkpoints are unsigned: encryption at rest is off, so there is no key to sign them with")
+	}
+	w, err := audit.Open(audit.Options{Dir: auditDir(cfg), Stream: auditStream, Keys: kp,
+		CheckpointRecords: cfg.AuditCheckpointRecords, CheckpointInterval: cfg.AuditCheckpointInterval,
+		MaxFileBytes: cfg.AuditFileMaxBytes, Retention: cfg.AuditRetention, Logger: logger.With("component", "audit")})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// auditOffline appends one record to the trail of a stopped broker (key rotation, IAM policy
+// changes made on the data directory). It does nothing when the trail is off.
+func auditOffline(cfg *config.Config, r *audit.Record) error {
+	w, err := openAudit(cfg, slog.New(slog.DiscardHandler))
+	if err != nil || w == nil {
+		return err
+	}
+	if err := w.Append(r); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// localOperator is the identity of a command run on the broker's host against its data
+// directory: the operating-system user.
+func localOperator() *audit.UserIdentity {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return &audit.UserIdentity{Type: "LocalOperator", Principal: "OS:" + name}
+}
+
+const auditUsage = `usage: bulwark audit <command> [flags]
+
+commands:
+  verify   check the trail: reports the first missing, edited or reordered record, checkpoints
+           whose signature does not verify, and a tail not covered by a final checkpoint
+           (--live accepts an open tail, for a running broker)
+  query    print the records that match --since, --until (RFC 3339), --principal, --event
+           (name or type), --resource and --outcome (success or failure)
+
+flags: --config FILE (the broker's server.properties; the trail's directory and key provider
+come from it) or --dir DIR (a trail's directory; signatures then need --config for the keys)
+`
+
+// cmdAudit implements `bulwark audit`.
+func cmdAudit(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, auditUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "server.properties of the broker (default: the embedded defaults)")
+	dir := fs.String("dir", "", "the trail's directory (default: from the configuration)")
+	live := fs.Bool("live", false, "verify: the broker is running, so the trail has no final checkpoint yet")
+	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
+	since := fs.String("since", "", "query: records at or after this time (RFC 3339)")
+	until := fs.String("until", "", "query: records before this time (RFC 3339)")
+	var f audit.Filter
+	fs.StringVar(&f.Principal, "principal", "", "query: principal (User:alice) or IAM ARN")
+	fs.StringVar(&f.Event, "event", "", "query: event name (CreateTopics, Authenticate) or type (Authorization)")
+	fs.StringVar(&f.Resource, "resource", "", "query: resource name (topic, group, transactional id)")
+	fs.StringVar(&f.Outcome, "outcome", "", "query: success or failure")
+	limit := fs.Int("limit", 0, "query: at most this many records (0: all)")
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil || len(pos) != 0 {
+		fmt.Fprint(stderr, auditUsage)
+		return 2
+	}
+	cfg := config.Default()
+	if *cfgFile != "" {
+		if cfg, err = config.Load(*cfgFile); err != nil {
+			fmt.Fprintf(stderr, "bulwark audit: %s: %v\n", *cfgFile, err)
+			return 1
+		}
+	}
+	d := *dir
+	if d == "" {
+		d = auditDir(cfg)
+	}
+	switch args[0] {
+	case "verify":
+		return auditVerify(cfg, d, *live, *asJSON, stdout, stderr)
+	case "query":
+		for _, tv := range []struct {
+			s string
+			t *time.Time
+		}{{*since, &f.Since}, {*until, &f.Until}} {
+			if tv.s == "" {
+				continue
+			}
+			if *tv.t, err = time.Parse(time.RFC3339, tv.s); err != nil {
+				fmt.Fprintf(stderr, "bulwark audit query: %v\n", err)
+				return 2
+			}
+		}
+		if _, err := audit.Query(d, auditStream, f, *limit, stdout); err != nil {
+			fmt.Fprintln(stderr, "bulwark audit query:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprint(stderr, auditUsage)
+	return 2
+}
+
+func auditVerify(cfg *config.Config, dir string, live, asJSON bool, stdout, stderr io.Writer) int {
+	var kp keys.Provider
+	var err error
+	if _, serr := os.Stat(cfg.KeyringPath()); cfg.EncryptionProvider == keys.AWSKMSProvider || serr == nil ||
+		cfg.EncryptionMasterKeyEnv != "" || cfg.EncryptionMasterKeyFile != "" {
+		// Never create a keyring to verify with: a new one could vouch for nothing.
+		if kp, err = auditKeys(cfg); err != nil {
+			fmt.Fprintln(stderr, "bulwark audit verify:", err)
+			return 1
+		}
+	}
+	rep, err := audit.VerifyDir(dir, auditStream, kp, live)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark audit verify:", err)
+		return 1
+	}
+	if asJSON {
+		_ = json.NewEncoder(stdout).Encode(rep)
+	} else {
+		fmt.Fprintf(stdout, "%s: %d records (seq %d to %d) in %d files; %d checkpoints (%d signed, %d unsigned); clean close: %v\n",
+			dir, rep.Records, rep.FirstSeq, rep.LastSeq, rep.Files, rep.Checkpoints, rep.Signed, rep.Unsigned, rep.CleanClose)
+		if rep.FirstSeq > 1 {
+			fmt.Fprintf(stdout, "the trail starts at seq %d: earlier files were removed by retention or are elsewhere\n", rep.FirstSeq)
+		}
+		if rep.Tail != "" && live {
+			fmt.Fprintln(stdout, "open tail (live):", rep.Tail)
+		}
+		for _, p := range rep.Problems {
+			fmt.Fprintln(stdout, "PROBLEM", p.String())
+		}
+		if rep.ProblemsOmitted > 0 {
+			fmt.Fprintf(stdout, "... and %d more problems\n", rep.ProblemsOmitted)
+		}
+	}
+	if !rep.OK() {
+		fmt.Fprintf(stderr, "bulwark audit verify: %d problems; the first: %s\n", len(rep.Problems)+rep.ProblemsOmitted, rep.Problems[0])
+		return 1
+	}
+	fmt.Fprintln(stdout, "OK")
+	return 0
+}
