@@ -41,6 +41,8 @@ type Options struct {
 	// Close fsync at once.
 	SyncInterval time.Duration
 	// MaxFileBytes rolls the file once it is this large (default 64 MiB).
+	// Files are also the spool of every shipper reading the stream (Source): retention never
+	// removes a file holding records a shipper has yet to deliver (SetKeep).
 	MaxFileBytes int64
 	// Retention deletes closed files last written longer ago than this (0: keep for ever).
 	Retention time.Duration
@@ -89,7 +91,10 @@ type Writer struct {
 	prev      string // hex SHA-256 of the last line written
 	sinceCkpt int
 	lastCkpt  time.Time
-	dirty     bool // written since the last fsync
+	dirty     bool          // written since the last fsync
+	durable   uint64        // the last seq fsynced: readers (shippers) see no further
+	durableCh chan struct{} // closed and replaced when durable advances
+	keep      func() uint64 // retention keeps every file holding a seq above keep()
 	err       error
 	closed    bool
 
@@ -108,7 +113,7 @@ func Open(opts Options) (*Writer, error) {
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	w := &Writer{opts: opts, prev: zeroHash, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{opts: opts, prev: zeroHash, stop: make(chan struct{}), done: make(chan struct{}), durableCh: make(chan struct{})}
 	lock, err := os.OpenFile(filepath.Join(opts.Dir, "."+opts.Stream+".lock"), os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
@@ -349,6 +354,9 @@ func (w *Writer) syncLocked() error {
 		return w.err
 	}
 	w.dirty = false
+	w.durable = w.seq
+	close(w.durableCh)
+	w.durableCh = make(chan struct{})
 	return nil
 }
 
@@ -377,7 +385,10 @@ func (w *Writer) applyRetention() {
 		return
 	}
 	cutoff := w.opts.Now().Add(-w.opts.Retention)
-	for _, f := range files[:max(len(files)-1, 0)] {
+	for i, f := range files[:max(len(files)-1, 0)] {
+		if w.keep != nil && files[i+1].firstSeq-1 > w.keep() {
+			break // a shipper has not delivered this file yet: it is its spool
+		}
 		st, err := os.Stat(f.path)
 		if err == nil && st.ModTime().Before(cutoff) {
 			if err := os.Remove(f.path); err == nil {
@@ -412,6 +423,14 @@ func (w *Writer) loop() {
 	}
 }
 
+// SetKeep makes retention keep every file holding a record above keep(): the lowest position
+// the stream's shippers have delivered.
+func (w *Writer) SetKeep(keep func() uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.keep = keep
+}
+
 // Sync makes every record appended so far durable.
 func (w *Writer) Sync() error {
 	w.mu.Lock()
@@ -420,6 +439,13 @@ func (w *Writer) Sync() error {
 		return nil
 	}
 	return w.syncLocked()
+}
+
+// DurableSeq returns the sequence number of the last record fsynced.
+func (w *Writer) DurableSeq() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.durable
 }
 
 // Seq returns the sequence number of the last record written.

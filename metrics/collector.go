@@ -24,9 +24,22 @@ type Options struct {
 	OPA func() OPAStats
 	// Hooks returns the broker's hook registrations' counters (nil: not reported).
 	Hooks func() []hook.Stats
+	// AuditRecords returns how many records the audit trail holds (its last sequence number;
+	// nil: the trail is off).
+	AuditRecords func() uint64
+	// Shipping returns every log shipper's counters (nil: nothing is shipped).
+	Shipping func() []ShippingStats
 	// Now is the clock (tests); nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// ShippingStats are one shipper's counters: a stream delivered to a sink.
+type ShippingStats struct {
+	Stream, Sink string
+	Sent, Failed uint64
+	// Pending is how many records of the stream the sink has yet to receive.
+	Pending uint64
 }
 
 // OPAStats are the OPA engine's decision counters.

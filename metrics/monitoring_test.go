@@ -20,7 +20,9 @@ func servedNames(t *testing.T) map[string]bool {
 	keys := NewKeyMetrics()
 	keys.OnKeyCall(hook.KeyCall{Provider: "local", Op: "Decrypt", Duration: time.Millisecond})
 	reg := NewRegistry(src, New(src, Options{Level: func() Level { return PerTopicPerPartition },
-		OPA: func() OPAStats { return OPAStats{} }, Hooks: func() []hook.Stats { return []hook.Stats{{Name: "audit"}} }}), keys)
+		OPA: func() OPAStats { return OPAStats{} }, Hooks: func() []hook.Stats { return []hook.Stats{{Name: "audit"}} },
+		AuditRecords: func() uint64 { return 7 },
+		Shipping:     func() []ShippingStats { return []ShippingStats{{Stream: "audit", Sink: "cloudwatch"}} }}), keys)
 	reg.MustRegister(node.New([]string{t.TempDir()}, nil))
 	src.counters.Decided("acl", false)
 	src.counters.Listener("PLAINTEXT").Authenticated("PLAIN", false, false)

@@ -15,6 +15,7 @@ type ownFamilies struct {
 	fsyncErrors, dirBytes, dirPartitions, transactions                *family
 	hookDelivered, hookDropped, hookPanics, hookQueued, level         *family
 	fsyncSeconds, groupCommit                                         *family
+	auditRecords, shipSent, shipFailed, shipPending                   *family
 }
 
 func counterFamily(name, help string, labels ...string) *family {
@@ -48,6 +49,10 @@ func newOwnFamilies() *ownFamilies {
 		hookPanics:      counterFamily("bulwark_hook_panics_total", "Panics recovered in an observer.", "hook"),
 		hookQueued:      gaugeFamily("bulwark_hook_queue_length", "Events waiting in each observer's queue.", "hook"),
 		level:           gaugeFamily("bulwark_metrics_level", "The monitoring level in force (bulwark.metrics.level): 1 for the level named.", "level"),
+		auditRecords:    counterFamily("bulwark_audit_records_total", "Records written to the audit trail (its last sequence number)."),
+		shipSent:        counterFamily("bulwark_logship_sent_total", "Records delivered to a sink, by stream and sink.", "stream", "sink"),
+		shipFailed:      counterFamily("bulwark_logship_failures_total", "Delivery attempts that failed (retried until they succeed), by stream and sink.", "stream", "sink"),
+		shipPending:     gaugeFamily("bulwark_logship_pending_records", "Records of a stream a sink has yet to receive: the backlog the stream's files hold for it.", "stream", "sink"),
 	}
 }
 
@@ -95,6 +100,16 @@ func (c *Collector) ownMetrics(e *emitter, level Level, b *stats.Broker, topics 
 	byState := c.src.TransactionsByState()
 	for _, s := range []string{"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort"} {
 		e.emit(f.transactions, float64(byState[s]), s)
+	}
+	if c.opts.AuditRecords != nil {
+		e.emit(f.auditRecords, float64(c.opts.AuditRecords()))
+	}
+	if c.opts.Shipping != nil {
+		for _, s := range c.opts.Shipping() {
+			e.emit(f.shipSent, float64(s.Sent), s.Stream, s.Sink)
+			e.emit(f.shipFailed, float64(s.Failed), s.Stream, s.Sink)
+			e.emit(f.shipPending, float64(s.Pending), s.Stream, s.Sink)
+		}
 	}
 	if c.opts.Hooks != nil {
 		for _, h := range c.opts.Hooks() {

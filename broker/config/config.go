@@ -147,6 +147,12 @@ type Config struct {
 	AuditFileMaxBytes       int64         // bulwark.audit.file.max.bytes, 64 MiB
 	AuditRetention          time.Duration // bulwark.audit.file.retention.ms, 90 days (-1: for ever)
 
+	// Log shipping (Bulwark's keys, shaped like MSK's LoggingInfo).
+	AWSRegion               string // bulwark.aws.region
+	AWSEndpointLogs         string // bulwark.aws.endpoint.logs
+	AuditCloudWatchLogGroup string // bulwark.logs.audit.cloudwatch.log.group
+	AuditCloudWatchStream   string // bulwark.logs.audit.cloudwatch.log.stream ("": broker-<node.id>)
+
 	// Authentication (Bulwark's keys).
 	PlainAllowPlaintext   bool              // bulwark.sasl.plain.allow.plaintext
 	AuthenticationTimeout time.Duration     // bulwark.authentication.timeout.ms, 10s

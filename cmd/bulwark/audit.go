@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -9,12 +10,16 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/keys"
+	"github.com/bulwark-kafka/bulwark/logship"
 )
 
 // auditStream is the name of the broker's audit stream (file prefix, event id prefix).
@@ -207,4 +212,57 @@ func auditVerify(cfg *config.Config, dir string, live, asJSON bool, stdout, stde
 	}
 	fmt.Fprintln(stdout, "OK")
 	return 0
+}
+
+// shipFlushTimeout is how long a clean stop waits for the sinks to take the trail's last
+// records; what they do not take in time goes after the next start.
+const shipFlushTimeout = 5 * time.Second
+
+// auditShippers starts a shipper for every sink the audit stream is configured to ship to, and
+// makes the trail's retention keep what they have not delivered. The returned function, called
+// after the trail is closed, gives the sinks a few seconds for its last records and stops them.
+func auditShippers(cfg *config.Config, trail *audit.Writer, logger *slog.Logger) (func(), []*logship.Shipper, error) {
+	var shippers []*logship.Shipper
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shipFlushTimeout)
+		defer cancel()
+		for _, s := range shippers {
+			if !s.Flush(ctx, trail.Seq()) {
+				logger.Warn("audit records not yet shipped; they go after the next start", "sink", s.Stats().Sink,
+					"delivered_up_to", s.Position(), "last", trail.Seq())
+			}
+			_ = s.Close(ctx)
+		}
+	}
+	if trail == nil || cfg.AuditCloudWatchLogGroup == "" {
+		return stop, nil, nil
+	}
+	var opts []func(*awsconfig.LoadOptions) error
+	if cfg.AWSRegion != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.AWSRegion))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return stop, nil, fmt.Errorf("log shipping: AWS configuration: %w", err)
+	}
+	stream := cfg.AuditCloudWatchStream
+	if stream == "" {
+		stream = "broker-" + strconv.Itoa(int(cfg.NodeID))
+	}
+	sink := logship.NewCloudWatchLogs(awsCfg, cfg.AWSEndpointLogs, cfg.AuditCloudWatchLogGroup, stream)
+	sh, err := logship.NewShipper(trail.Source(), sink, logship.Options{Stream: auditStream, CursorDir: auditDir(cfg),
+		Logger: logger.With("component", "logship")})
+	if err != nil {
+		return stop, nil, err
+	}
+	shippers = append(shippers, sh)
+	trail.SetKeep(func() uint64 {
+		low := ^uint64(0)
+		for _, s := range shippers {
+			low = min(low, s.Position())
+		}
+		return low
+	})
+	logger.Info("audit trail shipped", "sink", "cloudwatch", "log_group", cfg.AuditCloudWatchLogGroup, "log_stream", stream)
+	return stop, shippers, nil
 }

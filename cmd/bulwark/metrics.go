@@ -9,10 +9,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/broker/stats"
+	"github.com/bulwark-kafka/bulwark/logship"
 	"github.com/bulwark-kafka/bulwark/metrics"
 	"github.com/bulwark-kafka/bulwark/metrics/node"
 )
@@ -57,7 +59,7 @@ func newMetricsWiring(cfg *config.Config) (*metricsWiring, []broker.Option, erro
 }
 
 // start serves the broker's metrics and the host metrics on the bound ports.
-func (w *metricsWiring) start(srv *broker.Server, az *engine, logger *slog.Logger) {
+func (w *metricsWiring) start(srv *broker.Server, az *engine, trail *audit.Writer, shippers []*logship.Shipper, logger *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancelRun = cancel
 	identity := prometheus.Labels{"cluster_id": srv.ClusterID(), "broker_id": strconv.Itoa(int(srv.BrokerID()))}
@@ -72,6 +74,20 @@ func (w *metricsWiring) start(srv *broker.Server, az *engine, logger *slog.Logge
 			},
 			Hooks:  srv.HookStats,
 			Logger: logger,
+		}
+		if trail != nil {
+			opts.AuditRecords = trail.Seq
+		}
+		if len(shippers) > 0 {
+			opts.Shipping = func() []metrics.ShippingStats {
+				out := make([]metrics.ShippingStats, 0, len(shippers))
+				for _, s := range shippers {
+					st := s.Stats()
+					out = append(out, metrics.ShippingStats{Stream: st.Stream, Sink: st.Sink, Sent: st.Sent, Failed: st.Failed,
+						Pending: trail.DurableSeq() - min(st.Position, trail.DurableSeq())})
+				}
+				return out
+			}
 		}
 		if az != nil && az.opa != nil {
 			opts.OPA = func() metrics.OPAStats {

@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/logship"
 )
 
 // cmdServe runs the broker until SIGTERM or SIGINT, then drains: in-flight requests are
@@ -58,12 +59,22 @@ func cmdServe(args []string, stderr io.Writer) int {
 		return 1
 	}
 	var auditor *audit.Auditor
+	var shippers []*logship.Shipper
 	started := false
 	if trail != nil {
 		auditor = audit.NewAuditor(trail, audit.AuditorOptions{Allows: allowMode(cfg.AuditAllows), Logger: logger.With("component", "audit")})
 		opts = append(opts, broker.WithHook(auditor.Registration()))
-		// Runs last: the broker has drained its hooks by then.
+		var stopShipping func()
+		stopShipping, shippers, err = auditShippers(cfg, trail, logger)
+		if err != nil {
+			_ = trail.Close()
+			fmt.Fprintln(stderr, "bulwark:", err)
+			return 1
+		}
+		// Runs last: the broker has drained its hooks by then. The shippers stop after the final
+		// checkpoint is written, so a clean stop delivers it too when the sink is up.
 		defer func() {
+			defer stopShipping()
 			if started {
 				auditor.Lifecycle("BrokerStop", nil)
 			} else {
@@ -97,7 +108,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
-	mw.start(srv, az, logger)
+	mw.start(srv, az, trail, shippers, logger)
 	started = true
 	if auditor != nil {
 		auditor.Lifecycle("BrokerStart", map[string]any{"version": version, "clusterId": srv.ClusterID(), "brokerId": srv.BrokerID()})

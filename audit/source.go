@@ -1,0 +1,106 @@
+package audit
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/bulwark-kafka/bulwark/logship"
+)
+
+// Source returns the stream as a logship.Source: records up to the last one fsynced, so a sink
+// never holds a record a crash could take back (and whose sequence number a restart would give
+// to another).
+func (w *Writer) Source() logship.Source { return writerSource{w} }
+
+type writerSource struct{ w *Writer }
+
+func (s writerSource) durableState() (uint64, <-chan struct{}) {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	return s.w.durable, s.w.durableCh
+}
+
+// Wait implements logship.Source.
+func (s writerSource) Wait(after uint64) <-chan struct{} {
+	durable, ch := s.durableState()
+	if durable > after {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return ch
+}
+
+// Read implements logship.Source: up to max records after seq after, no further than the
+// durable end.
+func (s writerSource) Read(after uint64, max int) ([]logship.Entry, error) {
+	durable, _ := s.durableState()
+	if after >= durable {
+		return nil, nil
+	}
+	return ReadRange(s.w.opts.Dir, s.w.opts.Stream, after, min(durable, after+uint64(max)))
+}
+
+// ReadRange reads the records with seq in (after, upTo] of a stream's files. A record the
+// files no longer hold (removed by hand; retention keeps what shippers need) ends the range
+// early with an error.
+func ReadRange(dir, stream string, after, upTo uint64) ([]logship.Entry, error) {
+	files, err := listFiles(dir, stream)
+	if err != nil {
+		return nil, err
+	}
+	start := -1
+	for i, f := range files {
+		if f.firstSeq <= after+1 {
+			start = i
+		}
+	}
+	if start < 0 {
+		return nil, fmt.Errorf("audit: record %d is no longer in %s", after+1, dir)
+	}
+	var out []logship.Entry
+	next := after + 1
+	for _, f := range files[start:] {
+		if next > upTo {
+			break
+		}
+		if f.firstSeq > next {
+			return out, fmt.Errorf("audit: records %d to %d are missing from %s", next, f.firstSeq-1, dir)
+		}
+		if err := readFile(f, next, upTo, &out); err != nil {
+			return out, err
+		}
+		next = after + 1 + uint64(len(out))
+	}
+	return out, nil
+}
+
+// readFile appends the complete lines of f with seq in [from, upTo].
+func readFile(f streamFile, from, upTo uint64, out *[]logship.Entry) error {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	defer fh.Close()
+	rd := bufio.NewReaderSize(fh, 64<<10)
+	seq := f.firstSeq
+	for seq <= upTo {
+		line, err := rd.ReadBytes('\n')
+		if err != nil {
+			return nil // the end of the file (a last line without its newline is not complete)
+		}
+		if seq >= from {
+			line = line[:len(line)-1]
+			r, err := decodeLine(line)
+			if err != nil || r.Seq != seq {
+				return fmt.Errorf("audit: %s: record %d does not read back", f.path, seq)
+			}
+			t, _ := time.Parse(time.RFC3339Nano, r.EventTime)
+			*out = append(*out, logship.Entry{Pos: seq, ID: r.EventID, Time: t, Data: append([]byte(nil), line...)})
+		}
+		seq++
+	}
+	return nil
+}
