@@ -165,6 +165,19 @@ func (s *Shipper) run() {
 			s.backlog.Store(int64(len(pending)))
 		}
 		lim := s.sink.Limits()
+		if lim.MinBytes > 0 && !s.ripe(pending, lim) {
+			// Wait for more entries (or for the oldest to have lingered long enough), then read
+			// again from the cursor with the newer entries included.
+			wait := time.Until(pending[0].Time.Add(lim.Linger))
+			select {
+			case <-s.src.Wait(pending[len(pending)-1].Pos):
+			case <-time.After(max(min(wait, time.Second), time.Millisecond)):
+			case <-s.stop:
+				return
+			}
+			pending = nil
+			continue
+		}
 		n := len(pending)
 		if lim.MaxEntries > 0 {
 			n = min(n, lim.MaxEntries)
@@ -192,6 +205,23 @@ func (s *Shipper) run() {
 		pending = pending[len(b):]
 		s.backlog.Store(int64(len(pending)))
 	}
+}
+
+// ripe reports whether pending entries make a request worth sending under MinBytes and Linger.
+// The oldest entry's age is measured from its own time, so entries left over from before a
+// restart or an outage go at once.
+func (s *Shipper) ripe(pending []Entry, l Limits) bool {
+	if time.Since(pending[0].Time) >= l.Linger || len(pending) >= s.opts.ReadAhead {
+		return true
+	}
+	size := 0
+	for _, e := range pending {
+		size += len(e.Data) + l.PerEntryOverhead
+		if size >= l.MinBytes {
+			return true
+		}
+	}
+	return false
 }
 
 func fitAll(entries []Entry, l Limits) []Entry {

@@ -29,6 +29,11 @@ type Limits struct {
 	MaxEntryBytes int
 	// MaxSpan bounds the time between a request's first and last entry (0: none).
 	MaxSpan time.Duration
+	// MinBytes and Linger make the shipper wait for a fuller request: it sends once the pending
+	// entries reach MinBytes or the oldest has waited Linger (S3 objects rolled by size and
+	// time). Zero: send whatever is there.
+	MinBytes int
+	Linger   time.Duration
 }
 
 // Sink delivers batches to one destination.

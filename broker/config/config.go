@@ -148,10 +148,17 @@ type Config struct {
 	AuditRetention          time.Duration // bulwark.audit.file.retention.ms, 90 days (-1: for ever)
 
 	// Log shipping (Bulwark's keys, shaped like MSK's LoggingInfo).
-	AWSRegion               string // bulwark.aws.region
-	AWSEndpointLogs         string // bulwark.aws.endpoint.logs
-	AuditCloudWatchLogGroup string // bulwark.logs.audit.cloudwatch.log.group
-	AuditCloudWatchStream   string // bulwark.logs.audit.cloudwatch.log.stream ("": broker-<node.id>)
+	AWSRegion               string        // bulwark.aws.region
+	AWSEndpointLogs         string        // bulwark.aws.endpoint.logs
+	AuditCloudWatchLogGroup string        // bulwark.logs.audit.cloudwatch.log.group
+	AuditCloudWatchStream   string        // bulwark.logs.audit.cloudwatch.log.stream ("": broker-<node.id>)
+	AuditFirehoseStream     string        // bulwark.logs.audit.firehose.delivery.stream
+	AuditS3Bucket           string        // bulwark.logs.audit.s3.bucket
+	AuditS3Prefix           string        // bulwark.logs.audit.s3.prefix
+	AuditS3RollBytes        int64         // bulwark.logs.audit.s3.roll.bytes, 16 MiB
+	AuditS3RollAfter        time.Duration // bulwark.logs.audit.s3.roll.ms, 5 min
+	AWSEndpointFirehose     string        // bulwark.aws.endpoint.firehose
+	AWSEndpointS3           string        // bulwark.aws.endpoint.s3
 
 	// Authentication (Bulwark's keys).
 	PlainAllowPlaintext   bool              // bulwark.sasl.plain.allow.plaintext

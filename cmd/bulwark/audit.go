@@ -218,24 +218,75 @@ func auditVerify(cfg *config.Config, dir string, live, asJSON bool, stdout, stde
 // records; what they do not take in time goes after the next start.
 const shipFlushTimeout = 5 * time.Second
 
-// auditShippers starts a shipper for every sink the audit stream is configured to ship to, and
-// makes the trail's retention keep what they have not delivered. The returned function, called
-// after the trail is closed, gives the sinks a few seconds for its last records and stops them.
-func auditShippers(cfg *config.Config, trail *audit.Writer, logger *slog.Logger) (func(), []*logship.Shipper, error) {
-	var shippers []*logship.Shipper
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shipFlushTimeout)
-		defer cancel()
-		for _, s := range shippers {
-			if !s.Flush(ctx, trail.Seq()) {
-				logger.Warn("audit records not yet shipped; they go after the next start", "sink", s.Stats().Sink,
-					"delivered_up_to", s.Position(), "last", trail.Seq())
-			}
-			_ = s.Close(ctx)
-		}
+// auditWiring is the audit trail of `bulwark serve`: its writer, the auditor the broker's hooks
+// feed, and the shippers delivering it to sinks.
+type auditWiring struct {
+	cfg      *config.Config
+	logger   *slog.Logger
+	trail    *audit.Writer
+	auditor  *audit.Auditor
+	shippers []*logship.Shipper
+	started  bool
+}
+
+// newAuditWiring opens the trail (before the broker, so its lock and key provider are checked
+// first) and returns the hook registration for the broker; nothing when the trail is off.
+func newAuditWiring(cfg *config.Config, logger *slog.Logger) (*auditWiring, []broker.Option, error) {
+	aw := &auditWiring{cfg: cfg, logger: logger}
+	trail, err := openAudit(cfg, logger)
+	if err != nil || trail == nil {
+		return aw, nil, err
 	}
-	if trail == nil || cfg.AuditCloudWatchLogGroup == "" {
-		return stop, nil, nil
+	aw.trail = trail
+	aw.auditor = audit.NewAuditor(trail, audit.AuditorOptions{Allows: allowMode(cfg.AuditAllows), Logger: logger.With("component", "audit")})
+	return aw, []broker.Option{broker.WithHook(aw.auditor.Registration())}, nil
+}
+
+// start records the broker's start and starts the shippers (they need the cluster id).
+func (aw *auditWiring) start(srv *broker.Server) error {
+	if aw.trail == nil {
+		return nil
+	}
+	aw.started = true
+	aw.auditor.Lifecycle("BrokerStart", map[string]any{"version": version, "clusterId": srv.ClusterID(), "brokerId": srv.BrokerID()})
+	aw.logger.Info("audit trail", "dir", auditDir(aw.cfg), "allows", aw.cfg.AuditAllows)
+	shippers, err := auditShippers(aw.cfg, aw.trail, srv.ClusterID(), aw.logger)
+	aw.shippers = shippers
+	return err
+}
+
+// close records the stop, writes the final checkpoint and gives the sinks a few seconds for
+// the last records.
+func (aw *auditWiring) close() {
+	if aw.trail == nil {
+		return
+	}
+	if aw.started {
+		aw.auditor.Lifecycle("BrokerStop", nil)
+	} else {
+		aw.auditor.Lifecycle("BrokerStartFailed", nil)
+	}
+	aw.auditor.Close()
+	if err := aw.trail.Close(); err != nil {
+		aw.logger.Error("audit trail not closed cleanly", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shipFlushTimeout)
+	defer cancel()
+	for _, s := range aw.shippers {
+		if !s.Flush(ctx, aw.trail.Seq()) {
+			aw.logger.Warn("audit records not yet shipped; they go after the next start", "sink", s.Stats().Sink,
+				"delivered_up_to", s.Position(), "last", aw.trail.Seq())
+		}
+		_ = s.Close(ctx)
+	}
+}
+
+// auditShippers starts a shipper for every sink the audit stream is configured to ship to, and
+// makes the trail's retention keep what they have not delivered.
+func auditShippers(cfg *config.Config, trail *audit.Writer, clusterID string, logger *slog.Logger) ([]*logship.Shipper, error) {
+	var sinks []logship.Sink
+	if cfg.AuditCloudWatchLogGroup == "" && cfg.AuditFirehoseStream == "" && cfg.AuditS3Bucket == "" {
+		return nil, nil
 	}
 	var opts []func(*awsconfig.LoadOptions) error
 	if cfg.AWSRegion != "" {
@@ -243,19 +294,46 @@ func auditShippers(cfg *config.Config, trail *audit.Writer, logger *slog.Logger)
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
 	if err != nil {
-		return stop, nil, fmt.Errorf("log shipping: AWS configuration: %w", err)
+		return nil, fmt.Errorf("log shipping: AWS configuration: %w", err)
 	}
-	stream := cfg.AuditCloudWatchStream
-	if stream == "" {
-		stream = "broker-" + strconv.Itoa(int(cfg.NodeID))
+	if g := cfg.AuditCloudWatchLogGroup; g != "" {
+		stream := cfg.AuditCloudWatchStream
+		if stream == "" {
+			stream = "broker-" + strconv.Itoa(int(cfg.NodeID))
+		}
+		sinks = append(sinks, logship.NewCloudWatchLogs(awsCfg, cfg.AWSEndpointLogs, g, stream))
+		logger.Info("audit trail shipped", "sink", "cloudwatch", "log_group", g, "log_stream", stream)
 	}
-	sink := logship.NewCloudWatchLogs(awsCfg, cfg.AWSEndpointLogs, cfg.AuditCloudWatchLogGroup, stream)
-	sh, err := logship.NewShipper(trail.Source(), sink, logship.Options{Stream: auditStream, CursorDir: auditDir(cfg),
-		Logger: logger.With("component", "logship")})
-	if err != nil {
-		return stop, nil, err
+	if fh := cfg.AuditFirehoseStream; fh != "" {
+		sinks = append(sinks, logship.NewFirehose(awsCfg, cfg.AWSEndpointFirehose, fh))
+		logger.Info("audit trail shipped", "sink", "firehose", "delivery_stream", fh)
 	}
-	shippers = append(shippers, sh)
+	if b := cfg.AuditS3Bucket; b != "" {
+		account := cfg.IAMAccountID
+		if account == "" {
+			account = "000000000000" // self-hosted: no AWS account of the cluster's own
+		}
+		cluster := clusterID
+		if cfg.ClusterName != "" {
+			cluster = cfg.ClusterName + "-" + clusterID
+		}
+		sinks = append(sinks, logship.NewS3(awsCfg, logship.S3Options{Bucket: b, Prefix: cfg.AuditS3Prefix, Endpoint: cfg.AWSEndpointS3,
+			Account: account, Region: awsCfg.Region, Cluster: cluster, LogType: "BulwarkAuditLogs", BrokerID: cfg.NodeID,
+			RollBytes: int(cfg.AuditS3RollBytes), RollAfter: cfg.AuditS3RollAfter}))
+		logger.Info("audit trail shipped", "sink", "s3", "bucket", b, "prefix", cfg.AuditS3Prefix)
+	}
+	var shippers []*logship.Shipper
+	for _, sink := range sinks {
+		sh, err := logship.NewShipper(trail.Source(), sink, logship.Options{Stream: auditStream, CursorDir: auditDir(cfg),
+			Logger: logger.With("component", "logship")})
+		if err != nil {
+			for _, s := range shippers {
+				_ = s.Close(context.Background())
+			}
+			return nil, err
+		}
+		shippers = append(shippers, sh)
+	}
 	trail.SetKeep(func() uint64 {
 		low := ^uint64(0)
 		for _, s := range shippers {
@@ -263,6 +341,5 @@ func auditShippers(cfg *config.Config, trail *audit.Writer, logger *slog.Logger)
 		}
 		return low
 	})
-	logger.Info("audit trail shipped", "sink", "cloudwatch", "log_group", cfg.AuditCloudWatchLogGroup, "log_stream", stream)
-	return stop, shippers, nil
+	return shippers, nil
 }

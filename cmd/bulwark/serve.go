@@ -11,10 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
-	"github.com/bulwark-kafka/bulwark/logship"
 )
 
 // cmdServe runs the broker until SIGTERM or SIGINT, then drains: in-flight requests are
@@ -53,39 +51,13 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	defer mw.close()
 	opts = append(opts, metricOpts...)
-	trail, err := openAudit(cfg, logger)
+	aw, auditOpts, err := newAuditWiring(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark:", err)
 		return 1
 	}
-	var auditor *audit.Auditor
-	var shippers []*logship.Shipper
-	started := false
-	if trail != nil {
-		auditor = audit.NewAuditor(trail, audit.AuditorOptions{Allows: allowMode(cfg.AuditAllows), Logger: logger.With("component", "audit")})
-		opts = append(opts, broker.WithHook(auditor.Registration()))
-		var stopShipping func()
-		stopShipping, shippers, err = auditShippers(cfg, trail, logger)
-		if err != nil {
-			_ = trail.Close()
-			fmt.Fprintln(stderr, "bulwark:", err)
-			return 1
-		}
-		// Runs last: the broker has drained its hooks by then. The shippers stop after the final
-		// checkpoint is written, so a clean stop delivers it too when the sink is up.
-		defer func() {
-			defer stopShipping()
-			if started {
-				auditor.Lifecycle("BrokerStop", nil)
-			} else {
-				auditor.Lifecycle("BrokerStartFailed", nil)
-			}
-			auditor.Close()
-			if err := trail.Close(); err != nil {
-				logger.Error("audit trail not closed cleanly", "err", err)
-			}
-		}()
-	}
+	defer aw.close() // runs after the broker has drained its hooks
+	opts = append(opts, auditOpts...)
 	az, err := newAuthorizer(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark:", err)
@@ -108,12 +80,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
-	mw.start(srv, az, trail, shippers, logger)
-	started = true
-	if auditor != nil {
-		auditor.Lifecycle("BrokerStart", map[string]any{"version": version, "clusterId": srv.ClusterID(), "brokerId": srv.BrokerID()})
-		logger.Info("audit trail", "dir", auditDir(cfg), "allows", cfg.AuditAllows)
+	if err := aw.start(srv); err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		_ = srv.Shutdown(context.Background())
+		return 1
 	}
+	mw.start(srv, az, aw.trail, aw.shippers, logger)
 	for {
 		got := <-sig
 		if got == syscall.SIGHUP {
