@@ -235,10 +235,35 @@ func (a *Auditor) OnAuthorization(ev hook.Authorization) {
 		RequestParameters: &RequestParameters{KafkaAPI: ev.API, APIVersion: &v, Operation: ev.Operation,
 			ResourceType: ev.ResourceType, ResourceName: ev.ResourceName},
 		AdditionalEventData: map[string]any{"engine": ev.Engine, "allowed": ev.Allowed}}
+	r.ReadOnly = readOnlyOperation(ev.Operation)
 	if !ev.Allowed {
-		r.ErrorCode = "AUTHORIZATION_DENIED"
+		r.ErrorCode = deniedCode(ev.ResourceType)
 	}
 	a.write(r)
+}
+
+// readOnlyOperation reports whether a Kafka operation only reads.
+func readOnlyOperation(op string) bool {
+	switch op {
+	case "READ", "DESCRIBE", "DESCRIBE_CONFIGS":
+		return true
+	}
+	return false
+}
+
+// deniedCode is the Kafka error a denial on a resource type answers with.
+func deniedCode(resourceType string) string {
+	switch resourceType {
+	case "TOPIC":
+		return "TOPIC_AUTHORIZATION_FAILED"
+	case "GROUP":
+		return "GROUP_AUTHORIZATION_FAILED"
+	case "TRANSACTIONAL_ID":
+		return "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
+	case "DELEGATION_TOKEN":
+		return "DELEGATION_TOKEN_AUTHORIZATION_FAILED"
+	}
+	return "CLUSTER_AUTHORIZATION_FAILED"
 }
 
 func category(key int16) string {

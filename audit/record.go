@@ -102,6 +102,10 @@ type Checkpoint struct {
 	// Final marks the checkpoint written at a clean close of the stream: records after the last
 	// checkpoint of a stream whose last checkpoint is not final were cut off or are unsigned.
 	Final bool `json:"final,omitempty"`
+	// Chain is a random id the stream got when its first record was written, the same in every
+	// checkpoint: records spliced in from another trail (another broker's, or an older chain)
+	// carry another.
+	Chain string `json:"chain"`
 }
 
 // Event sources and versions.

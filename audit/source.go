@@ -2,8 +2,10 @@ package audit
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/logship"
@@ -40,13 +42,17 @@ func (s writerSource) Read(after uint64, max int) ([]logship.Entry, error) {
 	if after >= durable {
 		return nil, nil
 	}
-	return ReadRange(s.w.opts.Dir, s.w.opts.Stream, after, min(durable, after+uint64(max)))
+	return readRange(s.w.opts.Dir, s.w.opts.Stream, after, min(durable, after+uint64(max)), s.w.opts.Plain)
 }
 
 // ReadRange reads the records with seq in (after, upTo] of a stream's files. A record the
 // files no longer hold (removed by hand; retention keeps what shippers need) ends the range
 // early with an error.
 func ReadRange(dir, stream string, after, upTo uint64) ([]logship.Entry, error) {
+	return readRange(dir, stream, after, upTo, false)
+}
+
+func readRange(dir, stream string, after, upTo uint64, plain bool) ([]logship.Entry, error) {
 	files, err := listFiles(dir, stream)
 	if err != nil {
 		return nil, err
@@ -69,7 +75,7 @@ func ReadRange(dir, stream string, after, upTo uint64) ([]logship.Entry, error) 
 		if f.firstSeq > next {
 			return out, fmt.Errorf("audit: records %d to %d are missing from %s", next, f.firstSeq-1, dir)
 		}
-		if err := readFile(f, next, upTo, &out); err != nil {
+		if err := readFile(f, stream, next, upTo, plain, &out); err != nil {
 			return out, err
 		}
 		next = after + 1 + uint64(len(out))
@@ -77,8 +83,9 @@ func ReadRange(dir, stream string, after, upTo uint64) ([]logship.Entry, error) 
 	return out, nil
 }
 
-// readFile appends the complete lines of f with seq in [from, upTo].
-func readFile(f streamFile, from, upTo uint64, out *[]logship.Entry) error {
+// readFile appends the complete lines of f with seq in [from, upTo]. A plain stream's lines are
+// numbered by position and timed by their "time" field (slog's).
+func readFile(f streamFile, stream string, from, upTo uint64, plain bool, out *[]logship.Entry) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
@@ -91,7 +98,17 @@ func readFile(f streamFile, from, upTo uint64, out *[]logship.Entry) error {
 		if err != nil {
 			return nil // the end of the file (a last line without its newline is not complete)
 		}
-		if seq >= from {
+		if seq >= from && plain {
+			line = line[:len(line)-1]
+			var t struct {
+				Time time.Time `json:"time"`
+			}
+			_ = json.Unmarshal(line, &t)
+			if t.Time.IsZero() {
+				t.Time = time.Now()
+			}
+			*out = append(*out, logship.Entry{Pos: seq, ID: stream + "/" + strconv.FormatUint(seq, 10), Time: t.Time, Data: append([]byte(nil), line...)})
+		} else if seq >= from {
 			line = line[:len(line)-1]
 			r, err := decodeLine(line)
 			if err != nil || r.Seq != seq {

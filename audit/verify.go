@@ -74,16 +74,26 @@ type Verifier struct {
 	prevSeq   uint64
 	started   bool
 	sinceCkpt int
+	fileFirst uint64 // the first seq of the file being read
 	// gap is a "missing" problem held back one record: if the missing record comes next, the
 	// records were reordered rather than removed.
 	gap     *Problem
 	gapFrom uint64 // the first missing seq of gap
+	// chain is the chain id of the first checkpoint; every later one must carry the same.
+	chain string
+	// firstPrev is the prevHash of the trail's first record, and retained what AuditRetention
+	// records say was removed (the last removed seq and its hash): a trail that does not start at
+	// seq 1 must be accounted for by one of them.
+	firstPrev string
+	retained  map[uint64]string
+	// live: a running broker's trail; its last file may end in a line still being written.
+	live bool
 }
 
 // NewVerifier checks records of the named stream. kp unwraps checkpoint keys (nil: signatures
 // are reported as unverifiable).
 func NewVerifier(stream string, kp keys.Provider) *Verifier {
-	return &Verifier{stream: stream, kp: kp, keyCache: map[string][]byte{}, rep: Report{Stream: stream}}
+	return &Verifier{stream: stream, kp: kp, keyCache: map[string][]byte{}, rep: Report{Stream: stream}, retained: map[uint64]string{}}
 }
 
 // VerifyDir checks every file of a stream in a directory, in sequence order.
@@ -96,34 +106,81 @@ func VerifyDir(dir, stream string, kp keys.Provider, live bool) (*Report, error)
 		return nil, fmt.Errorf("audit: no %s-*.jsonl files in %s", stream, dir)
 	}
 	v := NewVerifier(stream, kp)
-	for _, f := range files {
+	v.live = live
+	for i, f := range files {
 		fh, err := os.Open(f.path)
 		if err != nil {
 			return nil, fmt.Errorf("audit: %w", err)
 		}
-		err = v.Read(f.path, fh)
+		before := v.rep.Records
+		err = v.read(f.path, fh, i == len(files)-1)
 		_ = fh.Close()
 		if err != nil {
 			return nil, err
+		}
+		if v.rep.Records > before && v.fileFirst != f.firstSeq {
+			v.rep.add(Problem{File: f.path, Line: 1, Seq: v.fileFirst, Kind: "edited",
+				Detail: fmt.Sprintf("the file is named for seq %d but starts at seq %d", f.firstSeq, v.fileFirst)})
 		}
 	}
 	return v.Finish(live), nil
 }
 
-// Read checks one file's (or one reader's) records.
-func (v *Verifier) Read(name string, rd io.Reader) error {
+// Read checks one file's (or one reader's) records; it is taken as the last of the trail.
+func (v *Verifier) Read(name string, rd io.Reader) error { return v.read(name, rd, true) }
+
+// read checks a file's lines. A last line without its newline is a write in progress (live) or
+// a torn end; anywhere but at the end of the trail's last file it is a problem.
+func (v *Verifier) read(name string, rd io.Reader, last bool) error {
 	v.rep.Files++
-	sc := bufio.NewScanner(rd)
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes+1)
+	br := bufio.NewReaderSize(rd, 64<<10)
 	line := 0
-	for sc.Scan() {
-		line++
-		v.Line(name, line, sc.Bytes())
+	v.fileFirst = 0
+	for {
+		b, err := readLine(br)
+		if len(b) > 0 || err == nil {
+			line++
+		}
+		switch {
+		case err == errLineTooLong:
+			v.rep.add(Problem{File: name, Line: line, Seq: v.prevSeq + 1, Kind: "unreadable", Detail: err.Error()})
+			return nil
+		case err == io.EOF && len(b) > 0:
+			if !(last && v.live) {
+				v.rep.add(Problem{File: name, Line: line, Seq: v.prevSeq + 1, Kind: "truncated",
+					Detail: "the file ends in the middle of a record"})
+			}
+			return nil
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return fmt.Errorf("audit: %s: %w", name, err)
+		}
+		v.Line(name, line, b)
 	}
-	if err := sc.Err(); err != nil {
-		v.rep.add(Problem{File: name, Line: line + 1, Seq: v.prevSeq + 1, Kind: "unreadable", Detail: err.Error()})
+}
+
+var errLineTooLong = fmt.Errorf("audit: a line longer than %d bytes", maxLineBytes)
+
+// readLine returns the next line without its newline (io.EOF with what is left when the input
+// ends without one).
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var out []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		out = append(out, chunk...)
+		if len(out) > maxLineBytes+1 {
+			return nil, errLineTooLong
+		}
+		switch err {
+		case nil:
+			return out[:len(out)-1], nil
+		case bufio.ErrBufferFull:
+			continue
+		default:
+			return out, err
+		}
 	}
-	return nil
 }
 
 // Line checks one record line.
@@ -146,11 +203,18 @@ func (v *Verifier) Line(name string, n int, raw []byte) {
 			v.rep.add(*g)
 		}
 	}
+	if v.fileFirst == 0 {
+		v.fileFirst = r.Seq
+	}
 	switch {
 	case !v.started:
-		// A trail whose first record is not seq 1 lost its earlier files to retention (or they
-		// are elsewhere): the chain is checked from here, and FirstSeq says where it starts.
+		// A trail whose first record is not seq 1 lost its earlier files to retention (an
+		// AuditRetention record later in the trail must say so; Finish checks).
 		v.rep.FirstSeq = r.Seq
+		v.firstPrev = r.PrevHash
+		if r.Seq == 1 && r.PrevHash != zeroHash {
+			v.rep.add(Problem{File: name, Line: n, Seq: r.Seq, Kind: "edited", Detail: "the first record of a stream must follow no record (prevHash of zeros)"})
+		}
 	case reordered:
 	case r.Seq == v.prevSeq+1 && r.PrevHash != v.prevHash:
 		v.rep.add(Problem{File: name, Line: n, Seq: r.Seq, Kind: "edited",
@@ -164,6 +228,13 @@ func (v *Verifier) Line(name string, n int, raw []byte) {
 			Detail: fmt.Sprintf("seq %d comes after seq %d", r.Seq, v.prevSeq)})
 	}
 	v.started = true
+	if r.EventName == "AuditRetention" && r.AdditionalEventData != nil {
+		if through, ok := r.AdditionalEventData["removedThrough"].(float64); ok {
+			if h, ok := r.AdditionalEventData["lastRemovedHash"].(string); ok {
+				v.retained[uint64(through)] = h
+			}
+		}
+	}
 	if r.Checkpoint != nil {
 		v.checkpoint(name, n, r)
 	} else {
@@ -178,8 +249,18 @@ func (v *Verifier) checkpoint(name string, n int, r *Record) {
 	v.rep.Checkpoints++
 	v.sinceCkpt = 0
 	ck := r.Checkpoint
+	if v.chain == "" {
+		v.chain = ck.Chain
+	} else if ck.Chain != v.chain {
+		v.rep.add(Problem{File: name, Line: n, Seq: r.Seq, Kind: "foreign",
+			Detail: fmt.Sprintf("checkpoint of chain %s in a trail of chain %s: records from another trail were spliced in", ck.Chain, v.chain)})
+	}
 	if ck.Unsigned || ck.Signature == "" {
 		v.rep.Unsigned++
+		if v.kp != nil {
+			v.rep.add(Problem{File: name, Line: n, Seq: r.Seq, Kind: "unsigned",
+				Detail: "an unsigned checkpoint where the key provider could have signed: records before it may have been rewritten"})
+		}
 		return
 	}
 	if v.kp == nil {
@@ -191,7 +272,7 @@ func (v *Verifier) checkpoint(name string, n int, r *Record) {
 		v.rep.add(Problem{File: name, Line: n, Seq: r.Seq, Kind: "unverifiable", Detail: err.Error()})
 		return
 	}
-	want := sign(key, v.stream, r.Seq, r.PrevHash)
+	want := sign(key, v.stream, r)
 	got, _ := hex.DecodeString(ck.Signature)
 	wantRaw, _ := hex.DecodeString(want)
 	if !hmac.Equal(got, wantRaw) {
@@ -221,6 +302,12 @@ func (v *Verifier) Finish(live bool) *Report {
 	if v.gap != nil {
 		v.rep.add(*v.gap)
 		v.gap = nil
+	}
+	if v.rep.FirstSeq > 1 {
+		if h, ok := v.retained[v.rep.FirstSeq-1]; !ok || h != v.firstPrev {
+			v.rep.add(Problem{Seq: v.rep.FirstSeq, Kind: "missing",
+				Detail: fmt.Sprintf("the trail starts at seq %d and no retention record accounts for records 1 to %d", v.rep.FirstSeq, v.rep.FirstSeq-1)})
+		}
 	}
 	v.rep.UnsignedTail = v.sinceCkpt
 	if !v.rep.CleanClose && v.rep.Records > 0 {

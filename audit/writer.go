@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -48,6 +49,9 @@ type Options struct {
 	Retention time.Duration
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Plain makes a stream of lines given as they are (AppendLine): no chain, no checkpoints,
+	// no recovery record. The broker log uses it, for the same rolled files and shipping.
+	Plain bool
 }
 
 func (o *Options) defaults() {
@@ -95,6 +99,7 @@ type Writer struct {
 	durable   uint64        // the last seq fsynced: readers (shippers) see no further
 	durableCh chan struct{} // closed and replaced when durable advances
 	keep      func() uint64 // retention keeps every file holding a seq above keep()
+	chain     string        // the stream's chain id (.<stream>.chain)
 	err       error
 	closed    bool
 
@@ -123,7 +128,7 @@ func Open(opts Options) (*Writer, error) {
 		return nil, fmt.Errorf("audit: the %s stream in %s is in use by another process (a running broker?): %w", opts.Stream, opts.Dir, err)
 	}
 	w.lock = lock
-	if opts.Keys != nil {
+	if opts.Keys != nil && !opts.Plain {
 		dk, err := opts.Keys.GenerateDataKey(context.Background(), keyContext(opts.Stream))
 		if err != nil {
 			_ = lock.Close()
@@ -132,6 +137,9 @@ func Open(opts Options) (*Writer, error) {
 		w.key, w.wkey = dk.Plaintext, dk.Wrapped
 	}
 	recovered, err := w.resume()
+	if err == nil && !opts.Plain {
+		err = w.loadChain()
+	}
 	if err == nil {
 		err = w.openFile()
 	}
@@ -205,6 +213,15 @@ func (w *Writer) resume() (*Record, error) {
 		}
 		data = data[:i+1]
 	}
+	// What the previous process wrote may be in the page cache only: make it durable before
+	// anything (a shipper) treats it as such.
+	if f, err := os.OpenFile(last.path, os.O_WRONLY, 0); err == nil {
+		serr := f.Sync()
+		_ = f.Close()
+		if serr != nil {
+			return nil, fmt.Errorf("audit: fsync %s: %w", last.path, serr)
+		}
+	}
 	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
 	if len(data) == 0 {
 		lines = nil
@@ -213,6 +230,9 @@ func (w *Writer) resume() (*Record, error) {
 		// An empty last file (a crash right after a roll): continue from the file before it.
 		if len(files) < 2 {
 			w.seq = last.firstSeq - min(last.firstSeq, 1)
+			if w.opts.Plain {
+				return nil, os.Remove(last.path)
+			}
 			return w.recovery(torn, false, last.path), os.Remove(last.path)
 		}
 		if err := os.Remove(last.path); err != nil {
@@ -221,6 +241,10 @@ func (w *Writer) resume() (*Record, error) {
 		return w.resume()
 	}
 	lastLine := lines[len(lines)-1]
+	if w.opts.Plain {
+		w.seq = last.firstSeq - 1 + uint64(len(lines))
+		return nil, nil
+	}
 	r, err := decodeLine(lastLine)
 	if err != nil {
 		return nil, fmt.Errorf("audit: the last record of %s is complete but unreadable (not what a crash leaves; move the file aside to start a new chain after reviewing it): %w", last.path, err)
@@ -232,6 +256,28 @@ func (w *Writer) resume() (*Record, error) {
 		return nil, nil
 	}
 	return w.recovery(torn, clean, last.path), nil
+}
+
+// loadChain reads the stream's chain id, or makes one for a stream that starts here.
+func (w *Writer) loadChain() error {
+	path := filepath.Join(w.opts.Dir, "."+w.opts.Stream+".chain")
+	b, err := os.ReadFile(path)
+	if err == nil && w.seq > 0 {
+		w.chain = strings.TrimSpace(string(b))
+		return nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("audit: %w", err)
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return fmt.Errorf("audit: chain id: %w", err)
+	}
+	w.chain = hex.EncodeToString(id[:])
+	if err := os.WriteFile(path, []byte(w.chain+"\n"), 0o640); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
 }
 
 // recovery is the record that opens a stream the previous run did not close cleanly.
@@ -266,11 +312,48 @@ func lineHash(line []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// sign is the checkpoint HMAC of a position in the stream.
-func sign(key []byte, stream string, seq uint64, prevHash string) string {
+// sign is the checkpoint HMAC: it covers the stream, the checkpoint's position and the hash of
+// the record before it, whether it is final, its time and the chain id, so none of them can be
+// changed (a mid-trail checkpoint made "final" to hide a cut-off tail, a checkpoint from another
+// chain) without the key.
+func sign(key []byte, stream string, r *Record) string {
 	m := hmac.New(sha256.New, key)
-	_, _ = io.WriteString(m, stream+"\n"+strconv.FormatUint(seq, 10)+"\n"+prevHash)
+	_, _ = io.WriteString(m, strings.Join([]string{"bulwark-audit-checkpoint-v1", stream, strconv.FormatUint(r.Seq, 10), r.PrevHash,
+		strconv.FormatBool(r.Checkpoint.Final), r.EventTime, r.Checkpoint.Chain}, "\n"))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// AppendLine writes one line of a plain stream (Options.Plain). A newline in it is written as
+// the two characters \n, so one call stays one line.
+func (w *Writer) AppendLine(line []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case !w.opts.Plain:
+		return errors.New("audit: AppendLine on a chained stream")
+	case w.closed:
+		return ErrClosed
+	case w.err != nil:
+		return w.err
+	}
+	line = bytes.ReplaceAll(bytes.TrimSuffix(line, []byte("\n")), []byte("\n"), []byte(`\n`))
+	if len(line) > maxLineBytes {
+		line = append(line[:maxLineBytes-len("…[truncated]")], "…[truncated]"...)
+	}
+	if _, err := w.bw.Write(append(line, '\n')); err != nil {
+		w.err = fmt.Errorf("audit: write: %w", err)
+		return w.err
+	}
+	w.seq++
+	w.size += int64(len(line) + 1)
+	w.dirty = true
+	if w.size >= w.opts.MaxFileBytes {
+		if err := w.syncLocked(); err != nil {
+			return err
+		}
+		return w.rollLocked()
+	}
+	return nil
 }
 
 // Append completes the record (version, source, time unless set, event id, sequence number
@@ -305,8 +388,12 @@ func (w *Writer) appendLocked(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("audit: encode %s: %w", r.EventName, err)
 	}
-	if len(line) > maxLineBytes {
-		return fmt.Errorf("audit: %s record of %d bytes exceeds %d", r.EventName, len(line), maxLineBytes)
+	if len(line) > maxRecordBytes {
+		// Never drop a record for its size: shorten what a client chose (names, messages).
+		shrink(r)
+		if line, err = json.Marshal(r); err != nil {
+			return fmt.Errorf("audit: encode %s: %w", r.EventName, err)
+		}
 	}
 	if _, err := w.bw.Write(append(line, '\n')); err != nil {
 		w.err = fmt.Errorf("audit: write: %w", err)
@@ -319,14 +406,49 @@ func (w *Writer) appendLocked(r *Record) error {
 	return nil
 }
 
+// maxRecordBytes bounds a record line: within CloudWatch Logs' per-event limit, so a shipped
+// record is never cut (and its hash broken) on the way.
+const maxRecordBytes = 200 << 10
+
+// maxFieldBytes bounds each free-text or client-chosen field of a record that is too large.
+const maxFieldBytes = 1024
+
+// shrink shortens a record's client-chosen parts: resource names, messages, extra data.
+func shrink(r *Record) {
+	cut := func(s string) string {
+		if len(s) <= maxFieldBytes {
+			return s
+		}
+		return strings.ToValidUTF8(s[:maxFieldBytes], "") + "…[truncated]"
+	}
+	r.ErrorMessage, r.DecidedBy, r.ClientID = cut(r.ErrorMessage), cut(r.DecidedBy), cut(r.ClientID)
+	if u := r.UserIdentity; u != nil {
+		u.Principal, u.Claimed, u.ARN = cut(u.Principal), cut(u.Claimed), cut(u.ARN)
+	}
+	if p := r.RequestParameters; p != nil {
+		p.ResourceName = cut(p.ResourceName)
+		for i := range p.Resources {
+			p.Resources[i].Name = cut(p.Resources[i].Name)
+		}
+	}
+	if len(r.AdditionalEventData) > 0 {
+		if b, _ := json.Marshal(r.AdditionalEventData); len(b) > 16*maxFieldBytes {
+			r.AdditionalEventData = map[string]any{"truncated": true, "bytes": len(b)}
+		}
+	}
+}
+
 // checkpointLocked writes a checkpoint, fsyncs, and rolls the file when it is full.
 func (w *Writer) checkpointLocked(final bool) error {
-	ck := &Checkpoint{Final: final, Unsigned: w.key == nil}
+	ck := &Checkpoint{Final: final, Unsigned: w.key == nil, Chain: w.chain}
 	if w.key != nil {
-		ck.Signature = sign(w.key, w.opts.Stream, w.seq+1, w.prev)
 		ck.Provider, ck.KeyID, ck.WrappedKey = w.wkey.Provider, w.wkey.KeyID, w.wkey.Ciphertext
 	}
-	r := &Record{EventName: "AuditCheckpoint", EventType: "AuditIntegrity", EventCategory: "Management", ReadOnly: true, Checkpoint: ck}
+	r := &Record{EventName: "AuditCheckpoint", EventType: "AuditIntegrity", EventCategory: "Management", ReadOnly: true, Checkpoint: ck,
+		EventTime: w.opts.Now().UTC().Format(time.RFC3339Nano), Seq: w.seq + 1, PrevHash: w.prev}
+	if w.key != nil {
+		ck.Signature = sign(w.key, w.opts.Stream, r)
+	}
 	if err := w.appendLocked(r); err != nil {
 		return err
 	}
@@ -375,7 +497,9 @@ func (w *Writer) rollLocked() error {
 	return nil
 }
 
-// applyRetention removes closed files older than Options.Retention.
+// applyRetention removes closed files older than Options.Retention, oldest first, and records in
+// the stream what it removed (the last removed seq and the hash of that record), so a verifier
+// can tell retention from someone deleting the start of the trail.
 func (w *Writer) applyRetention() {
 	if w.opts.Retention <= 0 {
 		return
@@ -385,17 +509,53 @@ func (w *Writer) applyRetention() {
 		return
 	}
 	cutoff := w.opts.Now().Add(-w.opts.Retention)
+	var through uint64
 	for i, f := range files[:max(len(files)-1, 0)] {
-		if w.keep != nil && files[i+1].firstSeq-1 > w.keep() {
+		next := files[i+1]
+		if w.keep != nil && next.firstSeq-1 > w.keep() {
 			break // a shipper has not delivered this file yet: it is its spool
 		}
 		st, err := os.Stat(f.path)
-		if err == nil && st.ModTime().Before(cutoff) {
-			if err := os.Remove(f.path); err == nil {
-				w.opts.Logger.Info("audit file removed by retention", "file", f.path)
-			}
+		if err != nil || !st.ModTime().Before(cutoff) {
+			break // keep the trail contiguous: never remove a file after one that stays
 		}
+		if err := os.Remove(f.path); err != nil {
+			break
+		}
+		w.opts.Logger.Info("audit file removed by retention", "file", f.path)
+		through = next.firstSeq - 1
 	}
+	if through == 0 || w.opts.Plain {
+		return
+	}
+	first, err := firstRecord(files, through+1)
+	if err != nil {
+		w.opts.Logger.Error("retention record not written", "err", err)
+		return
+	}
+	_ = w.appendLocked(&Record{EventName: "AuditRetention", EventType: "AuditIntegrity", EventCategory: "Management", ReadOnly: true,
+		AdditionalEventData: map[string]any{"removedThrough": through, "lastRemovedHash": first.PrevHash,
+			"retentionMs": w.opts.Retention.Milliseconds()}})
+}
+
+// firstRecord reads the record with seq from the file that starts with it.
+func firstRecord(files []streamFile, seq uint64) (*Record, error) {
+	for _, f := range files {
+		if f.firstSeq != seq {
+			continue
+		}
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		line, err := readLine(bufio.NewReader(fh))
+		if err != nil {
+			return nil, fmt.Errorf("audit: %s: %w", f.path, err)
+		}
+		return decodeLine(line)
+	}
+	return nil, fmt.Errorf("audit: no file starts at seq %d", seq)
 }
 
 // loop fsyncs written records and writes timed checkpoints until Close.
@@ -410,7 +570,7 @@ func (w *Writer) loop() {
 		case <-t.C:
 			w.mu.Lock()
 			var err error
-			if w.sinceCkpt > 0 && w.opts.Now().Sub(w.lastCkpt) >= w.opts.CheckpointInterval {
+			if !w.opts.Plain && w.sinceCkpt > 0 && w.opts.Now().Sub(w.lastCkpt) >= w.opts.CheckpointInterval {
 				err = w.checkpointLocked(false)
 			} else {
 				err = w.syncLocked()
@@ -462,7 +622,12 @@ func (w *Writer) Close() error {
 		w.mu.Unlock()
 		return nil
 	}
-	err := w.checkpointLocked(true)
+	var err error
+	if w.opts.Plain {
+		err = w.syncLocked()
+	} else {
+		err = w.checkpointLocked(true)
+	}
 	w.closed = true
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("audit: close: %w", cerr)

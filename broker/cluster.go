@@ -141,7 +141,7 @@ func (c *cluster) openPartition(t *topic, mp meta.Partition) (*partition, error)
 	}
 	lc := c.logConfig(t.cfg)
 	lc.Sealing = c.partitionSealing(t, mp.Index)
-	l, err := plog.Open(dir, lc, mp.LogStartOffset, c.logger.With("partition", name))
+	l, err := plog.Open(dir, lc, mp.LogStartOffset, c.logger.With("component", "log", "partition", name))
 	if err != nil {
 		return nil, fmt.Errorf("broker: open %s: %w", name, err)
 	}

@@ -116,7 +116,7 @@ func newConn(s *Server, nc net.Conn, bl *boundListener) *conn {
 		index:         s.connSeq.Add(1) - 1,
 	}
 	c.setPrincipal(auth.Anonymous)
-	c.logger = s.logger.With("conn", c.remote, "listener", bl.cfg.Name)
+	c.logger = s.logger.With("component", "network", "conn", c.remote, "listener", bl.cfg.Name)
 	return c
 }
 

@@ -47,7 +47,7 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("verify: %s", out)
 	}
 	failures := bulwarkCLI(t, "", "audit", "query", "--config", b.props, "--principal", "User:alice", "--outcome", "failure")
-	if !strings.Contains(failures, `"requestID":"`+denialID+`"`) || !strings.Contains(failures, `"errorCode":"AUTHORIZATION_DENIED"`) ||
+	if !strings.Contains(failures, `"requestID":"`+denialID+`"`) || !strings.Contains(failures, `_AUTHORIZATION_FAILED"`) ||
 		!strings.Contains(failures, `"resourceName":"secret"`) {
 		t.Errorf("alice's denial (request %s) not in the trail:\n%s", denialID, failures)
 	}

@@ -159,7 +159,7 @@ func (b *brokerProc) start(t *testing.T) {
 		t.Fatal("e2e: broker binary not built")
 	}
 	listening := b.out.expectListening()
-	cmd := exec.Command(bulwarkBin, "serve", "--config", b.props)
+	cmd := exec.Command(bulwarkBin, "serve", "--config", b.props, "--log-format", "text")
 	cmd.Stdout = b.out
 	cmd.Stderr = b.out
 	if err := cmd.Start(); err != nil {

@@ -203,8 +203,8 @@ func TestMetricsPortInUseFailsStart(t *testing.T) {
 	if res.code == 0 || !strings.Contains(res.stderr+res.stdout, "bulwark.metrics.listen") {
 		t.Fatalf("serve with the metrics port taken: code %d\n%s", res.code, clip(res.stderr+res.stdout))
 	}
-	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
-		t.Error("the data directory was created: storage opened before the metrics port was bound")
+	if _, err := os.Stat(filepath.Join(dir, "data", "__cluster_metadata")); err == nil {
+		t.Error("the metadata log was created: storage opened before the metrics port was bound")
 	}
 }
 

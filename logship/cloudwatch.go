@@ -54,23 +54,31 @@ func (c *CloudWatchLogs) Limits() Limits {
 		MaxEntryBytes: cwlMaxEventBytes, MaxSpan: cwlMaxSpan}
 }
 
-// Send implements Sink. Timestamps are made non-decreasing (CloudWatch refuses a batch out of
-// chronological order; records keep their own time in their text), and an entry older than
-// CloudWatch accepts (a sink down for two weeks) is stamped with the oldest time it takes.
+// Send implements Sink. Timestamps are kept within what CloudWatch takes: non-decreasing (it
+// refuses a batch out of chronological order), no older than 14 days less an hour (a sink down
+// for two weeks) and no later than now (a clock ahead); a record keeps its own time in its text.
+// Events CloudWatch still sets aside (older than the group's retention) are an error, so the
+// batch is not counted as delivered.
 func (c *CloudWatchLogs) Send(ctx context.Context, entries []Entry) error {
 	if err := c.ensure(ctx); err != nil {
 		return err
 	}
-	oldest := c.now().Add(-cwlMaxAge + time.Hour).UnixMilli()
+	now := c.now()
+	oldest, newest := now.Add(-cwlMaxAge+time.Hour).UnixMilli(), now.UnixMilli()
 	events := make([]types.InputLogEvent, len(entries))
 	var last int64
 	for i, e := range entries {
-		ts := max(e.Time.UnixMilli(), oldest, last)
+		ts := max(min(e.Time.UnixMilli(), newest), oldest, last)
 		last = ts
 		events[i] = types.InputLogEvent{Timestamp: aws.Int64(ts), Message: aws.String(string(e.Data))}
 	}
-	_, err := c.client.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String(c.group),
+	out, err := c.client.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String(c.group),
 		LogStreamName: aws.String(c.stream), LogEvents: events})
+	if err == nil && out.RejectedLogEventsInfo != nil {
+		ri := out.RejectedLogEventsInfo
+		return fmt.Errorf("cloudwatch logs PutLogEvents %s/%s: events set aside (too old %v, too new %v, expired %v): the log group's retention is shorter than the outage",
+			c.group, c.stream, aws.ToInt32(ri.TooOldLogEventEndIndex), aws.ToInt32(ri.TooNewLogEventStartIndex), aws.ToInt32(ri.ExpiredLogEventEndIndex))
+	}
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
 		c.mu.Lock()

@@ -63,5 +63,10 @@ func (f *Firehose) Send(ctx context.Context, entries []Entry) error {
 			pe.Reason = aws.ToString(r.ErrorCode) + ": " + aws.ToString(r.ErrorMessage)
 		}
 	}
+	if len(out.RequestResponses) != len(entries) || len(pe.Failed) != int(aws.ToInt32(out.FailedPutCount)) {
+		// An answer that does not say which records failed: send the whole batch again.
+		return fmt.Errorf("firehose PutRecordBatch %s: %d of %d records failed, %d reported", f.stream,
+			aws.ToInt32(out.FailedPutCount), len(entries), len(pe.Failed))
+	}
 	return pe
 }

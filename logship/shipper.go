@@ -140,6 +140,7 @@ func (s *Shipper) run() {
 		}
 	}()
 	var pending []Entry
+	var firstSeen time.Time // when the shipper first held pending's first entry (Linger)
 	backoff := time.Duration(0)
 	for {
 		if len(pending) == 0 {
@@ -162,20 +163,24 @@ func (s *Shipper) run() {
 				}
 			}
 			pending = entries
+			firstSeen = time.Now()
 			s.backlog.Store(int64(len(pending)))
 		}
 		lim := s.sink.Limits()
-		if lim.MinBytes > 0 && !s.ripe(pending, lim) {
-			// Wait for more entries (or for the oldest to have lingered long enough), then read
-			// again from the cursor with the newer entries included.
-			wait := time.Until(pending[0].Time.Add(lim.Linger))
+		if lim.MinBytes > 0 && !s.ripe(pending, firstSeen, lim) {
+			// Wait for more entries (or for the oldest to have lingered long enough), and add
+			// only the newer ones.
 			select {
 			case <-s.src.Wait(pending[len(pending)-1].Pos):
-			case <-time.After(max(min(wait, time.Second), time.Millisecond)):
+				more, err := s.src.Read(pending[len(pending)-1].Pos, s.opts.ReadAhead-len(pending))
+				if err == nil {
+					pending = append(pending, more...)
+					s.backlog.Store(int64(len(pending)))
+				}
+			case <-time.After(max(min(time.Until(firstSeen.Add(lim.Linger)), time.Second), time.Millisecond)):
 			case <-s.stop:
 				return
 			}
-			pending = nil
 			continue
 		}
 		n := len(pending)
@@ -195,6 +200,7 @@ func (s *Shipper) run() {
 			continue
 		}
 		backoff = 0
+		firstSeen = time.Now()
 		last := b[len(b)-1].Pos
 		if err := s.saveCursor(last); err != nil {
 			s.opts.Logger.Error("log shipping cursor not saved; the batch may be sent again after a restart",
@@ -207,11 +213,11 @@ func (s *Shipper) run() {
 	}
 }
 
-// ripe reports whether pending entries make a request worth sending under MinBytes and Linger.
-// The oldest entry's age is measured from its own time, so entries left over from before a
-// restart or an outage go at once.
-func (s *Shipper) ripe(pending []Entry, l Limits) bool {
-	if time.Since(pending[0].Time) >= l.Linger || len(pending) >= s.opts.ReadAhead {
+// ripe reports whether pending entries make a request worth sending under MinBytes and Linger:
+// the oldest has waited Linger since the shipper took it, or was written that long ago (entries
+// left over from before a restart or an outage go at once).
+func (s *Shipper) ripe(pending []Entry, firstSeen time.Time, l Limits) bool {
+	if time.Since(firstSeen) >= l.Linger || time.Since(pending[0].Time) >= l.Linger || len(pending) >= s.opts.ReadAhead {
 		return true
 	}
 	size := 0

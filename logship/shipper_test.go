@@ -155,3 +155,27 @@ func TestBatchesRespectLimits(t *testing.T) {
 		t.Errorf("fit: %d bytes", len(big.Data))
 	}
 }
+
+// TestCloudWatchTimestampsStayInItsWindow: an entry stamped in the future (a clock ahead) or
+// three weeks ago (a long outage) is delivered, its time kept within what CloudWatch takes.
+func TestCloudWatchTimestampsStayInItsWindow(t *testing.T) {
+	fake, err := cwlfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Stop()
+	sink := NewCloudWatchLogs(testAWS(), fake.URL(), "g", "s")
+	now := time.Now()
+	entries := []Entry{{Pos: 1, Time: now.Add(-21 * 24 * time.Hour), Data: []byte("old")}, {Pos: 2, Time: now, Data: []byte("now")},
+		{Pos: 3, Time: now.Add(3 * time.Hour), Data: []byte("ahead")}}
+	for len(entries) > 0 {
+		b := batch(entries, sink.Limits()) // as the shipper does: no batch spans 24 hours
+		if err := sink.Send(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		entries = entries[len(b):]
+	}
+	if got := fake.Events("g", "s"); len(got) != 3 {
+		t.Fatalf("%d of 3 events stored: %+v", len(got), got)
+	}
+}

@@ -147,6 +147,13 @@ type Config struct {
 	AuditFileMaxBytes       int64         // bulwark.audit.file.max.bytes, 64 MiB
 	AuditRetention          time.Duration // bulwark.audit.file.retention.ms, 90 days (-1: for ever)
 
+	// The broker log (Bulwark's keys).
+	LogLevel          string        // bulwark.log.level, INFO, dynamic
+	LogLevelOverrides []string      // bulwark.log.level.overrides, component=level, dynamic
+	LogDir            string        // bulwark.log.dir ("": <first log dir>/__bulwark_logs; "-": no files)
+	LogFileMaxBytes   int64         // bulwark.log.file.max.bytes, 64 MiB
+	LogFileRetention  time.Duration // bulwark.log.file.retention.ms, 7 days
+
 	// Log shipping (Bulwark's keys, shaped like MSK's LoggingInfo).
 	AWSRegion               string        // bulwark.aws.region
 	AWSEndpointLogs         string        // bulwark.aws.endpoint.logs
@@ -157,6 +164,7 @@ type Config struct {
 	AuditS3Prefix           string        // bulwark.logs.audit.s3.prefix
 	AuditS3RollBytes        int64         // bulwark.logs.audit.s3.roll.bytes, 16 MiB
 	AuditS3RollAfter        time.Duration // bulwark.logs.audit.s3.roll.ms, 5 min
+	BrokerLogShip           ShipConfig    // bulwark.logs.broker.*
 	AWSEndpointFirehose     string        // bulwark.aws.endpoint.firehose
 	AWSEndpointS3           string        // bulwark.aws.endpoint.s3
 

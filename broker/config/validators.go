@@ -248,3 +248,17 @@ func emptyOr(f func(string) error) func(string) error {
 		return f(v)
 	}
 }
+
+// validLevelOverrides accepts component=level pairs with slog's level names.
+func validLevelOverrides(v string) error {
+	for _, o := range splitList(v) {
+		name, lv, ok := strings.Cut(o, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("%q is not component=level", o)
+		}
+		if err := oneOf(true, "DEBUG", "INFO", "WARN", "ERROR")(lv); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}

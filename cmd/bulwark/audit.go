@@ -10,10 +10,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"time"
-
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
@@ -121,6 +118,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config", "", "server.properties of the broker (default: the embedded defaults)")
 	dir := fs.String("dir", "", "the trail's directory (default: from the configuration)")
 	live := fs.Bool("live", false, "verify: the broker is running, so the trail has no final checkpoint yet")
+	allowUnsigned := fs.Bool("allow-unsigned", false, "verify: accept a trail whose checkpoints are unsigned (written with encryption at rest off)")
 	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
 	since := fs.String("since", "", "query: records at or after this time (RFC 3339)")
 	until := fs.String("until", "", "query: records before this time (RFC 3339)")
@@ -148,7 +146,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "verify":
-		return auditVerify(cfg, d, *live, *asJSON, stdout, stderr)
+		return auditVerify(cfg, d, *live, *allowUnsigned, *asJSON, stdout, stderr)
 	case "query":
 		for _, tv := range []struct {
 			s string
@@ -172,7 +170,7 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func auditVerify(cfg *config.Config, dir string, live, asJSON bool, stdout, stderr io.Writer) int {
+func auditVerify(cfg *config.Config, dir string, live, allowUnsigned, asJSON bool, stdout, stderr io.Writer) int {
 	var kp keys.Provider
 	var err error
 	if _, serr := os.Stat(cfg.KeyringPath()); cfg.EncryptionProvider == keys.AWSKMSProvider || serr == nil ||
@@ -208,6 +206,10 @@ func auditVerify(cfg *config.Config, dir string, live, asJSON bool, stdout, stde
 	}
 	if !rep.OK() {
 		fmt.Fprintf(stderr, "bulwark audit verify: %d problems; the first: %s\n", len(rep.Problems)+rep.ProblemsOmitted, rep.Problems[0])
+		return 1
+	}
+	if rep.Signed == 0 && !allowUnsigned {
+		fmt.Fprintln(stderr, "bulwark audit verify: no checkpoint of the trail is signed (encryption at rest was off, or no key provider to check with): the chain is consistent, but anyone who can write the files could have rewritten it; --allow-unsigned accepts that")
 		return 1
 	}
 	fmt.Fprintln(stdout, "OK")
@@ -250,7 +252,8 @@ func (aw *auditWiring) start(srv *broker.Server) error {
 	aw.started = true
 	aw.auditor.Lifecycle("BrokerStart", map[string]any{"version": version, "clusterId": srv.ClusterID(), "brokerId": srv.BrokerID()})
 	aw.logger.Info("audit trail", "dir", auditDir(aw.cfg), "allows", aw.cfg.AuditAllows)
-	shippers, err := auditShippers(aw.cfg, aw.trail, srv.ClusterID(), aw.logger)
+	shippers, err := startShippers(aw.cfg, shipTarget{stream: auditStream, dir: auditDir(aw.cfg), w: aw.trail,
+		ship: aw.cfg.AuditShip(), logType: "BulwarkAuditLogs"}, srv.ClusterID(), aw.logger)
 	aw.shippers = shippers
 	return err
 }
@@ -279,67 +282,4 @@ func (aw *auditWiring) close() {
 		}
 		_ = s.Close(ctx)
 	}
-}
-
-// auditShippers starts a shipper for every sink the audit stream is configured to ship to, and
-// makes the trail's retention keep what they have not delivered.
-func auditShippers(cfg *config.Config, trail *audit.Writer, clusterID string, logger *slog.Logger) ([]*logship.Shipper, error) {
-	var sinks []logship.Sink
-	if cfg.AuditCloudWatchLogGroup == "" && cfg.AuditFirehoseStream == "" && cfg.AuditS3Bucket == "" {
-		return nil, nil
-	}
-	var opts []func(*awsconfig.LoadOptions) error
-	if cfg.AWSRegion != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.AWSRegion))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("log shipping: AWS configuration: %w", err)
-	}
-	if g := cfg.AuditCloudWatchLogGroup; g != "" {
-		stream := cfg.AuditCloudWatchStream
-		if stream == "" {
-			stream = "broker-" + strconv.Itoa(int(cfg.NodeID))
-		}
-		sinks = append(sinks, logship.NewCloudWatchLogs(awsCfg, cfg.AWSEndpointLogs, g, stream))
-		logger.Info("audit trail shipped", "sink", "cloudwatch", "log_group", g, "log_stream", stream)
-	}
-	if fh := cfg.AuditFirehoseStream; fh != "" {
-		sinks = append(sinks, logship.NewFirehose(awsCfg, cfg.AWSEndpointFirehose, fh))
-		logger.Info("audit trail shipped", "sink", "firehose", "delivery_stream", fh)
-	}
-	if b := cfg.AuditS3Bucket; b != "" {
-		account := cfg.IAMAccountID
-		if account == "" {
-			account = "000000000000" // self-hosted: no AWS account of the cluster's own
-		}
-		cluster := clusterID
-		if cfg.ClusterName != "" {
-			cluster = cfg.ClusterName + "-" + clusterID
-		}
-		sinks = append(sinks, logship.NewS3(awsCfg, logship.S3Options{Bucket: b, Prefix: cfg.AuditS3Prefix, Endpoint: cfg.AWSEndpointS3,
-			Account: account, Region: awsCfg.Region, Cluster: cluster, LogType: "BulwarkAuditLogs", BrokerID: cfg.NodeID,
-			RollBytes: int(cfg.AuditS3RollBytes), RollAfter: cfg.AuditS3RollAfter}))
-		logger.Info("audit trail shipped", "sink", "s3", "bucket", b, "prefix", cfg.AuditS3Prefix)
-	}
-	var shippers []*logship.Shipper
-	for _, sink := range sinks {
-		sh, err := logship.NewShipper(trail.Source(), sink, logship.Options{Stream: auditStream, CursorDir: auditDir(cfg),
-			Logger: logger.With("component", "logship")})
-		if err != nil {
-			for _, s := range shippers {
-				_ = s.Close(context.Background())
-			}
-			return nil, err
-		}
-		shippers = append(shippers, sh)
-	}
-	trail.SetKeep(func() uint64 {
-		low := ^uint64(0)
-		for _, s := range shippers {
-			low = min(low, s.Position())
-		}
-		return low
-	})
-	return shippers, nil
 }

@@ -59,7 +59,7 @@ func newMetricsWiring(cfg *config.Config) (*metricsWiring, []broker.Option, erro
 }
 
 // start serves the broker's metrics and the host metrics on the bound ports.
-func (w *metricsWiring) start(srv *broker.Server, az *engine, trail *audit.Writer, shippers []*logship.Shipper, logger *slog.Logger) {
+func (w *metricsWiring) start(srv *broker.Server, az *engine, trail *audit.Writer, shipping func() []metrics.ShippingStats, logger *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancelRun = cancel
 	identity := prometheus.Labels{"cluster_id": srv.ClusterID(), "broker_id": strconv.Itoa(int(srv.BrokerID()))}
@@ -78,17 +78,7 @@ func (w *metricsWiring) start(srv *broker.Server, az *engine, trail *audit.Write
 		if trail != nil {
 			opts.AuditRecords = trail.Seq
 		}
-		if len(shippers) > 0 {
-			opts.Shipping = func() []metrics.ShippingStats {
-				out := make([]metrics.ShippingStats, 0, len(shippers))
-				for _, s := range shippers {
-					st := s.Stats()
-					out = append(out, metrics.ShippingStats{Stream: st.Stream, Sink: st.Sink, Sent: st.Sent, Failed: st.Failed,
-						Pending: trail.DurableSeq() - min(st.Position, trail.DurableSeq())})
-				}
-				return out
-			}
-		}
+		opts.Shipping = shipping
 		if az != nil && az.opa != nil {
 			opts.OPA = func() metrics.OPAStats {
 				s := az.opa.Stats()
@@ -120,5 +110,21 @@ func (w *metricsWiring) close() {
 		if e != nil {
 			_ = e.Close(ctx)
 		}
+	}
+}
+
+// shippingStats reports the shippers of every stream, with how far each is behind its stream.
+func shippingStats(streams map[*audit.Writer][]*logship.Shipper) func() []metrics.ShippingStats {
+	return func() []metrics.ShippingStats {
+		var out []metrics.ShippingStats
+		for w, shippers := range streams {
+			durable := w.DurableSeq()
+			for _, s := range shippers {
+				st := s.Stats()
+				out = append(out, metrics.ShippingStats{Stream: st.Stream, Sink: st.Sink, Sent: st.Sent, Failed: st.Failed,
+					Pending: durable - min(st.Position, durable)})
+			}
+		}
+		return out
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/logship"
 )
 
 // cmdServe runs the broker until SIGTERM or SIGINT, then drains: in-flight requests are
@@ -22,16 +24,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "server.properties file (Kafka syntax and key names)")
-	logLevel := fs.String("log-level", "info", "broker log level: debug, info, warn, error")
-	logFormat := fs.String("log-format", "text", "broker log format: text or json")
+	logLevel := fs.String("log-level", "", "broker log level: debug, info, warn, error (default: bulwark.log.level)")
+	logFormat := fs.String("log-format", "auto", "stderr log format: text, json, or auto (text on a terminal, JSON otherwise)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	logger, err := newLogger(stderr, *logLevel, *logFormat)
-	if err != nil {
-		fmt.Fprintln(stderr, "bulwark:", err)
-		return 2
-	}
+	var err error
 	cfg := config.Default()
 	if *path != "" {
 		if cfg, err = config.Load(*path); err != nil {
@@ -39,6 +37,13 @@ func cmdServe(args []string, stderr io.Writer) int {
 			return 1
 		}
 	}
+	blog, err := newBrokerLog(cfg, stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		return 2
+	}
+	defer blog.close()
+	logger := blog.logger
 	// Before anything is logged as listening: a SIGTERM that arrives during start-up must drain,
 	// not kill the process with the default action.
 	sig := make(chan os.Signal, 1)
@@ -85,7 +90,22 @@ func cmdServe(args []string, stderr io.Writer) int {
 		_ = srv.Shutdown(context.Background())
 		return 1
 	}
-	mw.start(srv, az, aw.trail, aw.shippers, logger)
+	if err := blog.ship(cfg, srv.ClusterID()); err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		_ = srv.Shutdown(context.Background())
+		return 1
+	}
+	streams := map[*audit.Writer][]*logship.Shipper{}
+	if aw.trail != nil {
+		streams[aw.trail] = aw.shippers
+	}
+	if blog.file != nil {
+		streams[blog.file] = blog.shippers
+	}
+	mw.start(srv, az, aw.trail, shippingStats(streams), logger)
+	followCtx, stopFollow := context.WithCancel(context.Background())
+	defer stopFollow()
+	go blog.follow(followCtx, srv.LiveConfig)
 	for {
 		got := <-sig
 		if got == syscall.SIGHUP {
@@ -126,19 +146,4 @@ func shutdown(srv *broker.Server, timeout time.Duration, logger *slog.Logger) in
 		logger.Error("shutdown did not finish within bulwark.shutdown.timeout.ms; exiting anyway", "timeout", timeout)
 		return 1
 	}
-}
-
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
 }

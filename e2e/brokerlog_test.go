@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/bulwark-kafka/bulwark/logship/cwlfake"
+)
+
+// TestBrokerLogFilesLevelsAndShipping: the broker log goes to rotated JSON files beside the data
+// and to CloudWatch Logs; a dynamic change of bulwark.log.level.overrides (IncrementalAlterConfigs)
+// takes effect without a restart.
+func TestBrokerLogFilesLevelsAndShipping(t *testing.T) {
+	fake, err := cwlfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Stop()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDE2E")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	b := startBroker(t, map[string]string{
+		"bulwark.logs.broker.cloudwatch.log.group": "/bulwark/broker",
+		"bulwark.aws.endpoint.logs":                fake.URL(),
+		"bulwark.aws.region":                       "us-east-1",
+		"bulwark.log.level.overrides":              "network=WARN",
+	})
+	createTopic(t, b.Addr(), "logs-topic", 1, nil)
+
+	// network=WARN keeps connection lines out; lifting it makes them appear.
+	adm := kadm.NewClient(newClient(t, b.Addr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v := "network=DEBUG"
+	if _, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "bulwark.log.level.overrides", Value: &v}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the level change to apply", func() bool { return strings.Contains(b.out.String(), "log levels changed") })
+	cl := newClient(t, b.Addr()) // a connection opened and closed: logged by the network logger now
+	if err := cl.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	waitFor(t, 10*time.Second, "a network debug line", func() bool {
+		return strings.Contains(b.out.String(), "level=DEBUG") && strings.Contains(b.out.String(), "component=network")
+	})
+	b.stop(t)
+
+	files, _ := filepath.Glob(filepath.Join(b.dataDir, "__bulwark_logs", "broker-*.jsonl"))
+	if len(files) == 0 {
+		t.Fatal("no broker log files beside the data")
+	}
+	data, _ := os.ReadFile(files[0])
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var first struct {
+		Time  string `json:"time"`
+		Level string `json:"level"`
+		Msg   string `json:"msg"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Time == "" || first.Msg == "" {
+		t.Fatalf("the file's lines are not slog JSON: %q (%v)", lines[0], err)
+	}
+	waitFor(t, 20*time.Second, "the broker log in CloudWatch", func() bool {
+		for _, e := range fake.Events("/bulwark/broker", "broker-1") {
+			if strings.Contains(e.Message, `"msg":"topic created"`) {
+				return true
+			}
+		}
+		return false
+	})
+}
