@@ -75,3 +75,36 @@ func TestBrokerLogFilesLevelsAndShipping(t *testing.T) {
 		return false
 	})
 }
+
+// TestMetricsPublishedAsEMF: with bulwark.metrics.cloudwatch.log.group the broker's DEFAULT
+// metrics reach CloudWatch Logs as Embedded Metric Format records under MSK's names and
+// dimensions.
+func TestMetricsPublishedAsEMF(t *testing.T) {
+	fake, err := cwlfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Stop()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDE2E")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	b := startBroker(t, map[string]string{
+		"bulwark.metrics.cloudwatch.log.group":   "/bulwark/metrics",
+		"bulwark.metrics.cloudwatch.interval.ms": "1000",
+		"bulwark.cluster.name":                   "prod",
+		"bulwark.aws.endpoint.logs":              fake.URL(),
+		"bulwark.aws.region":                     "us-east-1",
+	})
+	createTopic(t, b.Addr(), "emf-topic", 3, nil)
+	waitFor(t, 30*time.Second, "an EMF record with the topic count", func() bool {
+		for _, e := range fake.Events("/bulwark/metrics", "broker-1") {
+			var doc map[string]any
+			if json.Unmarshal([]byte(e.Message), &doc) != nil || doc["_aws"] == nil {
+				continue
+			}
+			if doc["Cluster Name"] == "prod" && doc["GlobalTopicCount"] == 1.0 && doc["GlobalPartitionCount"] == 3.0 {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -19,7 +19,12 @@ type fakeSource struct {
 }
 
 func newFakeSource(topics, partitions, groups int) *fakeSource {
-	f := &fakeSource{counters: stats.NewBroker(func(k int16) string { return fmt.Sprintf("Api%d", k) })}
+	f := &fakeSource{counters: stats.NewBroker(func(k int16) string {
+		if k == 0 {
+			return "Produce"
+		}
+		return fmt.Sprintf("Api%d", k)
+	})}
 	for i := 0; i < topics; i++ {
 		t := &stats.TopicView{Name: fmt.Sprintf("topic-%04d", i), Counters: f.counters.NewTopic(), MinInSyncReplicas: 1}
 		for p := 0; p < partitions; p++ {

@@ -134,9 +134,15 @@ type Config struct {
 	// MetricsLevel is bulwark.metrics.level (DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER,
 	// PER_TOPIC_PER_PARTITION), dynamic.
 	MetricsLevel         string
-	MetricsNodeListen    string        // bulwark.metrics.node.listen, 127.0.0.1:11002 ("": off)
-	MetricsWebConfigFile string        // bulwark.metrics.web.config.file
-	ShutdownTimeout      time.Duration // bulwark.shutdown.timeout.ms, 30s
+	MetricsNodeListen    string // bulwark.metrics.node.listen, 127.0.0.1:11002 ("": off)
+	MetricsWebConfigFile string // bulwark.metrics.web.config.file
+	// CloudWatch Embedded Metric Format publishing (bulwark.metrics.cloudwatch.*).
+	MetricsCloudWatchLogGroup string
+	MetricsCloudWatchStream   string
+	MetricsCloudWatchLevel    string
+	MetricsCloudWatchNS       string
+	MetricsCloudWatchInterval time.Duration
+	ShutdownTimeout           time.Duration // bulwark.shutdown.timeout.ms, 30s
 
 	// The audit trail (Bulwark's keys).
 	AuditEnabled            bool          // bulwark.audit.enabled, true

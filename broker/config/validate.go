@@ -28,6 +28,9 @@ func (c *Config) Validate() error {
 		add(invalid("log.cleanup.policy", "must list delete and/or compact"))
 	}
 	c.validateAuthorizer(add)
+	if c.MetricsCloudWatchLogGroup != "" && c.MetricsListen == "" {
+		add(invalid("bulwark.metrics.cloudwatch.log.group", "needs bulwark.metrics.listen: with metrics off nothing is counted"))
+	}
 	for key, v := range map[string]string{"bulwark.metrics.listen": c.MetricsListen, "bulwark.metrics.node.listen": c.MetricsNodeListen} {
 		if v == "" {
 			continue // off

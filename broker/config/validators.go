@@ -262,3 +262,11 @@ func validLevelOverrides(v string) error {
 	}
 	return nil
 }
+
+// notAWSNamespace refuses CloudWatch namespaces reserved for AWS services.
+func notAWSNamespace(v string) error {
+	if v == "" || strings.HasPrefix(v, "AWS/") {
+		return fmt.Errorf("%q: AWS/ namespaces are reserved for AWS services", v)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -28,6 +29,9 @@ type metricsWiring struct {
 	brokerEP  *metrics.Endpoint // nil when bulwark.metrics.listen is empty
 	nodeEP    *metrics.Endpoint // nil when bulwark.metrics.node.listen is empty
 	cancelRun context.CancelFunc
+	// emf is the stream of CloudWatch metric records and its shippers (nil when not published).
+	emf         *audit.Writer
+	emfShippers []*logship.Shipper
 }
 
 // newMetricsWiring binds the metrics endpoints and returns the broker options that make it
@@ -59,7 +63,7 @@ func newMetricsWiring(cfg *config.Config) (*metricsWiring, []broker.Option, erro
 }
 
 // start serves the broker's metrics and the host metrics on the bound ports.
-func (w *metricsWiring) start(srv *broker.Server, az *engine, trail *audit.Writer, shipping func() []metrics.ShippingStats, logger *slog.Logger) {
+func (w *metricsWiring) start(srv *broker.Server, az *engine, trail *audit.Writer, shipping func() []metrics.ShippingStats, logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancelRun = cancel
 	identity := prometheus.Labels{"cluster_id": srv.ClusterID(), "broker_id": strconv.Itoa(int(srv.BrokerID()))}
@@ -91,12 +95,52 @@ func (w *metricsWiring) start(srv *broker.Server, az *engine, trail *audit.Write
 		logger.Info("metrics endpoint", "addr", w.brokerEP.Addr().String(), "level", srv.LiveConfig().MetricsLevel,
 			"tls_auth", w.cfg.MetricsWebConfigFile != "")
 	}
+	if err := w.startEMF(ctx, srv, logger); err != nil {
+		return err
+	}
 	if w.nodeEP != nil {
 		reg := prometheus.NewRegistry()
 		prometheus.WrapRegistererWith(identity, reg).MustRegister(node.New(w.cfg.LogDirs, logger.With("component", "node-metrics")))
 		w.nodeEP.Serve(reg, logger)
 		logger.Info("host metrics endpoint", "addr", w.nodeEP.Addr().String())
 	}
+	return nil
+}
+
+// startEMF publishes CloudWatch Embedded Metric Format records when
+// bulwark.metrics.cloudwatch.log.group is set: a collector at the CloudWatch level of its own,
+// records written to a stream of files beside the data, shipped like the logs.
+func (w *metricsWiring) startEMF(ctx context.Context, srv *broker.Server, logger *slog.Logger) error {
+	cfg := w.cfg
+	if cfg.MetricsCloudWatchLogGroup == "" || w.counters == nil {
+		return nil
+	}
+	level, err := metrics.ParseLevel(cfg.MetricsCloudWatchLevel)
+	if err != nil {
+		return err
+	}
+	c := metrics.New(srv, metrics.Options{Level: func() metrics.Level { return level }, Logger: logger})
+	go c.Run(ctx)
+	dir := filepath.Join(cfg.LogDirs[0], "__bulwark_emf")
+	stream, err := audit.Open(audit.Options{Dir: dir, Stream: "emf", Plain: true, Retention: 24 * time.Hour, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("bulwark.metrics.cloudwatch.log.group: %w", err)
+	}
+	w.emf = stream
+	cluster := cfg.ClusterName
+	if cluster == "" {
+		cluster = srv.ClusterID()
+	}
+	emf := metrics.NewEMF(metrics.NewRegistry(srv, c), metrics.EMFOptions{Namespace: cfg.MetricsCloudWatchNS, ClusterName: cluster,
+		BrokerID: strconv.Itoa(int(srv.BrokerID())), Level: level, Interval: cfg.MetricsCloudWatchInterval, Write: stream.AppendLine, Logger: logger})
+	go emf.Run(ctx)
+	w.emfShippers, err = startShippers(cfg, shipTarget{stream: "emf", dir: dir, w: stream,
+		ship: config.ShipConfig{CloudWatchLogGroup: cfg.MetricsCloudWatchLogGroup, CloudWatchStream: cfg.MetricsCloudWatchStream}}, srv.ClusterID(), logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("CloudWatch metrics", "log_group", cfg.MetricsCloudWatchLogGroup, "level", level.String(), "namespace", cfg.MetricsCloudWatchNS)
+	return nil
 }
 
 // close stops both endpoints (or releases ports never served) and the rate ticker.
@@ -109,6 +153,13 @@ func (w *metricsWiring) close() {
 	for _, e := range []*metrics.Endpoint{w.brokerEP, w.nodeEP} {
 		if e != nil {
 			_ = e.Close(ctx)
+		}
+	}
+	if w.emf != nil {
+		_ = w.emf.Close()
+		for _, s := range w.emfShippers {
+			s.Flush(ctx, w.emf.Seq())
+			_ = s.Close(ctx)
 		}
 	}
 }

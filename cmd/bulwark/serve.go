@@ -102,7 +102,11 @@ func cmdServe(args []string, stderr io.Writer) int {
 	if blog.file != nil {
 		streams[blog.file] = blog.shippers
 	}
-	mw.start(srv, az, aw.trail, shippingStats(streams), logger)
+	if err := mw.start(srv, az, aw.trail, shippingStats(streams), logger); err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		_ = srv.Shutdown(context.Background())
+		return 1
+	}
 	followCtx, stopFollow := context.WithCancel(context.Background())
 	defer stopFollow()
 	go blog.follow(followCtx, srv.LiveConfig)
