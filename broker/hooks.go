@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"fmt"
 	"net"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -182,8 +184,63 @@ func resourcesOf(req kmsg.Request) ([]hook.Resource, int) {
 		}
 		out = append(out, r)
 	}
+	adminResources(req, add)
 	walkResources(reflect.ValueOf(req), add, 0)
 	return out, omitted
+}
+
+// adminResources adds what the generic walk cannot name: the users whose SCRAM credentials
+// change, the quota entities, the ACL bindings created or the filters deleting them, and the
+// config keys an alter sets.
+func adminResources(req kmsg.Request, add func(typ, name string)) {
+	switch r := req.(type) {
+	case *kmsg.AlterUserSCRAMCredentialsRequest:
+		for _, d := range r.Deletions {
+			add("USER", d.Name)
+		}
+		for _, u := range r.Upsertions {
+			add("USER", u.Name)
+		}
+	case *kmsg.AlterClientQuotasRequest:
+		for _, e := range r.Entries {
+			for _, c := range e.Entity {
+				name := "<default>"
+				if c.Name != nil {
+					name = *c.Name
+				}
+				add("QUOTA_"+strings.ToUpper(c.Type), name)
+			}
+		}
+	case *kmsg.CreateACLsRequest:
+		for _, c := range r.Creations {
+			add("ACL", fmt.Sprintf("%s %s %s on %s:%s:%s from %s", c.PermissionType, c.Principal, c.Operation,
+				c.ResourceType, c.ResourcePatternType, c.ResourceName, c.Host))
+		}
+	case *kmsg.DeleteACLsRequest:
+		for _, f := range r.Filters {
+			add("ACL_FILTER", fmt.Sprintf("%s %s %s on %s:%s:%s from %s", f.PermissionType, strOr(f.Principal, "*"), f.Operation,
+				f.ResourceType, f.ResourcePatternType, strOr(f.ResourceName, "*"), strOr(f.Host, "*")))
+		}
+	case *kmsg.IncrementalAlterConfigsRequest:
+		for _, res := range r.Resources {
+			for _, c := range res.Configs {
+				add("CONFIG_KEY", res.ResourceName+":"+c.Name+" "+c.Op.String())
+			}
+		}
+	case *kmsg.AlterConfigsRequest:
+		for _, res := range r.Resources {
+			for _, c := range res.Configs {
+				add("CONFIG_KEY", res.ResourceName+":"+c.Name)
+			}
+		}
+	}
+}
+
+func strOr(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 func walkResources(v reflect.Value, add func(typ, name string), depth int) {
@@ -205,7 +262,12 @@ func walkResources(v reflect.Value, add func(typ, name string), depth int) {
 	case reflect.Struct:
 		t := v.Type()
 		if rt, rn := v.FieldByName("ResourceType"), v.FieldByName("ResourceName"); rt.IsValid() && rn.IsValid() && rn.Kind() == reflect.String {
-			add(kmsg.ConfigResourceType(rt.Int()).String(), rn.String())
+			switch rt.Type() {
+			case reflect.TypeOf(kmsg.ACLResourceType(0)):
+				add(kmsg.ACLResourceType(rt.Int()).String(), rn.String())
+			default:
+				add(kmsg.ConfigResourceType(rt.Int()).String(), rn.String())
+			}
 		}
 		for i := 0; i < v.NumField(); i++ {
 			f := v.Field(i)

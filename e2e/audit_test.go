@@ -56,8 +56,12 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("the failed login is not in the trail:\n%s", logins)
 	}
 	acls := bulwarkCLI(t, "", "audit", "query", "--config", b.props, "--event", "CreateAcls")
-	if strings.Count(acls, "\n") != 1 || !strings.Contains(acls, `"principal":"User:ANONYMOUS"`) {
-		t.Errorf("CreateAcls records:\n%s", acls)
+	if strings.Count(acls, "\n") != 1 || !strings.Contains(acls, `"principal":"User:ANONYMOUS"`) ||
+		!strings.Contains(acls, `{"type":"ACL","name":"ALLOW User:alice WRITE on TOPIC:LITERAL:orders from *"}`) {
+		t.Errorf("CreateAcls records (want the binding named):\n%s", acls)
+	}
+	if users := bulwarkCLI(t, "", "audit", "query", "--config", b.props, "--event", "AlterUserScramCredentials", "--resource", "alice"); users == "" {
+		t.Error("the SCRAM change of alice does not name her")
 	}
 	for _, ev := range []string{"BrokerStart", "BrokerStop", "CreateTopics", "AlterUserScramCredentials"} {
 		if out := bulwarkCLI(t, "", "audit", "query", "--config", b.props, "--event", ev); out == "" {
