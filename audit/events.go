@@ -364,6 +364,12 @@ func (a *Auditor) OnKeyCall(ev hook.KeyCall) {
 	a.write(r)
 }
 
+// Gap records that n events were lost before they reached the trail, and why.
+func (a *Auditor) Gap(n uint64, why string) {
+	a.write(&Record{EventName: "AuditGap", EventType: "AuditIntegrity", EventCategory: "Management", ErrorCode: "EVENTS_LOST",
+		ErrorMessage: why, AdditionalEventData: map[string]any{"lost": n}})
+}
+
 // Lifecycle records the broker starting or stopping.
 func (a *Auditor) Lifecycle(name string, data map[string]any) {
 	a.write(&Record{EventName: name, EventType: "BrokerLifecycle", EventCategory: "Management", AdditionalEventData: data})

@@ -601,6 +601,13 @@ func (w *Writer) Sync() error {
 	return w.syncLocked()
 }
 
+// Err returns the error that stopped the stream (a failed write or fsync), nil while it works.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // DurableSeq returns the sequence number of the last record fsynced.
 func (w *Writer) DurableSeq() uint64 {
 	w.mu.Lock()

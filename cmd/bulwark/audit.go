@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/broker/keys"
 	"github.com/bulwark-kafka/bulwark/logship"
 )
@@ -229,6 +230,32 @@ type auditWiring struct {
 	auditor  *audit.Auditor
 	shippers []*logship.Shipper
 	started  bool
+	stopGaps context.CancelFunc
+}
+
+// gapCheck is how often lost audit events are looked for.
+const gapCheck = 5 * time.Second
+
+// watchGaps records an AuditGap whenever the broker had to drop audit events (the trail's queue
+// stayed full past the back-pressure timeout), so a reviewer sees how many are missing and when.
+func (aw *auditWiring) watchGaps(ctx context.Context, stats func() []hook.Stats) {
+	t := time.NewTicker(gapCheck)
+	defer t.Stop()
+	var seen uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, st := range stats() {
+			if st.Name != "audit" || st.Dropped <= seen {
+				continue
+			}
+			aw.auditor.Gap(st.Dropped-seen, "the broker dropped audit events: the trail's queue stayed full past the back-pressure timeout")
+			seen = st.Dropped
+		}
+	}
 }
 
 // newAuditWiring opens the trail (before the broker, so its lock and key provider are checked
@@ -241,7 +268,19 @@ func newAuditWiring(cfg *config.Config, logger *slog.Logger) (*auditWiring, []br
 	}
 	aw.trail = trail
 	aw.auditor = audit.NewAuditor(trail, audit.AuditorOptions{Allows: allowMode(cfg.AuditAllows), Logger: logger.With("component", "audit")})
-	return aw, []broker.Option{broker.WithHook(aw.auditor.Registration())}, nil
+	return aw, []broker.Option{broker.WithHook(aw.auditor.Registration()), broker.WithAdmissionGate(aw.gate)}, nil
+}
+
+// gate refuses the audited admin APIs while the trail cannot be written (a full disk, a failed
+// fsync): an admin operation without its record is what the trail exists to prevent.
+func (aw *auditWiring) gate(apiKey int16) error {
+	if !audit.IsAdminAPI(apiKey) {
+		return nil
+	}
+	if err := aw.trail.Err(); err != nil {
+		return fmt.Errorf("the audit trail cannot be written (%v); admin operations are refused until it can", err)
+	}
+	return nil
 }
 
 // start records the broker's start and starts the shippers (they need the cluster id).
@@ -251,6 +290,9 @@ func (aw *auditWiring) start(srv *broker.Server) error {
 	}
 	aw.started = true
 	aw.auditor.Lifecycle("BrokerStart", map[string]any{"version": version, "clusterId": srv.ClusterID(), "brokerId": srv.BrokerID()})
+	ctx, cancel := context.WithCancel(context.Background())
+	aw.stopGaps = cancel
+	go aw.watchGaps(ctx, srv.HookStats)
 	aw.logger.Info("audit trail", "dir", auditDir(aw.cfg), "allows", aw.cfg.AuditAllows)
 	shippers, err := startShippers(aw.cfg, shipTarget{stream: auditStream, dir: auditDir(aw.cfg), w: aw.trail,
 		ship: aw.cfg.AuditShip(), logType: "BulwarkAuditLogs"}, srv.ClusterID(), aw.logger)
@@ -263,6 +305,9 @@ func (aw *auditWiring) start(srv *broker.Server) error {
 func (aw *auditWiring) close() {
 	if aw.trail == nil {
 		return
+	}
+	if aw.stopGaps != nil {
+		aw.stopGaps()
 	}
 	if aw.started {
 		aw.auditor.Lifecycle("BrokerStop", nil)
