@@ -80,29 +80,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bulwark:", err)
 		return 1
 	}
-	if err := srv.Start(); err != nil {
-		fmt.Fprintln(stderr, "bulwark:", err)
-		_ = srv.Shutdown(context.Background())
-		return 1
-	}
-	if err := aw.start(srv); err != nil {
-		fmt.Fprintln(stderr, "bulwark:", err)
-		_ = srv.Shutdown(context.Background())
-		return 1
-	}
-	if err := blog.ship(cfg, srv.ClusterID()); err != nil {
-		fmt.Fprintln(stderr, "bulwark:", err)
-		_ = srv.Shutdown(context.Background())
-		return 1
-	}
-	streams := map[*audit.Writer][]*logship.Shipper{}
-	if aw.trail != nil {
-		streams[aw.trail] = aw.shippers
-	}
-	if blog.file != nil {
-		streams[blog.file] = blog.shippers
-	}
-	if err := mw.start(srv, az, aw.trail, shippingStats(streams), logger); err != nil {
+	if err := startServing(srv, cfg, aw, blog, mw, az); err != nil {
 		fmt.Fprintln(stderr, "bulwark:", err)
 		_ = srv.Shutdown(context.Background())
 		return 1
@@ -123,6 +101,28 @@ func cmdServe(args []string, stderr io.Writer) int {
 		logger.Info("shutting down", "signal", got.String(), "timeout", cfg.ShutdownTimeout)
 		return shutdown(srv, cfg.ShutdownTimeout, logger)
 	}
+}
+
+// startServing starts the listeners, then what observes the running broker: the audit trail's
+// lifecycle records and shippers, the broker log's shippers, and the metrics.
+func startServing(srv *broker.Server, cfg *config.Config, aw *auditWiring, blog *brokerLog, mw *metricsWiring, az *engine) error {
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	if err := aw.start(srv); err != nil {
+		return err
+	}
+	if err := blog.ship(cfg, srv.ClusterID()); err != nil {
+		return err
+	}
+	streams := map[*audit.Writer][]*logship.Shipper{}
+	if aw.trail != nil {
+		streams[aw.trail] = aw.shippers
+	}
+	if blog.file != nil {
+		streams[blog.file] = blog.shippers
+	}
+	return mw.start(srv, az, aw.trail, shippingStats(streams), blog.logger)
 }
 
 // shutdownGrace is how long past bulwark.shutdown.timeout.ms the process waits for the drain to
