@@ -125,15 +125,29 @@ func identity(p auth.Principal, mechanism, claimed string) *UserIdentity {
 		switch {
 		case p == auth.Anonymous:
 			u.Type = "Anonymous"
-		case strings.HasPrefix(p.Name, "arn:"):
+		case iamMechanisms[mechanism] && strings.HasPrefix(p.Name, "arn:"):
+			// Only an IAM login makes an ARN an IAM identity: a SCRAM user may be named anything.
 			u.ARN = p.Name
 			u.Type = "IAMUser"
 			if strings.Contains(p.Name, ":assumed-role/") {
 				u.Type = "AssumedRole"
+			} else if strings.Contains(p.Name, ":role/") {
+				u.Type = "Role"
 			}
 		}
 	}
 	return u
+}
+
+// iamMechanisms are the SASL mechanisms whose principal is an IAM ARN.
+var iamMechanisms = map[string]bool{"AWS_MSK_IAM": true, "OAUTHBEARER": true}
+
+// tlsDetails turns a connection's TLS session into CloudTrail's tlsDetails.
+func tlsDetails(t *hook.TLSInfo) *TLSDetails {
+	if t == nil {
+		return nil
+	}
+	return &TLSDetails{TLSVersion: t.Version, CipherSuite: t.CipherSuite}
 }
 
 // sourceIP drops the port of a client address.
@@ -158,8 +172,8 @@ func errorName(code int16) string {
 func (a *Auditor) OnRequest(ev hook.Request) {
 	v := ev.APIVersion
 	r := &Record{EventTime: rfc3339(ev.Received), EventName: ev.API, EventType: "KafkaApiCall", EventCategory: "Management",
-		RequestID: ev.RequestID, UserIdentity: identity(ev.Principal, "", ""), SourceIPAddress: sourceIP(ev.ClientAddr),
-		Listener: ev.Listener, ClientID: ev.ClientID, ReadOnly: false,
+		RequestID: ev.RequestID, UserIdentity: identity(ev.Principal, ev.Mechanism, ""), SourceIPAddress: sourceIP(ev.ClientAddr),
+		Listener: ev.Listener, ClientID: ev.ClientID, ReadOnly: false, TLSDetails: tlsDetails(ev.TLS),
 		RequestParameters: &RequestParameters{KafkaAPI: ev.API, APIVersion: &v, ResourcesOmitted: ev.ResourcesOmitted}}
 	for _, res := range ev.Resources {
 		r.RequestParameters.Resources = append(r.RequestParameters.Resources, Resource{Type: res.Type, Name: res.Name})
@@ -200,7 +214,7 @@ func (a *Auditor) OnAuthentication(ev hook.Authentication) {
 	}
 	r := &Record{EventTime: rfc3339(ev.Time), EventName: name, EventType: "Authentication", EventCategory: "Management",
 		RequestID: ev.RequestID, UserIdentity: identity(ev.Principal, ev.Mechanism, ev.Claimed),
-		SourceIPAddress: sourceIP(ev.ClientAddr), Listener: ev.Listener, ReadOnly: true}
+		SourceIPAddress: sourceIP(ev.ClientAddr), Listener: ev.Listener, ReadOnly: true, TLSDetails: tlsDetails(ev.TLS)}
 	if r.UserIdentity == nil {
 		r.UserIdentity = &UserIdentity{Type: "Unknown", Mechanism: ev.Mechanism}
 	}
@@ -230,8 +244,8 @@ func (a *Auditor) OnAuthorization(ev hook.Authorization) {
 	}
 	v := ev.APIVersion
 	r := &Record{EventTime: rfc3339(ev.Time), EventName: ev.API, EventType: "Authorization", EventCategory: category(ev.APIKey),
-		RequestID: ev.RequestID, UserIdentity: identity(ev.Principal, "", ""), SourceIPAddress: sourceIP(ev.ClientAddr),
-		Listener: ev.Listener, ClientID: ev.ClientID, DecidedBy: ev.DecidedBy, ReadOnly: true,
+		RequestID: ev.RequestID, UserIdentity: identity(ev.Principal, ev.Mechanism, ""), SourceIPAddress: sourceIP(ev.ClientAddr),
+		Listener: ev.Listener, ClientID: ev.ClientID, DecidedBy: ev.DecidedBy, ReadOnly: true, TLSDetails: tlsDetails(ev.TLS),
 		RequestParameters: &RequestParameters{KafkaAPI: ev.API, APIVersion: &v, Operation: ev.Operation,
 			ResourceType: ev.ResourceType, ResourceName: ev.ResourceName},
 		AdditionalEventData: map[string]any{"engine": ev.Engine, "allowed": ev.Allowed}}

@@ -89,3 +89,20 @@ func TestAuditorMapsEvents(t *testing.T) {
 		t.Errorf("registration: %+v", reg)
 	}
 }
+
+func TestIdentityTypesFollowTheMechanism(t *testing.T) {
+	arn := auth.User("arn:aws:iam::123456789012:user/Admin")
+	if u := identity(arn, "SCRAM-SHA-512", ""); u.Type != "KafkaPrincipal" || u.ARN != "" {
+		t.Errorf("a SCRAM user named like an ARN became %+v", u)
+	}
+	if u := identity(arn, "AWS_MSK_IAM", ""); u.Type != "IAMUser" || u.ARN != arn.Name || u.Mechanism != "AWS_MSK_IAM" {
+		t.Errorf("an IAM login: %+v", u)
+	}
+	role := auth.User("arn:aws:sts::123456789012:assumed-role/app/session")
+	if u := identity(role, "OAUTHBEARER", ""); u.Type != "AssumedRole" {
+		t.Errorf("an assumed role: %+v", u)
+	}
+	if d := tlsDetails(&hook.TLSInfo{Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256"}); d.TLSVersion != "TLS 1.3" {
+		t.Errorf("tls details %+v", d)
+	}
+}

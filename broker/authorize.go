@@ -262,6 +262,7 @@ func (s *Server) reportDecision(c *conn, rc *authz.RequestContext, a authz.Actio
 		return
 	}
 	s.hooks.Authorization(hook.Authorization{Time: s.now(), RequestID: rc.RequestID, Principal: rc.Principal,
+		Mechanism: c.authMechanism(), TLS: c.tlsInfo(),
 		Listener: rc.Listener, ClientAddr: c.remote, ClientID: rc.ClientID, APIKey: rc.APIKey, API: APIName(rc.APIKey), APIVersion: rc.APIVersion,
 		CorrelationID: rc.CorrelationID, Operation: a.Operation.String(), ResourceType: a.Resource.Type.String(),
 		ResourceName: a.Resource.Name, Allowed: d.Allowed, DecidedBy: d.DecidedBy, Engine: d.Engine})

@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -60,8 +61,10 @@ type conn struct {
 	// sessionExpiry is when the SASL session ends (KIP-368), in Unix nanoseconds; 0: never.
 	sessionExpiry  atomic.Int64
 	clientSoftware string
-	// mechanism is the SASL mechanism the connection authenticated with (reader goroutine only).
+	// mechanism is the SASL mechanism the connection authenticated with (reader goroutine only);
+	// authMech is the same, or "TLS" for a certificate principal, readable from any goroutine.
 	mechanism string
+	authMech  atomic.Pointer[string]
 	// index numbers the broker's connections, the last part of Kafka's connection id.
 	index uint64
 
@@ -123,6 +126,27 @@ func newConn(s *Server, nc net.Conn, bl *boundListener) *conn {
 func (c *conn) setPrincipal(p auth.Principal) { c.principalPtr.Store(&p) }
 
 // principal is the connection's principal: User:ANONYMOUS until it authenticates.
+// authMechanism is how the connection authenticated: a SASL mechanism, "TLS", or empty.
+func (c *conn) authMechanism() string {
+	if m := c.authMech.Load(); m != nil {
+		return *m
+	}
+	return ""
+}
+
+// tlsInfo describes the connection's TLS session once its handshake is done (nil otherwise).
+func (c *conn) tlsInfo() *hook.TLSInfo {
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	st := tc.ConnectionState()
+	if !st.HandshakeComplete {
+		return nil
+	}
+	return &hook.TLSInfo{Version: tls.VersionName(st.Version), CipherSuite: tls.CipherSuiteName(st.CipherSuite)}
+}
+
 func (c *conn) principal() auth.Principal {
 	if p := c.principalPtr.Load(); p != nil {
 		return *p

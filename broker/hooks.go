@@ -81,6 +81,8 @@ func (c *conn) requestEvent(h requestHeader, frameBytes int, received time.Time)
 	return hook.Request{
 		Received:      received,
 		Principal:     c.principal(),
+		Mechanism:     c.authMechanism(),
+		TLS:           c.tlsInfo(),
 		Listener:      c.listener,
 		ClientAddr:    c.remote,
 		ClientID:      h.clientID,

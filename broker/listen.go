@@ -200,6 +200,8 @@ func (c *conn) handshake() bool {
 		}
 	}
 	c.setPrincipal(p)
+	tlsMech := "TLS"
+	c.authMech.Store(&tlsMech)
 	c.authenticated.Store(true)
 	c.authSucceeded("TLS", p, false, 0)
 	return true

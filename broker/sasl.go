@@ -137,6 +137,8 @@ func (c *conn) stepSASL(token []byte) ([]byte, time.Duration, error) {
 	}
 	c.setPrincipal(p)
 	c.mechanism = x.mechanism
+	mech := x.mechanism
+	c.authMech.Store(&mech)
 	if lifetime > 0 {
 		c.sessionExpiry.Store(c.srv.now().Add(lifetime).UnixNano())
 	} else {
@@ -213,7 +215,7 @@ func (c *conn) authSucceeded(mechanism string, p auth.Principal, reauth bool, li
 		"session_lifetime", lifetime, "request_id", id)
 	c.lstats.Authenticated(c.metricMechanism(mechanism), true, reauth)
 	c.srv.hooks.Authentication(hook.Authentication{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
-		Mechanism: mechanism, Principal: p, Outcome: hook.AuthSuccess, Reauthentication: reauth, SessionLifetime: lifetime})
+		Mechanism: mechanism, Principal: p, Outcome: hook.AuthSuccess, Reauthentication: reauth, SessionLifetime: lifetime, TLS: c.tlsInfo()})
 }
 
 // metricMechanism is the mechanism label an attempt counts under: the mechanism when the listener
@@ -242,7 +244,7 @@ func (c *conn) authEvent(outcome hook.AuthOutcome, mechanism, claimed, reason st
 		"reason", reason, "reauthentication", reauth, "request_id", id)
 	c.lstats.Authenticated(c.metricMechanism(mechanism), false, reauth)
 	c.srv.hooks.Authentication(hook.Authentication{Time: c.srv.now(), RequestID: id, Listener: c.listener, ClientAddr: c.remote,
-		Mechanism: mechanism, Claimed: claimed, Outcome: outcome, Reason: reason, Reauthentication: reauth})
+		Mechanism: mechanism, Claimed: claimed, Outcome: outcome, Reason: reason, Reauthentication: reauth, TLS: c.tlsInfo()})
 	return id
 }
 

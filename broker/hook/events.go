@@ -10,9 +10,13 @@ import (
 type Request struct {
 	// RequestID ties this request to broker log lines, the audit trail and, for refusals, the
 	// client's error message.
-	RequestID  string
-	Received   time.Time
-	Principal  auth.Principal
+	RequestID string
+	Received  time.Time
+	Principal auth.Principal
+	// Mechanism is how the connection authenticated (a SASL mechanism, TLS, or empty on a
+	// listener without authentication); TLS the connection's TLS session (nil without TLS).
+	Mechanism  string
+	TLS        *TLSInfo
 	Listener   string
 	ClientAddr string
 	ClientID   string
@@ -134,6 +138,8 @@ type Authentication struct {
 	Outcome          AuthOutcome
 	Reason           string
 	Reauthentication bool
+	// TLS is the connection's TLS session (nil without TLS, or when the handshake failed).
+	TLS *TLSInfo
 	// SessionLifetime is the KIP-368 session lifetime granted on success (0: unlimited).
 	SessionLifetime time.Duration
 }
@@ -175,6 +181,8 @@ type Authorization struct {
 	Time          time.Time
 	RequestID     string
 	Principal     auth.Principal
+	Mechanism     string   // how the connection authenticated (see Request.Mechanism)
+	TLS           *TLSInfo // the connection's TLS session (nil without TLS)
 	Listener      string
 	ClientAddr    string
 	ClientID      string
@@ -189,6 +197,12 @@ type Authorization struct {
 	// DecidedBy names the ACL, policy rule or IAM statement that decided; Engine the engine.
 	DecidedBy string
 	Engine    string
+}
+
+// TLSInfo describes a connection's TLS session.
+type TLSInfo struct {
+	Version     string // "TLS 1.3"
+	CipherSuite string // Go's name of the suite
 }
 
 // RequestHook observes every request the broker answers or refuses.
