@@ -24,6 +24,9 @@ func (s writerSource) durableState() (uint64, <-chan struct{}) {
 	return s.w.durable, s.w.durableCh
 }
 
+// End is the position of the stream's last record.
+func (s writerSource) End() uint64 { return s.w.Seq() }
+
 // Wait implements logship.Source.
 func (s writerSource) Wait(after uint64) <-chan struct{} {
 	durable, ch := s.durableState()

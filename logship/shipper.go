@@ -68,6 +68,14 @@ func NewShipper(src Source, sink Sink, opts Options) (*Shipper, error) {
 	case err != nil:
 		return nil, err
 	}
+	if e, ok := src.(interface{ End() uint64 }); ok && pos > e.End() {
+		// The cursor is past the stream's end: the stream was started anew (its files moved
+		// aside or restored from an older copy). Delivering from the start beats skipping
+		// every record until the positions catch up with a cursor of another stream.
+		opts.Logger.Warn("log shipping cursor is past the end of its stream; delivering the stream from its start",
+			"stream", opts.Stream, "sink", sink.Name(), "cursor", pos, "stream_end", e.End())
+		pos = opts.Start
+	}
 	s.pos.Store(pos)
 	go s.run()
 	return s, nil

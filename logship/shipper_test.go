@@ -179,3 +179,40 @@ func TestCloudWatchTimestampsStayInItsWindow(t *testing.T) {
 		t.Fatalf("%d of 3 events stored: %+v", len(got), got)
 	}
 }
+
+// endSource is a memSource that says where it ends.
+type endSource struct{ *memSource }
+
+func (e endSource) End() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return uint64(len(e.entries))
+}
+
+// TestCursorPastTheStreamRestarts: a cursor left by an older, longer stream (files moved aside)
+// does not make the shipper skip the new stream's records.
+func TestCursorPastTheStreamRestarts(t *testing.T) {
+	fake, err := cwlfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Stop()
+	dir := t.TempDir()
+	src := endSource{newMemSource()}
+	src.add(10, 10)
+	sh, err := NewShipper(src, NewCloudWatchLogs(testAWS(), fake.URL(), "g", "s"), Options{Stream: "audit", CursorDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, "the first delivery", 10*time.Second, func() bool { return sh.Position() == 10 })
+	_ = sh.Close(context.Background())
+	if err := sh.saveCursor(5000); err != nil { // as if an older stream had gone that far
+		t.Fatal(err)
+	}
+	sh, err = NewShipper(src, NewCloudWatchLogs(testAWS(), fake.URL(), "g", "s"), Options{Stream: "audit", CursorDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close(context.Background())
+	waitDelivered(t, "the new stream's records", 10*time.Second, func() bool { return sh.Position() == 10 })
+}

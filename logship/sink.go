@@ -62,7 +62,8 @@ func (e *PartialError) Error() string {
 // the shipper keeps retrying, at its slowest pace, and says so in the log.
 var ErrPermanent = errors.New("logship: permanent failure")
 
-// Source reads a stream's entries.
+// Source reads a stream's entries. A Source that also has End() uint64 (the position of its
+// last entry) lets a shipper notice a cursor left by another incarnation of the stream.
 type Source interface {
 	// Read returns up to max entries after position after, in order; none when the stream has
 	// nothing newer.
