@@ -118,6 +118,9 @@ type brokerLog struct {
 	file     *audit.Writer // nil when bulwark.log.dir is "-"
 	flagLv   string        // --log-level, which overrides bulwark.log.level when given
 	shippers []*logship.Shipper
+	// applied is the level settings last applied, so that follow notices a change made between
+	// start-up and its first look (a dynamic config altered while the broker was starting).
+	applied string
 }
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -176,7 +179,13 @@ func (bl *brokerLog) apply(cfg *config.Config) error {
 	if bl.flagLv != "" {
 		base = bl.flagLv
 	}
+	bl.applied = levelKey(cfg)
 	return bl.levels.set(base, cfg.LogLevelOverrides)
+}
+
+// levelKey is a configuration's level settings as one comparable string.
+func levelKey(cfg *config.Config) string {
+	return cfg.LogLevel + "|" + strings.Join(cfg.LogLevelOverrides, ",")
 }
 
 // follow applies bulwark.log.level and .overrides as they change (SIGHUP, dynamic broker
@@ -184,16 +193,13 @@ func (bl *brokerLog) apply(cfg *config.Config) error {
 func (bl *brokerLog) follow(ctx context.Context, live func() *config.Config) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	levelKey := func(cfg *config.Config) string { return cfg.LogLevel + "|" + strings.Join(cfg.LogLevelOverrides, ",") }
-	last := levelKey(live())
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			cfg := live()
-			key := levelKey(cfg)
-			if key == last {
+			if levelKey(cfg) == bl.applied {
 				continue
 			}
 			if err := bl.apply(cfg); err != nil {
@@ -201,7 +207,6 @@ func (bl *brokerLog) follow(ctx context.Context, live func() *config.Config) {
 			} else {
 				bl.logger.Info("log levels changed", "level", cfg.LogLevel, "overrides", cfg.LogLevelOverrides)
 			}
-			last = key
 		}
 	}
 }
