@@ -49,6 +49,8 @@ type Report struct {
 	Tail string `json:"tail,omitempty"`
 	// ProblemsOmitted counts problems beyond the first maxProblems.
 	ProblemsOmitted int `json:"problemsOmitted,omitempty"`
+	// Redelivered counts records read twice and dropped (Verifier.DropRedelivered).
+	Redelivered uint64 `json:"redelivered,omitempty"`
 }
 
 // OK reports whether the trail verified without problems.
@@ -88,6 +90,46 @@ type Verifier struct {
 	retained  map[uint64]string
 	// live: a running broker's trail; its last file may end in a line still being written.
 	live bool
+
+	// DropRedelivered makes a record that repeats, byte for byte, one of the last
+	// redeliveryWindow records a duplicate to drop rather than a reordering: what a sink
+	// delivered at least once (the audit topic, S3 objects) holds such repeats after a crash.
+	DropRedelivered bool
+	recent          map[uint64]string // seq → line hash of the last records, for DropRedelivered
+	// StartMayBeTrimmed accepts a trail that starts after seq 1 without a retention record:
+	// the audit topic's own retention removes its oldest records. The report's FirstSeq says
+	// where it starts.
+	StartMayBeTrimmed bool
+}
+
+// redeliveryWindow bounds how far back a redelivered record is recognized: a shipper re-sends
+// at most the batch in flight when it stopped (4,096 records for the audit topic).
+const redeliveryWindow = 16384
+
+// redelivered reports (and remembers, for later ones) whether a record repeats a recent one.
+func (v *Verifier) redelivered(seq uint64, hash string) bool {
+	if !v.DropRedelivered {
+		return false
+	}
+	if v.recent == nil {
+		v.recent = map[uint64]string{}
+	}
+	if seq <= v.prevSeq && v.started {
+		if h, ok := v.recent[seq]; ok && h == hash {
+			v.rep.Redelivered++
+			return true
+		}
+		return false
+	}
+	v.recent[seq] = hash
+	if len(v.recent) > 2*redeliveryWindow {
+		for k := range v.recent {
+			if k+redeliveryWindow < seq {
+				delete(v.recent, k)
+			}
+		}
+	}
+	return false
 }
 
 // NewVerifier checks records of the named stream. kp unwraps checkpoint keys (nil: signatures
@@ -189,6 +231,9 @@ func (v *Verifier) Line(name string, n int, raw []byte) {
 	r, err := decodeLine(raw)
 	if err != nil {
 		v.rep.add(Problem{File: name, Line: n, Seq: v.prevSeq + 1, Kind: "unreadable", Detail: err.Error()})
+		return
+	}
+	if v.redelivered(r.Seq, lineHash(raw)) {
 		return
 	}
 	v.rep.Records++
@@ -303,7 +348,7 @@ func (v *Verifier) Finish(live bool) *Report {
 		v.rep.add(*v.gap)
 		v.gap = nil
 	}
-	if v.rep.FirstSeq > 1 {
+	if v.rep.FirstSeq > 1 && !v.StartMayBeTrimmed {
 		if h, ok := v.retained[v.rep.FirstSeq-1]; !ok || h != v.firstPrev {
 			v.rep.add(Problem{Seq: v.rep.FirstSeq, Kind: "missing",
 				Detail: fmt.Sprintf("the trail starts at seq %d and no retention record accounts for records 1 to %d", v.rep.FirstSeq, v.rep.FirstSeq-1)})

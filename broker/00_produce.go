@@ -204,6 +204,9 @@ func (s *Server) awaitDurable(ctx context.Context, waits []produceWait, timeout 
 
 // appendProduced validates one partition's batch and appends it.
 func (s *Server) appendProduced(ctx context.Context, t *topic, p *partition, batch []byte, version int16, transactionalID string, scratch *record.Scratch) (plog.AppendResult, error) {
+	if isInternalTopic(t.name) {
+		return plog.AppendResult{}, newAPIError(kerr.InvalidTopicException, "cannot append to internal topic %s", t.name)
+	}
 	hdr, err := record.ValidateProduced(batch, record.Limits{
 		MaxBatchBytes:        int(t.cfg.MaxMessageBytes),
 		MaxUncompressedBytes: maxUncompressedBatchBytes,

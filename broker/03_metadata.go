@@ -142,7 +142,7 @@ func (s *Server) metadataForTopic(c *conn, h requestHeader, req *kmsg.MetadataRe
 	if validTopicName(name) != "" {
 		return rtErr(kerr.InvalidTopicException)
 	}
-	if !autoCreate {
+	if !autoCreate || isInternalTopic(name) { // the broker alone creates its internal topics
 		return rtErr(kerr.UnknownTopicOrPartition)
 	}
 	if !az.ok(authz.OpCreate, authz.Cluster) {
@@ -184,6 +184,7 @@ func (s *Server) describeTopic(t *topic, req *kmsg.MetadataRequest, az *authBatc
 	name := t.name
 	out.Topic = &name
 	out.TopicID = [16]byte(t.id)
+	out.IsInternal = isInternalTopic(t.name)
 	if req.IncludeTopicAuthorizedOperations {
 		out.AuthorizedOperations = az.authorizedOps(authz.Topic(t.name))
 	}

@@ -55,6 +55,9 @@ func (s *Server) handleDeleteTopics(c *conn, h requestHeader, kreq kmsg.Request)
 	s.authorizeDeletes(c, h, refs)
 	for _, ref := range refs {
 		if ref.err == nil {
+			ref.err = refuseInternalChange(ref.t.name)
+		}
+		if ref.err == nil {
 			ref.err = mutations.refuse()
 		}
 		if ref.err == nil {

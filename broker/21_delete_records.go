@@ -57,6 +57,9 @@ func (s *Server) deleteRecords(t *topic, rp kmsg.DeleteRecordsRequestTopicPartit
 	if p == nil {
 		return -1, newAPIError(kerr.UnknownTopicOrPartition, "unknown topic or partition")
 	}
+	if err := refuseInternalChange(t.name); err != nil {
+		return -1, err
+	}
 	if !t.cfg.Deletes() {
 		return -1, newAPIError(kerr.PolicyViolation, "records of partition %s-%d can not be deleted due to the configured policy", t.name, p.index)
 	}

@@ -80,6 +80,9 @@ func (s *Server) alterResource(rr kmsg.AlterConfigsRequestResource, validateOnly
 	replace := func(map[string]string) (map[string]string, error) { return set, nil }
 	switch rr.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
+		if err := refuseInternalChange(rr.ResourceName); err != nil {
+			return err
+		}
 		return s.cluster.updateTopicConfigs(rr.ResourceName, s.policyChecked(rr.ResourceName, replace, policy, validateOnly), validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
 		set, err := s.brokerConfigSet(rr.ResourceName)

@@ -76,6 +76,9 @@ func (s *Server) checkNewPartitions(rt *kmsg.CreatePartitionsRequestTopic, budge
 	if t == nil {
 		return newAPIError(kerr.UnknownTopicOrPartition, "topic '%s' does not exist", rt.Topic)
 	}
+	if err := refuseInternalChange(t.name); err != nil {
+		return err
+	}
 	have := int32(len(t.partitions))
 	if rt.Count <= have {
 		return nil // createPartitions reports a count that does not grow the topic

@@ -85,6 +85,9 @@ func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource
 	}
 	switch rr.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
+		if err := refuseInternalChange(rr.ResourceName); err != nil {
+			return err
+		}
 		return s.cluster.updateTopicConfigs(rr.ResourceName, s.policyChecked(rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
 			inEffect := func(key string) *string {
 				view := s.configView(s.cluster.store.State())

@@ -119,6 +119,7 @@ func (s *Server) describeTopicPartitions(t *topic, start, upper int, ops int32) 
 	name := t.name
 	out.Topic = &name
 	out.TopicID = [16]byte(t.id)
+	out.IsInternal = isInternalTopic(t.name)
 	out.AuthorizedOperations = ops
 	out.Partitions = []kmsg.DescribeTopicPartitionsResponseTopicPartition{}
 	node := s.cfg.NodeID

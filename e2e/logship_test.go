@@ -135,6 +135,11 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	waitFor(t, 20*time.Second, "every record in S3", func() bool {
 		return uniqueLines(s3Lines(t, s3srv.URL, "audit-logs")) >= int(local.LastSeq)
 	})
+	// `bulwark audit verify` checks what S3 holds, dropping what came twice.
+	if out := bulwarkCLI(t, "", "audit", "verify", "--s3", "s3://audit-logs/msk", "--config", b.props); !strings.Contains(out, "OK") ||
+		!strings.Contains(out, fmt.Sprintf("(seq 1 to %d)", local.LastSeq)) {
+		t.Errorf("verify --s3:\n%s", out)
+	}
 
 	// One delivery before the outage, at least one after it (throttled first).
 	if fake.Calls("PutLogEvents") < 2 {

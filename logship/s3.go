@@ -51,14 +51,18 @@ func NewS3(cfg aws.Config, o S3Options) *S3 {
 	if o.RollAfter <= 0 {
 		o.RollAfter = s3RollAfter
 	}
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
+	return &S3{client: newS3Client(cfg, o.Endpoint, 1), o: o} // the shipper retries
+}
+
+// newS3Client is an S3 client for the endpoint ("" for AWS's), path-style when one is set.
+func newS3Client(cfg aws.Config, endpoint string, attempts int) *s3.Client {
+	return s3.NewFromConfig(cfg, func(so *s3.Options) {
+		if endpoint != "" {
+			so.BaseEndpoint = aws.String(endpoint)
 			so.UsePathStyle = true
 		}
-		so.RetryMaxAttempts = 1 // the shipper retries
+		so.RetryMaxAttempts = attempts
 	})
-	return &S3{client: client, o: o}
 }
 
 // Name implements Sink.

@@ -152,6 +152,8 @@ type Config struct {
 	AuditCheckpointInterval time.Duration // bulwark.audit.checkpoint.interval.ms, 10 s
 	AuditFileMaxBytes       int64         // bulwark.audit.file.max.bytes, 64 MiB
 	AuditRetention          time.Duration // bulwark.audit.file.retention.ms, 90 days (-1: for ever)
+	AuditTopicEnabled       bool          // bulwark.audit.topic.enabled, true
+	AuditTopicRetention     time.Duration // bulwark.audit.topic.retention.ms, 90 days (-1: for ever)
 
 	// The broker log (Bulwark's keys).
 	LogLevel          string        // bulwark.log.level, INFO, dynamic

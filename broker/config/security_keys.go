@@ -195,6 +195,10 @@ func bulwarkDefs() []*Def {
 			check(between(1024, 5<<30)), setI64(1, func(c *Config) *int64 { return &c.BrokerLogShip.S3RollBytes })),
 		def("bulwark.logs.broker.s3.roll.ms", TypeLong, "300000", "Longest a broker log line waits before its S3 object is written.",
 			check(between(10, 86_400_000)), setMs(func(c *Config) *time.Duration { return &c.BrokerLogShip.S3RollAfter })),
+		def("bulwark.audit.topic.enabled", TypeBoolean, "true", "Also write the audit trail to the internal, read-only topic __bulwark_audit (one partition; only the broker writes it; principals allowed to READ it consume it, and `bulwark audit verify --bootstrap-server` checks it). Needs bulwark.audit.enabled.",
+			setBool(func(c *Config) *bool { return &c.AuditTopicEnabled })),
+		def("bulwark.audit.topic.retention.ms", TypeLong, "7776000000", "retention.ms of the __bulwark_audit topic (-1: for ever), set by the broker at every start; clients cannot change it. 90 days by default, as Confluent Platform's audit log topic.",
+			check(atLeast(-1)), setMs(func(c *Config) *time.Duration { return &c.AuditTopicRetention })),
 		def("bulwark.audit.file.retention.ms", TypeLong, "7776000000", "How long closed audit files are kept (-1: for ever). 90 days by default, as CloudTrail's event history.",
 			check(atLeast(-1)), setMs(func(c *Config) *time.Duration { return &c.AuditRetention })),
 	}

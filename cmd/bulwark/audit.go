@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/user"
 	"path/filepath"
 	"time"
@@ -22,6 +20,9 @@ import (
 
 // auditStream is the name of the broker's audit stream (file prefix, event id prefix).
 const auditStream = "audit"
+
+// auditLogType is the audit trail's folder in the S3 sink's MSK-style key layout.
+const auditLogType = "BulwarkAuditLogs"
 
 // auditDir is where the trail's files live: bulwark.audit.dir, or __bulwark_audit in the first
 // log directory ("beside the data").
@@ -106,6 +107,13 @@ commands:
 
 flags: --config FILE (the broker's server.properties; the trail's directory and key provider
 come from it) or --dir DIR (a trail's directory; signatures then need --config for the keys)
+
+verify reads the trail's files unless told to read it where it was delivered:
+  --topic __bulwark_audit  the broker's audit topic, through --bootstrap-server and the usual
+                           --tls*/--sasl* connection flags (as a principal allowed to READ it)
+  --s3 s3://bucket/prefix  the objects the S3 sink wrote (--broker-id picks a broker's)
+Records a sink received twice (at-least-once delivery) are counted and dropped; a topic whose
+oldest records its retention removed is checked from where it starts.
 `
 
 // cmdAudit implements `bulwark audit`.
@@ -129,6 +137,11 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.Resource, "resource", "", "query: resource name (topic, group, transactional id)")
 	fs.StringVar(&f.Outcome, "outcome", "", "query: success or failure")
 	limit := fs.Int("limit", 0, "query: at most this many records (0: all)")
+	topic := fs.String("topic", "", "verify: the trail as read back from this topic (__bulwark_audit) of the broker at --bootstrap-server")
+	s3URL := fs.String("s3", "", "verify: the trail as shipped to S3, s3://bucket/prefix (bulwark.aws.* from --config)")
+	brokerID := fs.Int("broker-id", -1, "verify --s3: whose objects to read (default: node.id from --config)")
+	var cf clientFlags
+	cf.register(fs)
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil || len(pos) != 0 {
 		fmt.Fprint(stderr, auditUsage)
@@ -147,7 +160,11 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "verify":
-		return auditVerify(cfg, d, *live, *allowUnsigned, *asJSON, stdout, stderr)
+		src := verifySource{dir: d, topic: *topic, s3: *s3URL, brokerID: cfg.NodeID, client: &cf}
+		if *brokerID >= 0 {
+			src.brokerID = int32(*brokerID)
+		}
+		return auditVerify(cfg, src, *live, *allowUnsigned, *asJSON, stdout, stderr)
 	case "query":
 		for _, tv := range []struct {
 			s string
@@ -171,52 +188,6 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func auditVerify(cfg *config.Config, dir string, live, allowUnsigned, asJSON bool, stdout, stderr io.Writer) int {
-	var kp keys.Provider
-	var err error
-	if _, serr := os.Stat(cfg.KeyringPath()); cfg.EncryptionProvider == keys.AWSKMSProvider || serr == nil ||
-		cfg.EncryptionMasterKeyEnv != "" || cfg.EncryptionMasterKeyFile != "" {
-		// Never create a keyring to verify with: a new one could vouch for nothing.
-		if kp, err = auditKeys(cfg); err != nil {
-			fmt.Fprintln(stderr, "bulwark audit verify:", err)
-			return 1
-		}
-	}
-	rep, err := audit.VerifyDir(dir, auditStream, kp, live)
-	if err != nil {
-		fmt.Fprintln(stderr, "bulwark audit verify:", err)
-		return 1
-	}
-	if asJSON {
-		_ = json.NewEncoder(stdout).Encode(rep)
-	} else {
-		fmt.Fprintf(stdout, "%s: %d records (seq %d to %d) in %d files; %d checkpoints (%d signed, %d unsigned); clean close: %v\n",
-			dir, rep.Records, rep.FirstSeq, rep.LastSeq, rep.Files, rep.Checkpoints, rep.Signed, rep.Unsigned, rep.CleanClose)
-		if rep.FirstSeq > 1 {
-			fmt.Fprintf(stdout, "the trail starts at seq %d: earlier files were removed by retention or are elsewhere\n", rep.FirstSeq)
-		}
-		if rep.Tail != "" && live {
-			fmt.Fprintln(stdout, "open tail (live):", rep.Tail)
-		}
-		for _, p := range rep.Problems {
-			fmt.Fprintln(stdout, "PROBLEM", p.String())
-		}
-		if rep.ProblemsOmitted > 0 {
-			fmt.Fprintf(stdout, "... and %d more problems\n", rep.ProblemsOmitted)
-		}
-	}
-	if !rep.OK() {
-		fmt.Fprintf(stderr, "bulwark audit verify: %d problems; the first: %s\n", len(rep.Problems)+rep.ProblemsOmitted, rep.Problems[0])
-		return 1
-	}
-	if rep.Signed == 0 && !allowUnsigned {
-		fmt.Fprintln(stderr, "bulwark audit verify: no checkpoint of the trail is signed (encryption at rest was off, or no key provider to check with): the chain is consistent, but anyone who can write the files could have rewritten it; --allow-unsigned accepts that")
-		return 1
-	}
-	fmt.Fprintln(stdout, "OK")
-	return 0
-}
-
 // shipFlushTimeout is how long a clean stop waits for the sinks to take the trail's last
 // records; what they do not take in time goes after the next start.
 const shipFlushTimeout = 5 * time.Second
@@ -229,6 +200,9 @@ type auditWiring struct {
 	trail    *audit.Writer
 	auditor  *audit.Auditor
 	shippers []*logship.Shipper
+	// toTopic delivers the trail to the __bulwark_audit topic (nil when bulwark.audit.topic.enabled
+	// is false). It stops before the broker does; what it has not delivered goes after the next start.
+	toTopic  *logship.Shipper
 	started  bool
 	stopGaps context.CancelFunc
 }
@@ -293,11 +267,28 @@ func (aw *auditWiring) start(srv *broker.Server) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	aw.stopGaps = cancel
 	go aw.watchGaps(ctx, srv.HookStats)
-	aw.logger.Info("audit trail", "dir", auditDir(aw.cfg), "allows", aw.cfg.AuditAllows)
+	aw.logger.Info("audit trail", "dir", auditDir(aw.cfg), "allows", aw.cfg.AuditAllows, "topic", aw.cfg.AuditTopicEnabled)
+	var extra []logship.Sink
+	if aw.cfg.AuditTopicEnabled {
+		if err := srv.EnsureAuditTopic(); err != nil {
+			return err
+		}
+		extra = append(extra, topicSink{srv})
+	}
 	shippers, err := startShippers(aw.cfg, shipTarget{stream: auditStream, dir: auditDir(aw.cfg), w: aw.trail,
-		ship: aw.cfg.AuditShip(), logType: "BulwarkAuditLogs"}, srv.ClusterID(), aw.logger)
+		ship: aw.cfg.AuditShip(), logType: auditLogType, extra: extra}, srv.ClusterID(), aw.logger)
 	aw.shippers = shippers
+	if err == nil && len(extra) > 0 {
+		aw.toTopic = shippers[0]
+	}
 	return err
+}
+
+// stopTopic stops delivery to the audit topic before the broker closes its logs.
+func (aw *auditWiring) stopTopic() {
+	if aw.toTopic != nil {
+		_ = aw.toTopic.Close(context.Background())
+	}
 }
 
 // close records the stop, writes the final checkpoint and gives the sinks a few seconds for
@@ -309,6 +300,7 @@ func (aw *auditWiring) close() {
 	if aw.stopGaps != nil {
 		aw.stopGaps()
 	}
+	aw.stopTopic()
 	if aw.started {
 		aw.auditor.Lifecycle("BrokerStop", nil)
 	} else {
@@ -321,6 +313,9 @@ func (aw *auditWiring) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), shipFlushTimeout)
 	defer cancel()
 	for _, s := range aw.shippers {
+		if s == aw.toTopic {
+			continue // stopped with the broker
+		}
 		if !s.Flush(ctx, aw.trail.Seq()) {
 			aw.logger.Warn("audit records not yet shipped; they go after the next start", "sink", s.Stats().Sink,
 				"delivered_up_to", s.Position(), "last", aw.trail.Seq())

@@ -99,6 +99,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 			continue
 		}
 		logger.Info("shutting down", "signal", got.String(), "timeout", cfg.ShutdownTimeout)
+		aw.stopTopic()
 		return shutdown(srv, cfg.ShutdownTimeout, logger)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/bulwark-kafka/bulwark/audit"
+	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/logship"
 )
@@ -20,14 +21,47 @@ type shipTarget struct {
 	w       *audit.Writer
 	ship    config.ShipConfig
 	logType string // the S3 key layout's folder: KafkaBrokerLogs, BulwarkAuditLogs
+	extra   []logship.Sink // sinks besides the configured AWS ones (the audit topic)
 }
 
 // startShippers starts a shipper for every sink the stream is configured to ship to, and makes
 // its files' retention keep what they have not delivered.
 func startShippers(cfg *config.Config, t shipTarget, clusterID string, logger *slog.Logger) ([]*logship.Shipper, error) {
-	if t.w == nil || !t.ship.Any() {
+	if t.w == nil || (!t.ship.Any() && len(t.extra) == 0) {
 		return nil, nil
 	}
+	sinks := t.extra
+	if t.ship.Any() {
+		aws, err := awsSinks(cfg, t, clusterID, logger)
+		if err != nil {
+			return nil, err
+		}
+		sinks = append(sinks, aws...)
+	}
+	var shippers []*logship.Shipper
+	for _, sink := range sinks {
+		sh, err := logship.NewShipper(t.w.Source(), sink, logship.Options{Stream: t.stream, CursorDir: t.dir,
+			Logger: logger.With("component", "logship")})
+		if err != nil {
+			for _, s := range shippers {
+				_ = s.Close(context.Background())
+			}
+			return nil, err
+		}
+		shippers = append(shippers, sh)
+	}
+	t.w.SetKeep(func() uint64 {
+		low := ^uint64(0)
+		for _, s := range shippers {
+			low = min(low, s.Position())
+		}
+		return low
+	})
+	return shippers, nil
+}
+
+// awsSinks builds the stream's CloudWatch Logs, Firehose and S3 sinks as configured.
+func awsSinks(cfg *config.Config, t shipTarget, clusterID string, logger *slog.Logger) ([]logship.Sink, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if cfg.AWSRegion != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.AWSRegion))
@@ -63,24 +97,26 @@ func startShippers(cfg *config.Config, t shipTarget, clusterID string, logger *s
 			RollBytes: int(t.ship.S3RollBytes), RollAfter: t.ship.S3RollAfter}))
 		logger.Info("log shipping", "stream", t.stream, "sink", "s3", "bucket", b, "prefix", t.ship.S3Prefix)
 	}
-	var shippers []*logship.Shipper
-	for _, sink := range sinks {
-		sh, err := logship.NewShipper(t.w.Source(), sink, logship.Options{Stream: t.stream, CursorDir: t.dir,
-			Logger: logger.With("component", "logship")})
-		if err != nil {
-			for _, s := range shippers {
-				_ = s.Close(context.Background())
-			}
-			return nil, err
-		}
-		shippers = append(shippers, sh)
+	return sinks, nil
+}
+
+// topicSink delivers the audit trail to the broker's own read-only topic, each record keyed by
+// its event id (a consumer drops the duplicates a crash can leave by key).
+type topicSink struct{ srv *broker.Server }
+
+func (topicSink) Name() string { return "topic" }
+
+// Limits: batches of at most 1 MiB, message.max.bytes's default, so that every consumer's
+// fetch size takes them.
+func (topicSink) Limits() logship.Limits {
+	return logship.Limits{MaxEntries: 4096, MaxBytes: 1 << 20, PerEntryOverhead: 64}
+}
+
+func (s topicSink) Send(ctx context.Context, entries []logship.Entry) error {
+	recs := make([]broker.InternalRecord, len(entries))
+	for i, e := range entries {
+		recs[i] = broker.InternalRecord{Key: []byte(e.ID), Value: e.Data, Time: e.Time}
 	}
-	t.w.SetKeep(func() uint64 {
-		low := ^uint64(0)
-		for _, s := range shippers {
-			low = min(low, s.Position())
-		}
-		return low
-	})
-	return shippers, nil
+	_, err := s.srv.AppendInternal(ctx, broker.AuditTopic, recs)
+	return err
 }
