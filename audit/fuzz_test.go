@@ -29,8 +29,16 @@ func FuzzVerify(f *testing.F) {
 	f.Add(valid)
 	f.Add([]byte(`{"seq":1,"prevHash":"00"}` + "\n" + `{"seq":3}` + "\n"))
 	f.Add([]byte("{\n}\n\x00\xff"))
+	var ocsf []byte // the same trail as an OCSF sink receives it
+	for _, l := range bytes.Split(bytes.TrimSuffix(valid, []byte("\n")), []byte("\n")) {
+		o, _ := ToOCSF(l)
+		ocsf = append(append(ocsf, o...), '\n')
+	}
+	f.Add(ocsf)
+	f.Add([]byte(`{"category_uid":6,"raw_data":"{\"seq\":1}"}` + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v := NewVerifier("audit", kp)
+		v.DropRedelivered = len(data)%2 == 0 // as for a sink's copy, half the time
 		if err := v.Read("fuzz", bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}

@@ -228,6 +228,15 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 // Line checks one record line.
 func (v *Verifier) Line(name string, n int, raw []byte) {
 	raw = bytes.TrimRight(raw, "\r")
+	if inner, isOCSF, err := fromOCSF(raw); isOCSF {
+		if err != nil {
+			v.rep.add(Problem{File: name, Line: n, Seq: v.prevSeq + 1, Kind: "edited", Detail: err.Error()})
+		}
+		if inner == nil {
+			return
+		}
+		raw = inner
+	}
 	r, err := decodeLine(raw)
 	if err != nil {
 		v.rep.add(Problem{File: name, Line: n, Seq: v.prevSeq + 1, Kind: "unreadable", Detail: err.Error()})

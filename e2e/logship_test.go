@@ -31,7 +31,8 @@ import (
 // The service goes down while admin operations continue, the broker is SIGKILLed during the
 // outage and started again, the service throttles as it comes back: in the end every record
 // arrived, in order once duplicates are dropped by eventID, and the chain verifies on what
-// arrived, signatures and final checkpoint included.
+// arrived, signatures and final checkpoint included. S3 receives the trail in OCSF, which
+// `bulwark audit verify --s3` checks as it would the original lines.
 func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	fake, err := cwlfake.Start()
 	if err != nil {
@@ -64,6 +65,7 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 		"bulwark.logs.audit.s3.prefix":                "msk",
 		"bulwark.aws.endpoint.s3":                     s3srv.URL,
 		"bulwark.logs.audit.s3.roll.ms":               "100",
+		"bulwark.logs.audit.s3.format":                "ocsf",
 	})
 	createTopic(t, b.Addr(), "t0", 1, nil)
 	waitFor(t, 20*time.Second, "the first records in CloudWatch", func() bool { return len(fake.Events(group, stream)) >= 2 })
@@ -135,7 +137,12 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	waitFor(t, 20*time.Second, "every record in S3", func() bool {
 		return uniqueLines(s3Lines(t, s3srv.URL, "audit-logs")) >= int(local.LastSeq)
 	})
-	// `bulwark audit verify` checks what S3 holds, dropping what came twice.
+	// S3 holds OCSF records; `bulwark audit verify` checks them, dropping what came twice.
+	for _, l := range s3Lines(t, s3srv.URL, "audit-logs") {
+		if !bytes.HasPrefix(l, []byte(`{"category_uid":`)) || !bytes.Contains(l, []byte(`"raw_data":`)) {
+			t.Fatalf("an S3 line that is not OCSF: %s", l)
+		}
+	}
 	if out := bulwarkCLI(t, "", "audit", "verify", "--s3", "s3://audit-logs/msk", "--config", b.props); !strings.Contains(out, "OK") ||
 		!strings.Contains(out, fmt.Sprintf("(seq 1 to %d)", local.LastSeq)) {
 		t.Errorf("verify --s3:\n%s", out)
@@ -147,15 +154,18 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	}
 }
 
-// uniqueLines counts the distinct eventIDs of delivered lines.
+// uniqueLines counts the distinct eventIDs of delivered lines (metadata.uid in OCSF).
 func uniqueLines(lines [][]byte) int {
 	seen := map[string]bool{}
 	for _, l := range lines {
 		var r struct {
-			EventID string `json:"eventID"`
+			EventID  string `json:"eventID"`
+			Metadata struct {
+				UID string `json:"uid"`
+			} `json:"metadata"`
 		}
-		if json.Unmarshal(bytes.TrimSpace(l), &r) == nil && r.EventID != "" {
-			seen[r.EventID] = true
+		if json.Unmarshal(bytes.TrimSpace(l), &r) == nil && r.EventID+r.Metadata.UID != "" {
+			seen[r.EventID+r.Metadata.UID] = true
 		}
 	}
 	return len(seen)

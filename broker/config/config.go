@@ -153,6 +153,10 @@ type Config struct {
 	AuditFileMaxBytes       int64         // bulwark.audit.file.max.bytes, 64 MiB
 	AuditRetention          time.Duration // bulwark.audit.file.retention.ms, 90 days (-1: for ever)
 	AuditTopicEnabled       bool          // bulwark.audit.topic.enabled, true
+	AuditTopicFormat        string        // bulwark.audit.topic.format: cloudtrail or ocsf
+	AuditCloudWatchFormat   string        // bulwark.logs.audit.cloudwatch.format
+	AuditFirehoseFormat     string        // bulwark.logs.audit.firehose.format
+	AuditS3Format           string        // bulwark.logs.audit.s3.format
 	AuditTopicRetention     time.Duration // bulwark.audit.topic.retention.ms, 90 days (-1: for ever)
 
 	// The broker log (Bulwark's keys).

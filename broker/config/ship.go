@@ -13,6 +13,8 @@ type ShipConfig struct {
 	S3Prefix           string        // bulwark.logs.<stream>.s3.prefix
 	S3RollBytes        int64         // bulwark.logs.<stream>.s3.roll.bytes
 	S3RollAfter        time.Duration // bulwark.logs.<stream>.s3.roll.ms
+	// The audit trail's record schema per sink (cloudtrail or ocsf); the broker log has none.
+	CloudWatchFormat, FirehoseFormat, S3Format string // bulwark.logs.audit.<sink>.format
 }
 
 // Any reports whether the stream is shipped anywhere.
@@ -24,5 +26,6 @@ func (s ShipConfig) Any() bool {
 func (c *Config) AuditShip() ShipConfig {
 	return ShipConfig{CloudWatchLogGroup: c.AuditCloudWatchLogGroup, CloudWatchStream: c.AuditCloudWatchStream,
 		FirehoseStream: c.AuditFirehoseStream, S3Bucket: c.AuditS3Bucket, S3Prefix: c.AuditS3Prefix,
-		S3RollBytes: c.AuditS3RollBytes, S3RollAfter: c.AuditS3RollAfter}
+		S3RollBytes: c.AuditS3RollBytes, S3RollAfter: c.AuditS3RollAfter,
+		CloudWatchFormat: c.AuditCloudWatchFormat, FirehoseFormat: c.AuditFirehoseFormat, S3Format: c.AuditS3Format}
 }

@@ -268,12 +268,12 @@ func (aw *auditWiring) start(srv *broker.Server) error {
 	aw.stopGaps = cancel
 	go aw.watchGaps(ctx, srv.HookStats)
 	aw.logger.Info("audit trail", "dir", auditDir(aw.cfg), "allows", aw.cfg.AuditAllows, "topic", aw.cfg.AuditTopicEnabled)
-	var extra []logship.Sink
+	var extra []shipSink
 	if aw.cfg.AuditTopicEnabled {
 		if err := srv.EnsureAuditTopic(); err != nil {
 			return err
 		}
-		extra = append(extra, topicSink{srv})
+		extra = append(extra, shipSink{topicSink{srv}, aw.cfg.AuditTopicFormat})
 	}
 	shippers, err := startShippers(aw.cfg, shipTarget{stream: auditStream, dir: auditDir(aw.cfg), w: aw.trail,
 		ship: aw.cfg.AuditShip(), logType: auditLogType, extra: extra}, srv.ClusterID(), aw.logger)

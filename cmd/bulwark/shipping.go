@@ -21,7 +21,14 @@ type shipTarget struct {
 	w       *audit.Writer
 	ship    config.ShipConfig
 	logType string         // the S3 key layout's folder: KafkaBrokerLogs, BulwarkAuditLogs
-	extra   []logship.Sink // sinks besides the configured AWS ones (the audit topic)
+	extra   []shipSink // sinks besides the configured AWS ones (the audit topic)
+}
+
+// shipSink is a sink and the record schema it is sent (the audit trail's: "cloudtrail", the
+// lines as written, or "ocsf"; the broker log's lines always go as written).
+type shipSink struct {
+	logship.Sink
+	format string
 }
 
 // startShippers starts a shipper for every sink the stream is configured to ship to, and makes
@@ -40,7 +47,11 @@ func startShippers(cfg *config.Config, t shipTarget, clusterID string, logger *s
 	}
 	var shippers []*logship.Shipper
 	for _, sink := range sinks {
-		sh, err := logship.NewShipper(t.w.Source(), sink, logship.Options{Stream: t.stream, CursorDir: t.dir,
+		src := t.w.Source()
+		if sink.format == "ocsf" {
+			src = logship.Formatted(src, audit.ToOCSF)
+		}
+		sh, err := logship.NewShipper(src, sink.Sink, logship.Options{Stream: t.stream, CursorDir: t.dir,
 			Logger: logger.With("component", "logship")})
 		if err != nil {
 			for _, s := range shippers {
@@ -61,7 +72,7 @@ func startShippers(cfg *config.Config, t shipTarget, clusterID string, logger *s
 }
 
 // awsSinks builds the stream's CloudWatch Logs, Firehose and S3 sinks as configured.
-func awsSinks(cfg *config.Config, t shipTarget, clusterID string, logger *slog.Logger) ([]logship.Sink, error) {
+func awsSinks(cfg *config.Config, t shipTarget, clusterID string, logger *slog.Logger) ([]shipSink, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if cfg.AWSRegion != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.AWSRegion))
@@ -70,17 +81,17 @@ func awsSinks(cfg *config.Config, t shipTarget, clusterID string, logger *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("log shipping: AWS configuration: %w", err)
 	}
-	var sinks []logship.Sink
+	var sinks []shipSink
 	if g := t.ship.CloudWatchLogGroup; g != "" {
 		stream := t.ship.CloudWatchStream
 		if stream == "" {
 			stream = "broker-" + strconv.Itoa(int(cfg.NodeID))
 		}
-		sinks = append(sinks, logship.NewCloudWatchLogs(awsCfg, cfg.AWSEndpointLogs, g, stream))
+		sinks = append(sinks, shipSink{logship.NewCloudWatchLogs(awsCfg, cfg.AWSEndpointLogs, g, stream), t.ship.CloudWatchFormat})
 		logger.Info("log shipping", "stream", t.stream, "sink", "cloudwatch", "log_group", g, "log_stream", stream)
 	}
 	if fh := t.ship.FirehoseStream; fh != "" {
-		sinks = append(sinks, logship.NewFirehose(awsCfg, cfg.AWSEndpointFirehose, fh))
+		sinks = append(sinks, shipSink{logship.NewFirehose(awsCfg, cfg.AWSEndpointFirehose, fh), t.ship.FirehoseFormat})
 		logger.Info("log shipping", "stream", t.stream, "sink", "firehose", "delivery_stream", fh)
 	}
 	if b := t.ship.S3Bucket; b != "" {
@@ -92,9 +103,9 @@ func awsSinks(cfg *config.Config, t shipTarget, clusterID string, logger *slog.L
 		if cfg.ClusterName != "" {
 			cluster = cfg.ClusterName + "-" + clusterID
 		}
-		sinks = append(sinks, logship.NewS3(awsCfg, logship.S3Options{Bucket: b, Prefix: t.ship.S3Prefix, Endpoint: cfg.AWSEndpointS3,
+		sinks = append(sinks, shipSink{logship.NewS3(awsCfg, logship.S3Options{Bucket: b, Prefix: t.ship.S3Prefix, Endpoint: cfg.AWSEndpointS3,
 			Account: account, Region: awsCfg.Region, Cluster: cluster, LogType: t.logType, BrokerID: cfg.NodeID,
-			RollBytes: int(t.ship.S3RollBytes), RollAfter: t.ship.S3RollAfter}))
+			RollBytes: int(t.ship.S3RollBytes), RollAfter: t.ship.S3RollAfter}), t.ship.S3Format})
 		logger.Info("log shipping", "stream", t.stream, "sink", "s3", "bucket", b, "prefix", t.ship.S3Prefix)
 	}
 	return sinks, nil
