@@ -20,7 +20,7 @@ type shipTarget struct {
 	dir     string
 	w       *audit.Writer
 	ship    config.ShipConfig
-	logType string         // the S3 key layout's folder: KafkaBrokerLogs, BulwarkAuditLogs
+	logType string     // the S3 key layout's folder: KafkaBrokerLogs, BulwarkAuditLogs
 	extra   []shipSink // sinks besides the configured AWS ones (the audit topic)
 }
 
