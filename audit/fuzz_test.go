@@ -49,10 +49,22 @@ func FuzzVerify(f *testing.F) {
 		if len(rep.Problems) > maxProblems {
 			t.Fatalf("%d problems kept", len(rep.Problems))
 		}
-		if rep.OK() && rep.Signed > 0 && !bytes.Equal(data, valid) && !bytes.HasPrefix(valid, data) {
+		if rep.OK() && rep.Signed > 0 {
 			// Only the writer's own lines (or a prefix ending at one of its checkpoints) carry
-			// a signature that verifies.
-			if !bytes.Contains(valid, bytes.TrimSpace(data)) {
+			// a signature that verifies, as written or as the OCSF records derived from them.
+			var plain []byte
+			seen := map[string]bool{}
+			for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+				if inner, isOCSF, err := fromOCSF(l); isOCSF && err == nil {
+					l = inner
+				}
+				if v.DropRedelivered && seen[string(l)] {
+					continue // a redelivered copy, dropped by the verifier
+				}
+				seen[string(l)] = true
+				plain = append(append(plain, l...), '\n')
+			}
+			if !bytes.Contains(valid, bytes.TrimSpace(plain)) {
 				t.Fatalf("forged trail verified: %q", data)
 			}
 		}

@@ -41,7 +41,14 @@ func (s writerSource) Wait(after uint64) <-chan struct{} {
 // Read implements logship.Source: up to max records after seq after, no further than the
 // durable end.
 func (s writerSource) Read(after uint64, max int) ([]logship.Entry, error) {
-	durable, _ := s.durableState()
+	s.w.mu.Lock()
+	durable, removed := s.w.durable, s.w.removedThrough
+	s.w.mu.Unlock()
+	if after < removed {
+		// Retention removed records this reader had not read (the disk budget with
+		// DropUndelivered; the AuditRetention record says how many): resume after them.
+		after = removed
+	}
 	if after >= durable {
 		return nil, nil
 	}

@@ -47,6 +47,13 @@ type Options struct {
 	MaxFileBytes int64
 	// Retention deletes closed files last written longer ago than this (0: keep for ever).
 	Retention time.Duration
+	// MaxBytes is the stream's disk budget: past it the oldest closed files are removed (0: no
+	// budget). A file holding records a shipper has not delivered is removed only with
+	// DropUndelivered, and the removal records how many records the sinks lost; otherwise the
+	// stream reports Full until the shippers catch up (the broker then refuses audited operations
+	// rather than lose their records).
+	MaxBytes        int64
+	DropUndelivered bool
 	Now       func() time.Time
 	Logger    *slog.Logger
 	// Plain makes a stream of lines given as they are (AppendLine): no chain, no checkpoints,
@@ -99,6 +106,12 @@ type Writer struct {
 	durable   uint64        // the last seq fsynced: readers (shippers) see no further
 	durableCh chan struct{} // closed and replaced when durable advances
 	keep      func() uint64 // retention keeps every file holding a seq above keep()
+	full      bool          // over MaxBytes with nothing more it may remove
+	// removedThrough is the last seq retention removed (or missing at open): a shipper behind it
+	// resumes after it.
+	removedThrough uint64
+	lastBudget     time.Time // when the loop last checked the budget
+	droppedTotal   uint64    // records removed over the budget before every sink had them, this run
 	chain     string        // the stream's chain id (.<stream>.chain)
 	err       error
 	closed    bool
@@ -137,6 +150,9 @@ func Open(opts Options) (*Writer, error) {
 		w.key, w.wkey = dk.Plaintext, dk.Wrapped
 	}
 	recovered, err := w.resume()
+	if files, lerr := listFiles(opts.Dir, opts.Stream); lerr == nil && len(files) > 0 {
+		w.removedThrough = files[0].firstSeq - 1 // what is not there was removed before this run
+	}
 	if err == nil && !opts.Plain {
 		err = w.loadChain()
 	}
@@ -497,35 +513,71 @@ func (w *Writer) rollLocked() error {
 	return nil
 }
 
-// applyRetention removes closed files older than Options.Retention, oldest first, and records in
-// the stream what it removed (the last removed seq and the hash of that record), so a verifier
-// can tell retention from someone deleting the start of the trail.
+// budgetCheck is how often the writer's loop looks at the disk budget between rolls.
+const budgetCheck = time.Second
+
+// applyRetention removes the oldest closed files while they are older than Options.Retention or
+// the stream is over Options.MaxBytes, and records in the stream what it removed (the last removed
+// seq and the hash of that record, and why), so a verifier can tell retention from someone
+// deleting the start of the trail. It never removes a file after one that stays (the trail stays
+// contiguous), nor a file a shipper still needs unless the budget is over and DropUndelivered.
 func (w *Writer) applyRetention() {
-	if w.opts.Retention <= 0 {
+	if w.opts.Retention <= 0 && w.opts.MaxBytes <= 0 {
 		return
 	}
 	files, err := listFiles(w.opts.Dir, w.opts.Stream)
 	if err != nil {
 		return
 	}
+	sizes := make([]int64, len(files))
+	var total int64
+	for i, f := range files {
+		if st, err := os.Stat(f.path); err == nil {
+			sizes[i] = st.Size()
+			total += st.Size()
+		}
+	}
 	cutoff := w.opts.Now().Add(-w.opts.Retention)
-	var through uint64
+	var through, undelivered uint64
+	reason := "age"
 	for i, f := range files[:max(len(files)-1, 0)] {
 		next := files[i+1]
-		if w.keep != nil && next.firstSeq-1 > w.keep() {
-			break // a shipper has not delivered this file yet: it is its spool
+		last := next.firstSeq - 1
+		overBudget := w.opts.MaxBytes > 0 && total > w.opts.MaxBytes
+		expired := false
+		if w.opts.Retention > 0 {
+			st, err := os.Stat(f.path)
+			expired = err == nil && st.ModTime().Before(cutoff)
 		}
-		st, err := os.Stat(f.path)
-		if err != nil || !st.ModTime().Before(cutoff) {
-			break // keep the trail contiguous: never remove a file after one that stays
+		if !expired && !overBudget {
+			break
+		}
+		needed := w.keep != nil && last > w.keep()
+		if needed && !(overBudget && w.opts.DropUndelivered) {
+			break // a shipper has not delivered this file yet: it is its spool
 		}
 		if err := os.Remove(f.path); err != nil {
 			break
 		}
-		w.opts.Logger.Info("audit file removed by retention", "file", f.path)
-		through = next.firstSeq - 1
+		if needed {
+			undelivered += last - max(w.keep(), f.firstSeq-1)
+			w.opts.Logger.Warn("audit file removed over the disk budget before every sink had it", "file", f.path,
+				"max_bytes", w.opts.MaxBytes)
+		} else {
+			w.opts.Logger.Info("audit file removed by retention", "file", f.path)
+		}
+		if !expired {
+			reason = "size"
+		}
+		total -= sizes[i]
+		through = last
 	}
-	if through == 0 || w.opts.Plain {
+	w.full = w.opts.MaxBytes > 0 && total > w.opts.MaxBytes
+	if through == 0 {
+		return
+	}
+	w.removedThrough = max(w.removedThrough, through)
+	if w.opts.Plain {
 		return
 	}
 	first, err := firstRecord(files, through+1)
@@ -533,9 +585,31 @@ func (w *Writer) applyRetention() {
 		w.opts.Logger.Error("retention record not written", "err", err)
 		return
 	}
-	_ = w.appendLocked(&Record{EventName: "AuditRetention", EventType: "AuditIntegrity", EventCategory: "Management", ReadOnly: true,
-		AdditionalEventData: map[string]any{"removedThrough": through, "lastRemovedHash": first.PrevHash,
-			"retentionMs": w.opts.Retention.Milliseconds()}})
+	data := map[string]any{"removedThrough": through, "lastRemovedHash": first.PrevHash, "reason": reason}
+	if w.opts.Retention > 0 {
+		data["retentionMs"] = w.opts.Retention.Milliseconds()
+	}
+	if w.opts.MaxBytes > 0 {
+		data["maxBytes"] = w.opts.MaxBytes
+	}
+	r := &Record{EventName: "AuditRetention", EventType: "AuditIntegrity", EventCategory: "Management", ReadOnly: true,
+		AdditionalEventData: data}
+	if undelivered > 0 {
+		// A drop the operator allowed: counted and recorded, so every sink's copy shows the gap's
+		// size and cause.
+		w.droppedTotal += undelivered
+		data["undeliveredDropped"], data["undeliveredDroppedTotal"] = undelivered, w.droppedTotal
+		r.ErrorCode, r.ErrorMessage = "EVENTS_LOST", fmt.Sprintf("%d records no sink had yet were removed over the disk budget", undelivered)
+	}
+	_ = w.appendLocked(r)
+}
+
+// Full reports whether the stream is over its disk budget with nothing it may remove: its sinks
+// are behind and DropUndelivered is off.
+func (w *Writer) Full() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.full
 }
 
 // firstRecord reads the record with seq from the file that starts with it.
@@ -574,6 +648,11 @@ func (w *Writer) loop() {
 				err = w.checkpointLocked(false)
 			} else {
 				err = w.syncLocked()
+			}
+			if w.opts.MaxBytes > 0 && w.opts.Now().Sub(w.lastBudget) >= budgetCheck {
+				// Between rolls too: a shipper that caught up frees the files it held.
+				w.lastBudget = w.opts.Now()
+				w.applyRetention()
 			}
 			w.mu.Unlock()
 			if err != nil {

@@ -153,6 +153,9 @@ type Config struct {
 	AuditFileMaxBytes       int64         // bulwark.audit.file.max.bytes, 64 MiB
 	AuditRetention          time.Duration // bulwark.audit.file.retention.ms, 90 days (-1: for ever)
 	AuditTopicEnabled       bool          // bulwark.audit.topic.enabled, true
+	AuditSpoolMaxBytes      int64         // bulwark.audit.spool.max.bytes, 10 GiB (0: no budget)
+	AuditSpoolFullPolicy    string        // bulwark.audit.spool.full.policy: refuse or drop
+	LogSpoolMaxBytes        int64         // bulwark.log.spool.max.bytes, 1 GiB (0: no budget)
 	AuditTopicFormat        string        // bulwark.audit.topic.format: cloudtrail or ocsf
 	AuditCloudWatchFormat   string        // bulwark.logs.audit.cloudwatch.format
 	AuditFirehoseFormat     string        // bulwark.logs.audit.firehose.format

@@ -207,6 +207,12 @@ func bulwarkDefs() []*Def {
 			check(oneOf(false, "cloudtrail", "ocsf")), setStr(func(c *Config) *string { return &c.AuditFirehoseFormat })),
 		def("bulwark.logs.audit.s3.format", TypeString, "cloudtrail", "Record schema of the audit trail in S3: cloudtrail (the trail's own CloudTrail-like lines) or ocsf (OCSF 1.1.0: Authentication 3002, API Activity 6003, Application Lifecycle 6002, with the trail's line in raw_data so the hash chain verifies).",
 			check(oneOf(false, "cloudtrail", "ocsf")), setStr(func(c *Config) *string { return &c.AuditS3Format })),
+		def("bulwark.audit.spool.max.bytes", TypeLong, "10737418240", "Disk budget of the audit trail's files, which are also the sinks' spool (0: none). Past it the oldest files a sink no longer needs are removed (recorded in the trail, as retention is); files a sink has not taken are kept or dropped as bulwark.audit.spool.full.policy says. At least twice bulwark.audit.file.max.bytes.",
+			check(atLeast(0)), setI64(1, func(c *Config) *int64 { return &c.AuditSpoolMaxBytes })),
+		def("bulwark.audit.spool.full.policy", TypeString, "refuse", "What happens when the trail is over its disk budget and a sink is behind: refuse (admin requests and SASL logins are refused, connection closed, until the sinks catch up; nothing is lost) or drop (the oldest records no sink has yet are removed; an AuditRetention record with errorCode EVENTS_LOST counts them).",
+			check(oneOf(false, "refuse", "drop")), setStr(func(c *Config) *string { return &c.AuditSpoolFullPolicy })),
+		def("bulwark.log.spool.max.bytes", TypeLong, "1073741824", "Disk budget of the broker log's files, also its sinks' spool (0: none). Past it the oldest files go, shipped or not: the broker log never refuses work.",
+			check(atLeast(0)), setI64(1, func(c *Config) *int64 { return &c.LogSpoolMaxBytes })),
 		def("bulwark.audit.file.retention.ms", TypeLong, "7776000000", "How long closed audit files are kept (-1: for ever). 90 days by default, as CloudTrail's event history.",
 			check(atLeast(-1)), setMs(func(c *Config) *time.Duration { return &c.AuditRetention })),
 	}

@@ -28,6 +28,7 @@ func (c *Config) Validate() error {
 		add(invalid("log.cleanup.policy", "must list delete and/or compact"))
 	}
 	c.validateAuthorizer(add)
+	c.validateSpools(add)
 	if c.MetricsCloudWatchLogGroup != "" && c.MetricsListen == "" {
 		add(invalid("bulwark.metrics.cloudwatch.log.group", "needs bulwark.metrics.listen: with metrics off nothing is counted"))
 	}
@@ -234,5 +235,16 @@ func (c *Config) validateAuthorizer(add func(*KeyError)) {
 	}
 	if len(c.SuperUsers) > 0 && engine == "" {
 		add(invalid("super.users", "super.users has no effect without authorizer.class.name"))
+	}
+}
+
+// validateSpools: a disk budget must hold the open file and one closed one, or it could never
+// be met.
+func (c *Config) validateSpools(add func(*KeyError)) {
+	if c.AuditSpoolMaxBytes > 0 && c.AuditSpoolMaxBytes < 2*c.AuditFileMaxBytes {
+		add(invalid("bulwark.audit.spool.max.bytes", "%d is less than twice bulwark.audit.file.max.bytes (%d)", c.AuditSpoolMaxBytes, c.AuditFileMaxBytes))
+	}
+	if c.LogSpoolMaxBytes > 0 && c.LogSpoolMaxBytes < 2*c.LogFileMaxBytes {
+		add(invalid("bulwark.log.spool.max.bytes", "%d is less than twice bulwark.log.file.max.bytes (%d)", c.LogSpoolMaxBytes, c.LogFileMaxBytes))
 	}
 }

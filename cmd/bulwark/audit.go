@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,7 +66,8 @@ func openAudit(cfg *config.Config, logger *slog.Logger) (*audit.Writer, error) {
 	}
 	w, err := audit.Open(audit.Options{Dir: auditDir(cfg), Stream: auditStream, Keys: kp,
 		CheckpointRecords: cfg.AuditCheckpointRecords, CheckpointInterval: cfg.AuditCheckpointInterval,
-		MaxFileBytes: cfg.AuditFileMaxBytes, Retention: cfg.AuditRetention, Logger: logger.With("component", "audit")})
+		MaxFileBytes: cfg.AuditFileMaxBytes, Retention: cfg.AuditRetention, Logger: logger.With("component", "audit"),
+		MaxBytes: cfg.AuditSpoolMaxBytes, DropUndelivered: cfg.AuditSpoolFullPolicy == "drop"})
 	if err != nil {
 		return nil, err
 	}
@@ -245,17 +247,28 @@ func newAuditWiring(cfg *config.Config, logger *slog.Logger) (*auditWiring, []br
 	return aw, []broker.Option{broker.WithHook(aw.auditor.Registration()), broker.WithAdmissionGate(aw.gate)}, nil
 }
 
-// gate refuses the audited admin APIs while the trail cannot be written (a full disk, a failed
-// fsync): an admin operation without its record is what the trail exists to prevent.
+// gate refuses the audited admin APIs and SASL logins while the trail cannot be written (a full
+// disk, a failed fsync) or, under bulwark.audit.spool.full.policy=refuse, while it is over its
+// disk budget with a sink behind: an admin operation or a login without its record is what the
+// trail exists to prevent.
 func (aw *auditWiring) gate(apiKey int16) error {
-	if !audit.IsAdminAPI(apiKey) {
+	if !audit.IsAdminAPI(apiKey) && apiKey != apiKeySaslHandshake && apiKey != apiKeySaslAuthenticate {
 		return nil
 	}
 	if err := aw.trail.Err(); err != nil {
-		return fmt.Errorf("the audit trail cannot be written (%v); admin operations are refused until it can", err)
+		return fmt.Errorf("the audit trail cannot be written (%v); admin requests and logins are refused until it can", err)
+	}
+	if aw.trail.Full() {
+		return errors.New("the audit trail is over its disk budget (bulwark.audit.spool.max.bytes) and a sink is behind; admin requests and logins are refused until it catches up (bulwark.audit.spool.full.policy=refuse)")
 	}
 	return nil
 }
+
+// The SASL APIs: a login is an audited operation.
+const (
+	apiKeySaslHandshake    = 17
+	apiKeySaslAuthenticate = 36
+)
 
 // start records the broker's start and starts the shippers (they need the cluster id).
 func (aw *auditWiring) start(srv *broker.Server) error {

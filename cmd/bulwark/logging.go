@@ -162,7 +162,7 @@ func newBrokerLog(cfg *config.Config, stderr io.Writer, format, level string) (*
 	inner := []slog.Handler{console}
 	if cfg.LogDir != "-" {
 		w, err := audit.Open(audit.Options{Dir: brokerLogDir(cfg), Stream: brokerLogStream, Plain: true,
-			MaxFileBytes: cfg.LogFileMaxBytes, Retention: cfg.LogFileRetention})
+			MaxFileBytes: cfg.LogFileMaxBytes, Retention: cfg.LogFileRetention, MaxBytes: cfg.LogSpoolMaxBytes, DropUndelivered: true})
 		if err != nil {
 			return nil, fmt.Errorf("broker log files: %w", err)
 		}
