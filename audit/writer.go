@@ -54,8 +54,8 @@ type Options struct {
 	// rather than lose their records).
 	MaxBytes        int64
 	DropUndelivered bool
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Now             func() time.Time
+	Logger          *slog.Logger
 	// Plain makes a stream of lines given as they are (AppendLine): no chain, no checkpoints,
 	// no recovery record. The broker log uses it, for the same rolled files and shipping.
 	Plain bool
@@ -112,9 +112,9 @@ type Writer struct {
 	removedThrough uint64
 	lastBudget     time.Time // when the loop last checked the budget
 	droppedTotal   uint64    // records removed over the budget before every sink had them, this run
-	chain     string        // the stream's chain id (.<stream>.chain)
-	err       error
-	closed    bool
+	chain          string    // the stream's chain id (.<stream>.chain)
+	err            error
+	closed         bool
 
 	stop chan struct{}
 	done chan struct{}
