@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
@@ -28,8 +31,8 @@ import (
 // TestAuditShippedToCloudWatchThroughOutageAndCrash ships the audit trail to three sinks at
 // once: a local CloudWatch Logs server and a local Firehose (the real aws-sdk-go-v2 clients
 // against the services' JSON protocols and limits), and gofakes3 for S3.
-// The service goes down while admin operations continue, the broker is SIGKILLed during the
-// outage and started again, the service throttles as it comes back: in the end every record
+// The services go down for a minute while produce and admin load continue, the broker is
+// SIGKILLed halfway through the outage and started again, the service throttles as it comes back: in the end every record
 // arrived, in order once duplicates are dropped by eventID, and the chain verifies on what
 // arrived, signatures and final checkpoint included. S3 receives the trail in OCSF, which
 // `bulwark audit verify --s3` checks as it would the original lines.
@@ -70,15 +73,16 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	createTopic(t, b.Addr(), "t0", 1, nil)
 	waitFor(t, 20*time.Second, "the first records in CloudWatch", func() bool { return len(fake.Events(group, stream)) >= 2 })
 
+	// A minute's outage of CloudWatch and Firehose under produce and admin load, the broker
+	// SIGKILLed halfway through it.
 	fake.Stop()
 	fh.Stop()
-	for i := 1; i <= 5; i++ {
-		createTopic(t, b.Addr(), fmt.Sprintf("outage-%d", i), 1, nil)
-	}
+	admin := underLoad(t, b.Addr(), "before-crash", outagePhase)
 	time.Sleep(500 * time.Millisecond) // the records are fsynced and a checkpoint written
 	b.kill(t)
 	b.restart(t)
-	createTopic(t, b.Addr(), "after-crash", 1, nil)
+	admin += underLoad(t, b.Addr(), "after-crash", outagePhase)
+	t.Logf("%d admin operations during the outage", admin)
 	if err := fake.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +90,6 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake.Fail("ThrottlingException", 3)
-	b.stop(t)
-
-	// Everything the trail holds arrived: compare with the files.
 	cfg, err := config.Load(b.props)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +98,18 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Delivery resumes by itself (within the shippers' longest backoff, 30 s) and catches up
+	// with the running broker's trail.
+	sofar, err := audit.VerifyDir(cfg.LogDirs[0]+"/__bulwark_audit", "audit", kp, true)
+	if err != nil || !sofar.OK() {
+		t.Fatalf("the running broker's trail: %+v %v", sofar, err)
+	}
+	waitFor(t, 60*time.Second, "CloudWatch to catch up after the outage", func() bool {
+		return uniqueEvents(t, fake.Events(group, stream)) >= int(sofar.LastSeq)
+	})
+	b.stop(t)
+
+	// Everything the trail holds arrived: compare with the files.
 	local, err := audit.VerifyDir(cfg.LogDirs[0]+"/__bulwark_audit", "audit", kp, false)
 	if err != nil || !local.OK() {
 		t.Fatalf("local trail: %+v %v", local, err)
@@ -152,6 +165,60 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	if fake.Calls("PutLogEvents") < 2 {
 		t.Errorf("%d PutLogEvents calls", fake.Calls("PutLogEvents"))
 	}
+}
+
+// outagePhase is each half of the sink outage: the broker is SIGKILLed between them.
+const outagePhase = 30 * time.Second
+
+// underLoad produces to a topic without pause and performs an admin operation (a topic created,
+// a config altered) every 200 ms for d, and returns how many admin operations succeeded.
+func underLoad(t *testing.T, addr, name string, d time.Duration) int {
+	t.Helper()
+	createTopic(t, addr, name, 4, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	prod := newClient(t, addr, kgo.DefaultProduceTopic(name))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		val := bytes.Repeat([]byte("x"), 1024)
+		for ctx.Err() == nil {
+			rs := make([]*kgo.Record, 64)
+			for i := range rs {
+				rs[i] = &kgo.Record{Value: val}
+			}
+			prod.ProduceSync(ctx, rs...)
+		}
+	}()
+	adm := kadm.NewClient(newClient(t, addr))
+	ops := 0
+	for i := 0; ctx.Err() == nil; i++ {
+		opCtx, opCancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		if i%2 == 0 {
+			var resp kadm.CreateTopicResponses
+			if resp, err = adm.CreateTopics(opCtx, 1, 1, nil, fmt.Sprintf("%s-%d", name, i)); err == nil {
+				err = resp.Error()
+			}
+		} else {
+			v := strconv.Itoa(3_600_000 + i)
+			var resp kadm.AlterConfigsResponses
+			if resp, err = adm.AlterTopicConfigs(opCtx, []kadm.AlterConfig{{Name: "retention.ms", Value: &v}}, name); err == nil {
+				err = resp[0].Err
+			}
+		}
+		opCancel()
+		if err != nil {
+			t.Fatalf("admin operation %d during the outage: %v", i, err)
+		}
+		ops++
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	<-done
+	return ops
 }
 
 // uniqueLines counts the distinct eventIDs of delivered lines (metadata.uid in OCSF).

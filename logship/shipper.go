@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +41,9 @@ type Shipper struct {
 	failed  atomic.Uint64 // attempts that failed
 	backlog atomic.Int64  // entries read but not yet delivered (a lower bound of the backlog)
 	lastErr atomic.Pointer[string]
+	// unreachable: the last failure never reached the service (it is down or cut off). Only
+	// the shipper's goroutine reads and writes it.
+	unreachable bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -285,6 +289,14 @@ func (s *Shipper) fail(err error, backoff *time.Duration) {
 	s.failed.Add(1)
 	msg := err.Error()
 	prev := s.lastErr.Swap(&msg)
+	var netErr *net.OpError
+	unreachable := errors.As(err, &netErr)
+	if s.unreachable && !unreachable {
+		// The service answers again (throttling it back, say): after a long outage the backoff
+		// is at its longest, so start over rather than wait that long between its answers.
+		*backoff = 0
+	}
+	s.unreachable = unreachable
 	*backoff = min(max(*backoff*2, s.opts.MinBackoff), s.opts.MaxBackoff)
 	if prev == nil || *prev != msg {
 		s.opts.Logger.Warn("log shipping failed; retrying until it succeeds", "stream", s.opts.Stream, "sink", s.sink.Name(),

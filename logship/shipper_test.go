@@ -2,7 +2,10 @@ package logship
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -215,4 +218,28 @@ func TestCursorPastTheStreamRestarts(t *testing.T) {
 	}
 	defer sh.Close(context.Background())
 	waitDelivered(t, "the new stream's records", 10*time.Second, func() bool { return sh.Position() == 10 })
+}
+
+// TestBackoffStartsOverWhenTheServiceAnswers: while the service is unreachable the wait grows
+// to its longest; its first answer (a throttle) starts the backoff over, so a recovered service
+// is not left waiting the longest backoff between its answers.
+func TestBackoffStartsOverWhenTheServiceAnswers(t *testing.T) {
+	s := &Shipper{sink: NewCloudWatchLogs(testAWS(), "http://127.0.0.1:1", "g", "s"),
+		opts: Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)}}
+	down := fmt.Errorf("send: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
+	var b time.Duration
+	for range 12 {
+		s.fail(down, &b)
+	}
+	if b != 30*time.Second {
+		t.Fatalf("backoff while unreachable: %v", b)
+	}
+	s.fail(errors.New("ThrottlingException: Rate exceeded"), &b)
+	if b != 100*time.Millisecond {
+		t.Fatalf("backoff at the service's first answer: %v", b)
+	}
+	s.fail(errors.New("ThrottlingException: Rate exceeded"), &b)
+	if b != 200*time.Millisecond {
+		t.Fatalf("backoff grows again while throttled: %v", b)
+	}
 }
