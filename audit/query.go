@@ -1,12 +1,14 @@
 package audit
 
 import (
-	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/bulwark-kafka/bulwark/broker/keys"
 )
 
 // Filter selects records for `bulwark audit query`. Zero fields match everything.
@@ -67,8 +69,9 @@ func matchesResource(p *RequestParameters, name string) bool {
 }
 
 // Query writes the lines of a stream's files in dir that pass the filter, in order, and
-// returns how many it wrote. Checkpoints are left out unless the filter names them.
-func Query(dir, stream string, f Filter, limit int, out io.Writer) (int, error) {
+// returns how many it wrote. Checkpoints are left out unless the filter names them. kp opens
+// sealed files (nil: plaintext files only).
+func Query(dir, stream string, kp keys.Provider, f Filter, limit int, out io.Writer) (int, error) {
 	if f.Outcome != "" && f.Outcome != "success" && f.Outcome != "failure" {
 		return 0, fmt.Errorf("audit: outcome %q: want success or failure", f.Outcome)
 	}
@@ -76,20 +79,31 @@ func Query(dir, stream string, f Filter, limit int, out io.Writer) (int, error) 
 	if err != nil {
 		return 0, err
 	}
+	fk := newFileKeys(kp, stream)
 	n := 0
 	for _, sf := range files {
 		fh, err := os.Open(sf.path)
 		if err != nil {
 			return n, fmt.Errorf("audit: %w", err)
 		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 64<<10), maxLineBytes+1)
-		for sc.Scan() {
-			r, err := decodeLine(sc.Bytes())
+		lr := newLineReader(fh, fk)
+		for {
+			line, err := lr.next()
+			if errors.Is(err, errBadSealedLine) {
+				continue // verify reports it; a query shows what reads
+			}
+			if err != nil {
+				_ = fh.Close()
+				if err == io.EOF {
+					break
+				}
+				return n, fmt.Errorf("audit: %s: %w", sf.path, err)
+			}
+			r, err := decodeLine(line)
 			if err != nil || (r.Checkpoint != nil && f.Event == "") || !f.Match(r) {
 				continue
 			}
-			if _, err := fmt.Fprintf(out, "%s\n", strings.TrimSpace(sc.Text())); err != nil {
+			if _, err := fmt.Fprintf(out, "%s\n", bytes.TrimSpace(line)); err != nil {
 				_ = fh.Close()
 				return n, err
 			}
@@ -98,11 +112,6 @@ func Query(dir, stream string, f Filter, limit int, out io.Writer) (int, error) 
 				_ = fh.Close()
 				return n, nil
 			}
-		}
-		err = sc.Err()
-		_ = fh.Close()
-		if err != nil {
-			return n, fmt.Errorf("audit: %s: %w", sf.path, err)
 		}
 	}
 	return n, nil

@@ -1,13 +1,14 @@
 package audit
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/bulwark-kafka/bulwark/broker/keys"
 	"github.com/bulwark-kafka/bulwark/logship"
 )
 
@@ -52,17 +53,42 @@ func (s writerSource) Read(after uint64, max int) ([]logship.Entry, error) {
 	if after >= durable {
 		return nil, nil
 	}
-	return readRange(s.w.opts.Dir, s.w.opts.Stream, after, min(durable, after+uint64(max)), s.w.opts.Plain)
+	return readRange(s.w.opts.Dir, s.w.opts.Stream, s.w.fkeys, after, min(durable, after+uint64(max)), s.w.opts.Plain)
 }
 
-// ReadRange reads the records with seq in (after, upTo] of a stream's files. A record the
-// files no longer hold (removed by hand; retention keeps what shippers need) ends the range
-// early with an error.
-func ReadRange(dir, stream string, after, upTo uint64) ([]logship.Entry, error) {
-	return readRange(dir, stream, after, upTo, false)
+// EachLine calls fn with every line of a stream's files, oldest first, opening sealed files with
+// kp (`bulwark logs` prints the broker log with it). A torn last line is left out.
+func EachLine(dir, stream string, kp keys.Provider, fn func(line []byte) error) error {
+	files, err := listFiles(dir, stream)
+	if err != nil {
+		return err
+	}
+	fk := newFileKeys(kp, stream)
+	for _, f := range files {
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		lr := newLineReader(fh, fk)
+		for {
+			line, err := lr.next()
+			if err == io.EOF {
+				break
+			}
+			if err == nil {
+				err = fn(line)
+			}
+			if err != nil {
+				_ = fh.Close()
+				return fmt.Errorf("audit: %s: %w", f.path, err)
+			}
+		}
+		_ = fh.Close()
+	}
+	return nil
 }
 
-func readRange(dir, stream string, after, upTo uint64, plain bool) ([]logship.Entry, error) {
+func readRange(dir, stream string, fk *fileKeys, after, upTo uint64, plain bool) ([]logship.Entry, error) {
 	files, err := listFiles(dir, stream)
 	if err != nil {
 		return nil, err
@@ -85,7 +111,7 @@ func readRange(dir, stream string, after, upTo uint64, plain bool) ([]logship.En
 		if f.firstSeq > next {
 			return out, fmt.Errorf("audit: records %d to %d are missing from %s", next, f.firstSeq-1, dir)
 		}
-		if err := readFile(f, stream, next, upTo, plain, &out); err != nil {
+		if err := readFile(f, stream, fk, next, upTo, plain, &out); err != nil {
 			return out, err
 		}
 		next = after + 1 + uint64(len(out))
@@ -95,21 +121,23 @@ func readRange(dir, stream string, after, upTo uint64, plain bool) ([]logship.En
 
 // readFile appends the complete lines of f with seq in [from, upTo]. A plain stream's lines are
 // numbered by position and timed by their "time" field (slog's).
-func readFile(f streamFile, stream string, from, upTo uint64, plain bool, out *[]logship.Entry) error {
+func readFile(f streamFile, stream string, fk *fileKeys, from, upTo uint64, plain bool, out *[]logship.Entry) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	defer fh.Close()
-	rd := bufio.NewReaderSize(fh, 64<<10)
+	rd := newLineReader(fh, fk)
 	seq := f.firstSeq
 	for seq <= upTo {
-		line, err := rd.ReadBytes('\n')
-		if err != nil {
+		line, err := rd.next()
+		switch {
+		case err == io.EOF:
 			return nil // the end of the file (a last line without its newline is not complete)
+		case err != nil:
+			return fmt.Errorf("audit: %s: %w", f.path, err)
 		}
 		if seq >= from && plain {
-			line = line[:len(line)-1]
 			var t struct {
 				Time time.Time `json:"time"`
 			}
@@ -119,7 +147,6 @@ func readFile(f streamFile, stream string, from, upTo uint64, plain bool, out *[
 			}
 			*out = append(*out, logship.Entry{Pos: seq, ID: stream + "/" + strconv.FormatUint(seq, 10), Time: t.Time, Data: append([]byte(nil), line...)})
 		} else if seq >= from {
-			line = line[:len(line)-1]
 			r, err := decodeLine(line)
 			if err != nil || r.Seq != seq {
 				return fmt.Errorf("audit: %s: record %d does not read back", f.path, seq)

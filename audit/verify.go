@@ -1,11 +1,11 @@
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,6 +71,7 @@ type Verifier struct {
 	stream    string
 	kp        keys.Provider
 	keyCache  map[string][]byte
+	fkeys     *fileKeys // opens sealed files
 	rep       Report
 	prevHash  string
 	prevSeq   uint64
@@ -135,7 +136,8 @@ func (v *Verifier) redelivered(seq uint64, hash string) bool {
 // NewVerifier checks records of the named stream. kp unwraps checkpoint keys (nil: signatures
 // are reported as unverifiable).
 func NewVerifier(stream string, kp keys.Provider) *Verifier {
-	return &Verifier{stream: stream, kp: kp, keyCache: map[string][]byte{}, rep: Report{Stream: stream}, retained: map[uint64]string{}}
+	return &Verifier{stream: stream, kp: kp, keyCache: map[string][]byte{}, rep: Report{Stream: stream}, retained: map[uint64]string{},
+		fkeys: newFileKeys(kp, stream)}
 }
 
 // VerifyDir checks every file of a stream in a directory, in sequence order.
@@ -175,15 +177,18 @@ func (v *Verifier) Read(name string, rd io.Reader) error { return v.read(name, r
 // a torn end; anywhere but at the end of the trail's last file it is a problem.
 func (v *Verifier) read(name string, rd io.Reader, last bool) error {
 	v.rep.Files++
-	br := bufio.NewReaderSize(rd, 64<<10)
+	lr := newLineReader(rd, v.fkeys)
 	line := 0
 	v.fileFirst = 0
 	for {
-		b, err := readLine(br)
-		if len(b) > 0 || err == nil {
+		b, err := lr.next()
+		if len(b) > 0 || err == nil || errors.Is(err, errBadSealedLine) {
 			line++
 		}
 		switch {
+		case errors.Is(err, errBadSealedLine):
+			v.rep.add(Problem{File: name, Line: line, Seq: v.prevSeq + 1, Kind: "edited", Detail: err.Error()})
+			continue
 		case err == errLineTooLong:
 			v.rep.add(Problem{File: name, Line: line, Seq: v.prevSeq + 1, Kind: "unreadable", Detail: err.Error()})
 			return nil
@@ -199,29 +204,6 @@ func (v *Verifier) read(name string, rd io.Reader, last bool) error {
 			return fmt.Errorf("audit: %s: %w", name, err)
 		}
 		v.Line(name, line, b)
-	}
-}
-
-var errLineTooLong = fmt.Errorf("audit: a line longer than %d bytes", maxLineBytes)
-
-// readLine returns the next line without its newline (io.EOF with what is left when the input
-// ends without one).
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var out []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		out = append(out, chunk...)
-		if len(out) > maxLineBytes+1 {
-			return nil, errLineTooLong
-		}
-		switch err {
-		case nil:
-			return out[:len(out)-1], nil
-		case bufio.ErrBufferFull:
-			continue
-		default:
-			return out, err
-		}
 	}
 }
 

@@ -56,6 +56,9 @@ type Options struct {
 	DropUndelivered bool
 	Now             func() time.Time
 	Logger          *slog.Logger
+	// Seal encrypts the files (encryption at rest): each file gets its own data key from Keys,
+	// and its lines are AES-256-GCM under it (seal.go). Readers need Keys to open them.
+	Seal bool
 	// Plain makes a stream of lines given as they are (AppendLine): no chain, no checkpoints,
 	// no recovery record. The broker log uses it, for the same rolled files and shipping.
 	Plain bool
@@ -113,6 +116,8 @@ type Writer struct {
 	lastBudget     time.Time // when the loop last checked the budget
 	droppedTotal   uint64    // records removed over the budget before every sink had them, this run
 	chain          string    // the stream's chain id (.<stream>.chain)
+	sealer         *sealer   // encrypts the open file's lines (nil: plaintext)
+	fkeys          *fileKeys // opens sealed files for readers
 	err            error
 	closed         bool
 
@@ -131,7 +136,11 @@ func Open(opts Options) (*Writer, error) {
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	w := &Writer{opts: opts, prev: zeroHash, stop: make(chan struct{}), done: make(chan struct{}), durableCh: make(chan struct{})}
+	if opts.Seal && opts.Keys == nil {
+		return nil, errors.New("audit: sealed files need a key provider")
+	}
+	w := &Writer{opts: opts, prev: zeroHash, stop: make(chan struct{}), done: make(chan struct{}), durableCh: make(chan struct{}),
+		fkeys: newFileKeys(opts.Keys, opts.Stream)}
 	lock, err := os.OpenFile(filepath.Join(opts.Dir, "."+opts.Stream+".lock"), os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
@@ -242,6 +251,13 @@ func (w *Writer) resume() (*Record, error) {
 	if len(data) == 0 {
 		lines = nil
 	}
+	var sealed *sealer
+	if len(lines) > 0 && bytes.HasPrefix(lines[0], []byte(sealPrefix)) {
+		if sealed, err = w.fkeys.sealerFor(lines[0]); err != nil {
+			return nil, fmt.Errorf("audit: continuing %s: %w", last.path, err)
+		}
+		lines = lines[1:] // the key header; a file with nothing else is empty
+	}
 	if len(lines) == 0 {
 		// An empty last file (a crash right after a roll): continue from the file before it.
 		if len(files) < 2 {
@@ -257,6 +273,11 @@ func (w *Writer) resume() (*Record, error) {
 		return w.resume()
 	}
 	lastLine := lines[len(lines)-1]
+	if sealed != nil {
+		if lastLine, err = sealed.open(lastLine); err != nil {
+			return nil, fmt.Errorf("audit: the last line of %s is complete but does not open (not what a crash leaves; move the file aside to start a new chain after reviewing it): %w", last.path, err)
+		}
+	}
 	if w.opts.Plain {
 		w.seq = last.firstSeq - 1 + uint64(len(lines))
 		return nil, nil
@@ -315,11 +336,54 @@ func (w *Writer) openFile() error {
 		return fmt.Errorf("audit: %w", err)
 	}
 	w.f, w.bw, w.size = f, bufio.NewWriterSize(f, 64<<10), st.Size()
+	w.sealer = nil
+	if w.opts.Seal {
+		if err := w.startSealed(name, st.Size()); err != nil {
+			_ = f.Close()
+			return err
+		}
+	}
 	if d, err := os.Open(w.opts.Dir); err == nil {
 		_ = d.Sync() // the new name survives a crash
 		_ = d.Close()
 	}
 	return nil
+}
+
+// startSealed writes a new file's header (its data key), or takes up the key of a file that
+// already has one.
+func (w *Writer) startSealed(name string, size int64) error {
+	if size > 0 {
+		fh, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		defer fh.Close()
+		header, err := readStoredLine(bufio.NewReader(fh))
+		if err != nil || !bytes.HasPrefix(header, []byte(sealPrefix)) {
+			return fmt.Errorf("audit: %s holds lines but no key header: it cannot be continued sealed", name)
+		}
+		w.sealer, err = w.fkeys.sealerFor(header)
+		return err
+	}
+	header, s, err := newFileSealer(w.opts.Keys, w.opts.Stream, w.seq+1)
+	if err != nil {
+		return err
+	}
+	if _, err := w.bw.Write(append(header, '\n')); err != nil {
+		return fmt.Errorf("audit: write: %w", err)
+	}
+	w.size += int64(len(header) + 1)
+	w.sealer = s
+	return nil
+}
+
+// store is a line as the file holds it: sealed when the file is.
+func (w *Writer) store(line []byte) []byte {
+	if w.sealer == nil {
+		return line
+	}
+	return w.sealer.seal(line)
 }
 
 // lineHash is the hex SHA-256 of one record line (without its newline).
@@ -356,12 +420,13 @@ func (w *Writer) AppendLine(line []byte) error {
 	if len(line) > maxLineBytes {
 		line = append(line[:maxLineBytes-len("…[truncated]")], "…[truncated]"...)
 	}
-	if _, err := w.bw.Write(append(line, '\n')); err != nil {
+	stored := w.store(line)
+	if _, err := w.bw.Write(append(stored, '\n')); err != nil {
 		w.err = fmt.Errorf("audit: write: %w", err)
 		return w.err
 	}
 	w.seq++
-	w.size += int64(len(line) + 1)
+	w.size += int64(len(stored) + 1)
 	w.dirty = true
 	if w.size >= w.opts.MaxFileBytes {
 		if err := w.syncLocked(); err != nil {
@@ -411,12 +476,13 @@ func (w *Writer) appendLocked(r *Record) error {
 			return fmt.Errorf("audit: encode %s: %w", r.EventName, err)
 		}
 	}
-	if _, err := w.bw.Write(append(line, '\n')); err != nil {
+	stored := w.store(line)
+	if _, err := w.bw.Write(append(stored, '\n')); err != nil {
 		w.err = fmt.Errorf("audit: write: %w", err)
 		return w.err
 	}
 	w.seq, w.prev = r.Seq, lineHash(line)
-	w.size += int64(len(line) + 1)
+	w.size += int64(len(stored) + 1)
 	w.sinceCkpt++
 	w.dirty = true
 	return nil
@@ -580,7 +646,7 @@ func (w *Writer) applyRetention() {
 	if w.opts.Plain {
 		return
 	}
-	first, err := firstRecord(files, through+1)
+	first, err := firstRecord(files, through+1, w.fkeys)
 	if err != nil {
 		w.opts.Logger.Error("retention record not written", "err", err)
 		return
@@ -613,7 +679,7 @@ func (w *Writer) Full() bool {
 }
 
 // firstRecord reads the record with seq from the file that starts with it.
-func firstRecord(files []streamFile, seq uint64) (*Record, error) {
+func firstRecord(files []streamFile, seq uint64, fk *fileKeys) (*Record, error) {
 	for _, f := range files {
 		if f.firstSeq != seq {
 			continue
@@ -623,7 +689,7 @@ func firstRecord(files []streamFile, seq uint64) (*Record, error) {
 			return nil, err
 		}
 		defer fh.Close()
-		line, err := readLine(bufio.NewReader(fh))
+		line, err := newLineReader(fh, fk).next()
 		if err != nil {
 			return nil, fmt.Errorf("audit: %s: %w", f.path, err)
 		}

@@ -57,7 +57,14 @@ func TestBrokerLogFilesLevelsAndShipping(t *testing.T) {
 		t.Fatal("no broker log files beside the data")
 	}
 	data, _ := os.ReadFile(files[0])
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if strings.Contains(string(data), "topic created") {
+		t.Fatal("the broker log file is not encrypted at rest")
+	}
+	// `bulwark logs` opens them.
+	lines := strings.Split(strings.TrimSpace(bulwarkCLI(t, "", "logs", "--config", b.props)), "\n")
+	if tail := bulwarkCLI(t, "", "logs", "--config", b.props, "--tail", "2"); strings.Count(tail, "\n") != 2 || !strings.HasSuffix(tail, lines[len(lines)-1]+"\n") {
+		t.Fatalf("logs --tail 2:\n%s", tail)
+	}
 	var first struct {
 		Time  string `json:"time"`
 		Level string `json:"level"`

@@ -64,7 +64,7 @@ func openAudit(cfg *config.Config, logger *slog.Logger) (*audit.Writer, error) {
 	if kp == nil {
 		logger.Warn("audit checkpoints are unsigned: encryption at rest is off, so there is no key to sign them with")
 	}
-	w, err := audit.Open(audit.Options{Dir: auditDir(cfg), Stream: auditStream, Keys: kp,
+	w, err := audit.Open(audit.Options{Dir: auditDir(cfg), Stream: auditStream, Keys: kp, Seal: kp != nil,
 		CheckpointRecords: cfg.AuditCheckpointRecords, CheckpointInterval: cfg.AuditCheckpointInterval,
 		MaxFileBytes: cfg.AuditFileMaxBytes, Retention: cfg.AuditRetention, Logger: logger.With("component", "audit"),
 		MaxBytes: cfg.AuditSpoolMaxBytes, DropUndelivered: cfg.AuditSpoolFullPolicy == "drop"})
@@ -180,7 +180,12 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 		}
-		if _, err := audit.Query(d, auditStream, f, *limit, stdout); err != nil {
+		kp, err := verifyKeys(cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "bulwark audit query:", err)
+			return 1
+		}
+		if _, err := audit.Query(d, auditStream, kp, f, *limit, stdout); err != nil {
 			fmt.Fprintln(stderr, "bulwark audit query:", err)
 			return 1
 		}

@@ -161,7 +161,11 @@ func newBrokerLog(cfg *config.Config, stderr io.Writer, format, level string) (*
 	}
 	inner := []slog.Handler{console}
 	if cfg.LogDir != "-" {
-		w, err := audit.Open(audit.Options{Dir: brokerLogDir(cfg), Stream: brokerLogStream, Plain: true,
+		kp, err := auditKeys(cfg) // the files are encrypted at rest like the rest of log.dirs
+		if err != nil {
+			return nil, fmt.Errorf("broker log files: %w", err)
+		}
+		w, err := audit.Open(audit.Options{Dir: brokerLogDir(cfg), Stream: brokerLogStream, Plain: true, Keys: kp, Seal: kp != nil,
 			MaxFileBytes: cfg.LogFileMaxBytes, Retention: cfg.LogFileRetention, MaxBytes: cfg.LogSpoolMaxBytes, DropUndelivered: true})
 		if err != nil {
 			return nil, fmt.Errorf("broker log files: %w", err)

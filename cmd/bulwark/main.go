@@ -40,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdKeys(args[1:], stdout, stderr)
 	case "audit":
 		return cmdAudit(args[1:], stdout, stderr)
+	case "logs":
+		return cmdLogs(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "bulwark", version)
 		return 0
@@ -71,6 +73,7 @@ commands:
   keys inspect|rotate|rewrap
                           master keys of encryption at rest, on a stopped broker's data directory
   audit verify|query      check the tamper-evident audit trail, or search it (bulwark audit)
+  logs [--tail N]         print the broker log files (encrypted at rest) as JSON lines
   version                 print the version
 `)
 }

@@ -122,7 +122,11 @@ func (w *metricsWiring) startEMF(ctx context.Context, srv *broker.Server, logger
 	c := metrics.New(srv, metrics.Options{Level: func() metrics.Level { return level }, Logger: logger})
 	go c.Run(ctx)
 	dir := filepath.Join(cfg.LogDirs[0], "__bulwark_emf")
-	stream, err := audit.Open(audit.Options{Dir: dir, Stream: "emf", Plain: true, Retention: 24 * time.Hour, Logger: logger})
+	kp, err := auditKeys(cfg)
+	if err != nil {
+		return fmt.Errorf("bulwark.metrics.cloudwatch.log.group: %w", err)
+	}
+	stream, err := audit.Open(audit.Options{Dir: dir, Stream: "emf", Plain: true, Keys: kp, Seal: kp != nil, Retention: 24 * time.Hour, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("bulwark.metrics.cloudwatch.log.group: %w", err)
 	}
