@@ -115,6 +115,7 @@ type Writer struct {
 	removedThrough uint64
 	lastBudget     time.Time // when the loop last checked the budget
 	droppedTotal   uint64    // records removed over the budget before every sink had them, this run
+	lastRecover    time.Time // when the loop last tried to continue after a write error
 	chain          string    // the stream's chain id (.<stream>.chain)
 	sealer         *sealer   // encrypts the open file's lines (nil: plaintext)
 	fkeys          *fileKeys // opens sealed files for readers
@@ -579,6 +580,41 @@ func (w *Writer) rollLocked() error {
 	return nil
 }
 
+// recoverEvery is how often a stream stopped by a write error tries to continue.
+const recoverEvery = time.Second
+
+// recoverLocked tries to continue a stream a write error stopped (a disk that filled and was
+// freed, a transient I/O error), as a restart would: it cuts the torn end of the last file, takes
+// up the chain at the last record on disk, opens a new file and records the resumption with the
+// number of records that never reached the disk (their writers were told, and nobody read them:
+// readers see only fsynced records). Until it succeeds the stream stays stopped and Err says why.
+func (w *Writer) recoverLocked() {
+	cause := w.err
+	_ = w.f.Close()
+	before := w.seq
+	if _, err := w.resume(); err != nil {
+		return
+	}
+	if err := w.openFile(); err != nil {
+		return
+	}
+	w.err, w.dirty = nil, false
+	lost := before - min(before, w.seq)
+	w.durable = w.seq
+	w.opts.Logger.Warn("audit stream written again after a write error", "stream", w.opts.Stream, "cause", cause, "records_lost", lost)
+	if w.opts.Plain {
+		return
+	}
+	r := &Record{EventName: "AuditStreamResumed", EventType: "AuditIntegrity", EventCategory: "Management",
+		AdditionalEventData: map[string]any{"cause": cause.Error(), "recordsLost": lost}}
+	if lost > 0 {
+		r.ErrorCode, r.ErrorMessage = "EVENTS_LOST", fmt.Sprintf("%d records written before the error never reached the disk", lost)
+	}
+	if err := w.appendLocked(r); err == nil {
+		_ = w.syncLocked()
+	}
+}
+
 // budgetCheck is how often the writer's loop looks at the disk budget between rolls.
 const budgetCheck = time.Second
 
@@ -709,6 +745,14 @@ func (w *Writer) loop() {
 			return
 		case <-t.C:
 			w.mu.Lock()
+			if w.err != nil {
+				if w.opts.Now().Sub(w.lastRecover) >= recoverEvery {
+					w.lastRecover = w.opts.Now()
+					w.recoverLocked()
+				}
+				w.mu.Unlock()
+				continue
+			}
 			var err error
 			if !w.opts.Plain && w.sinceCkpt > 0 && w.opts.Now().Sub(w.lastCkpt) >= w.opts.CheckpointInterval {
 				err = w.checkpointLocked(false)
