@@ -49,7 +49,7 @@ func TestStreamRecoversFromAWriteError(t *testing.T) {
 		found := false
 		for _, r := range readBack(t, dir, kp) {
 			if r.EventName == "AuditStreamResumed" {
-				found = r.AdditionalEventData["recordsLost"] == 3.0 && r.ErrorCode == "EVENTS_LOST"
+				found = r.AdditionalEventData["recordsLost"] == 3.0 && r.AdditionalEventData["recordsRefused"] == 1.0 && r.ErrorCode == "EVENTS_LOST"
 			}
 		}
 		if !found {

@@ -116,6 +116,7 @@ type Writer struct {
 	lastBudget     time.Time // when the loop last checked the budget
 	droppedTotal   uint64    // records removed over the budget before every sink had them, this run
 	lastRecover    time.Time // when the loop last tried to continue after a write error
+	refused        uint64    // records refused while stopped by a write error
 	chain          string    // the stream's chain id (.<stream>.chain)
 	sealer         *sealer   // encrypts the open file's lines (nil: plaintext)
 	fkeys          *fileKeys // opens sealed files for readers
@@ -457,6 +458,7 @@ func (w *Writer) appendLocked(r *Record) error {
 	case w.closed:
 		return ErrClosed
 	case w.err != nil:
+		w.refused++
 		return w.err
 	}
 	if r.EventTime == "" {
@@ -599,16 +601,17 @@ func (w *Writer) recoverLocked() {
 		return
 	}
 	w.err, w.dirty = nil, false
-	lost := before - min(before, w.seq)
-	w.durable = w.seq
-	w.opts.Logger.Warn("audit stream written again after a write error", "stream", w.opts.Stream, "cause", cause, "records_lost", lost)
+	lost, refused := before-min(before, w.seq), w.refused
+	w.durable, w.refused = w.seq, 0
+	w.opts.Logger.Warn("audit stream written again after a write error", "stream", w.opts.Stream, "cause", cause,
+		"records_lost", lost, "records_refused", refused)
 	if w.opts.Plain {
 		return
 	}
 	r := &Record{EventName: "AuditStreamResumed", EventType: "AuditIntegrity", EventCategory: "Management",
-		AdditionalEventData: map[string]any{"cause": cause.Error(), "recordsLost": lost}}
-	if lost > 0 {
-		r.ErrorCode, r.ErrorMessage = "EVENTS_LOST", fmt.Sprintf("%d records written before the error never reached the disk", lost)
+		AdditionalEventData: map[string]any{"cause": cause.Error(), "recordsLost": lost, "recordsRefused": refused}}
+	if lost+refused > 0 {
+		r.ErrorCode, r.ErrorMessage = "EVENTS_LOST", fmt.Sprintf("%d records accepted before the error never reached the disk; %d were refused while it lasted", lost, refused)
 	}
 	if err := w.appendLocked(r); err == nil {
 		_ = w.syncLocked()
