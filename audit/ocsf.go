@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -20,6 +21,11 @@ import (
 
 // OCSFVersion is the OCSF schema version the records follow.
 const OCSFVersion = "1.1.0"
+
+// ocsfMapping names this mapping from the trail's records to OCSF (metadata.log_version). The
+// verifier recomputes the OCSF fields from raw_data with the mapping a record names, so a change
+// to the mapping is a new name here, and the old one stays in fromOCSF.
+const ocsfMapping = "bulwark-audit-ocsf-1"
 
 // OCSF class and category ids.
 const (
@@ -72,6 +78,7 @@ type ocsfMetadata struct {
 	CorrelationID string      `json:"correlation_uid,omitempty"`
 	Sequence      *uint64     `json:"sequence,omitempty"` // OCSF's is a 32-bit integer: omitted past it (seq is in raw_data)
 	LogName       string      `json:"log_name"`
+	LogVersion    string      `json:"log_version"`
 	OriginalTime  string      `json:"original_time"`
 }
 
@@ -137,7 +144,7 @@ func ToOCSF(line []byte) ([]byte, error) {
 		Time: t.UnixMilli(), SeverityID: 1, Severity: "Informational", StatusID: 1, Status: "Success",
 		StatusCode: r.ErrorCode, StatusDetail: r.ErrorMessage, Message: ocsfMessage(r),
 		Metadata: ocsfMetadata{Version: OCSFVersion, Product: ocsfProduct{Name: "Bulwark", VendorName: "Bulwark"},
-			UID: r.EventID, CorrelationID: r.RequestID, LogName: "audit", OriginalTime: r.EventTime},
+			UID: r.EventID, CorrelationID: r.RequestID, LogName: "audit", LogVersion: ocsfMapping, OriginalTime: r.EventTime},
 		Unmapped: ocsfUnmapped(r), RawData: string(line),
 	}
 	if r.Seq <= math.MaxInt32 {
@@ -157,8 +164,27 @@ func ToOCSF(line []byte) ([]byte, error) {
 	}
 	ev.TypeUID = ev.ClassUID*100 + ev.ActivityID
 	ev.TypeName = ev.ClassName + ": " + ev.ActivityName
-	return json.Marshal(ev)
+	out, err := json.Marshal(ev)
+	// raw_data repeats the line (escaped), so a large record may not fit a sink's event limit
+	// (CloudWatch Logs: 256 KiB): shed the derived copies first (raw_data has them), and give up
+	// past that (Formatted then sends the line as written, which the verifier reads as well).
+	if err == nil && len(out) > ocsfMaxBytes {
+		ev.Unmapped = nil
+		out, err = json.Marshal(ev)
+	}
+	if err == nil && len(out) > ocsfMaxBytes {
+		ev.Resources = nil
+		out, err = json.Marshal(ev)
+	}
+	if err == nil && len(out) > ocsfMaxBytes {
+		return nil, fmt.Errorf("audit: record %d is %d bytes in OCSF, more than %d", r.Seq, len(out), ocsfMaxBytes)
+	}
+	return out, err
 }
+
+// ocsfMaxBytes bounds an OCSF record: within CloudWatch Logs' 256 KiB per event, with room for its
+// per-event overhead, so a shipped record is never cut (which would break its check).
+const ocsfMaxBytes = 250 << 10
 
 func ocsfMessage(r *Record) string {
 	who := "the broker"
@@ -311,6 +337,9 @@ func ocsfUnmapped(r *Record) map[string]any {
 	return m
 }
 
+// errUnknownMapping: an OCSF record written by a mapping this verifier does not have.
+var errUnknownMapping = errors.New("OCSF fields of a mapping this verifier does not know:")
+
 // ocsfPrefix starts every OCSF record ToOCSF writes (and no line of the CloudTrail-like schema).
 const ocsfPrefix = `{"category_uid":`
 
@@ -323,12 +352,18 @@ func fromOCSF(line []byte) (raw []byte, isOCSF bool, err error) {
 		return nil, false, nil
 	}
 	var ev struct {
-		RawData *string `json:"raw_data"`
+		RawData  *string `json:"raw_data"`
+		Metadata struct {
+			LogVersion string `json:"log_version"`
+		} `json:"metadata"`
 	}
 	if err := json.Unmarshal(line, &ev); err != nil || ev.RawData == nil {
 		return nil, true, fmt.Errorf("an OCSF record without the trail's record in raw_data")
 	}
 	raw = []byte(*ev.RawData)
+	if ev.Metadata.LogVersion != ocsfMapping {
+		return raw, true, fmt.Errorf("%w %q: only raw_data was checked", errUnknownMapping, ev.Metadata.LogVersion)
+	}
 	again, err := ToOCSF(raw)
 	if err != nil {
 		return raw, true, nil // the raw record itself is unreadable: Line reports it

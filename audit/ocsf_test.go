@@ -141,3 +141,27 @@ func TestOCSFTrailVerifies(t *testing.T) {
 		t.Fatalf("an edited raw_data verified")
 	}
 }
+
+// TestOCSFFitsTheSinksEventLimit: a large record sheds OCSF's derived copies to stay within
+// CloudWatch Logs' event limit, and one that cannot fit goes as written (Formatted), never cut.
+func TestOCSFFitsTheSinksEventLimit(t *testing.T) {
+	big := func(n int) []byte {
+		r := &Record{EventVersion: EventVersion, EventTime: time.Now().UTC().Format(time.RFC3339Nano), EventName: "CreateTopics",
+			EventType: "KafkaApiCall", EventID: "audit/7", Seq: 7, PrevHash: zeroHash,
+			AdditionalEventData: map[string]any{"blob": strings.Repeat("x", n)}}
+		b, _ := json.Marshal(r)
+		return b
+	}
+	out, err := ToOCSF(big(130 << 10))
+	if err != nil || len(out) > ocsfMaxBytes || bytes.Contains(out, []byte(`"unmapped"`)) {
+		t.Fatalf("a 130 KiB record: %d bytes, %v", len(out), err)
+	}
+	if _, isOCSF, err := fromOCSF(out); !isOCSF || err != nil {
+		t.Fatalf("the shed record does not check: %v", err)
+	}
+	line := big(190 << 10)
+	bigQuotes := bytes.ReplaceAll(line, []byte("x"), []byte(`"`)) // escaping doubles it
+	if _, err := ToOCSF(bigQuotes); err == nil {
+		t.Fatal("an OCSF record past the limit was made")
+	}
+}

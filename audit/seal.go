@@ -61,12 +61,18 @@ func newSealer(key, header []byte) (*sealer, error) {
 	return &sealer{aead: aead, aad: header}, nil
 }
 
-// newFileSealer makes a data key for a new file and returns its header line and sealer.
-func newFileSealer(kp keys.Provider, stream string, firstSeq uint64) ([]byte, *sealer, error) {
+// newFileKey makes the data key of a file to come.
+func newFileKey(kp keys.Provider, stream string) (*keys.DataKey, error) {
 	dk, err := kp.GenerateDataKey(context.Background(), sealContext(stream))
 	if err != nil {
-		return nil, nil, fmt.Errorf("audit: file key: %w", err)
+		return nil, fmt.Errorf("audit: file key: %w", err)
 	}
+	return &dk, nil
+}
+
+// newFileSealer returns a new file's header line and sealer, under a key from newFileKey (which
+// it zeroes).
+func newFileSealer(dk *keys.DataKey, stream string, firstSeq uint64) ([]byte, *sealer, error) {
 	defer keys.Zero(dk.Plaintext)
 	header, err := json.Marshal(sealHeader{Version: 1, Stream: stream, FirstSeq: firstSeq, Cipher: "AES-256-GCM",
 		Provider: dk.Wrapped.Provider, KeyID: dk.Wrapped.KeyID, WrappedKey: dk.Wrapped.Ciphertext})

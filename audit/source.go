@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -47,7 +48,10 @@ func (s writerSource) Read(after uint64, max int) ([]logship.Entry, error) {
 	s.w.mu.Unlock()
 	if after < removed {
 		// Retention removed records this reader had not read (the disk budget with
-		// DropUndelivered; the AuditRetention record says how many): resume after them.
+		// DropUndelivered; the AuditRetention record says how many), or they were gone at
+		// start-up: resume after them, and say so.
+		s.w.opts.Logger.Warn("stream records removed before this reader had them; it resumes after them",
+			"stream", s.w.opts.Stream, "from", after+1, "through", removed, "count", removed-after)
 		after = removed
 	}
 	if after >= durable {
@@ -70,10 +74,13 @@ func EachLine(dir, stream string, kp keys.Provider, fn func(line []byte) error) 
 			return fmt.Errorf("audit: %w", err)
 		}
 		lr := newLineReader(fh, fk)
-		for {
+		for n := uint64(0); ; n++ {
 			line, err := lr.next()
 			if err == io.EOF {
 				break
+			}
+			if errors.Is(err, errBadSealedLine) {
+				line, err = unreadableMarker(f.firstSeq+n, err), nil
 			}
 			if err == nil {
 				err = fn(line)
@@ -134,6 +141,15 @@ func readFile(f streamFile, stream string, fk *fileKeys, from, upTo uint64, plai
 		switch {
 		case err == io.EOF:
 			return nil // the end of the file (a last line without its newline is not complete)
+		case errors.Is(err, errBadSealedLine):
+			// Altered on disk: ship a marker in its place rather than stop (or drop it
+			// silently); a verifier of the sink's copy reports it.
+			if seq >= from {
+				*out = append(*out, logship.Entry{Pos: seq, ID: stream + "/" + strconv.FormatUint(seq, 10), Time: time.Now(),
+					Data: unreadableMarker(seq, err)})
+			}
+			seq++
+			continue
 		case err != nil:
 			return fmt.Errorf("audit: %s: %w", f.path, err)
 		}
@@ -157,4 +173,10 @@ func readFile(f streamFile, stream string, fk *fileKeys, from, upTo uint64, plai
 		seq++
 	}
 	return nil
+}
+
+// unreadableMarker stands in for a line of a sealed file that does not open.
+func unreadableMarker(seq uint64, err error) []byte {
+	b, _ := json.Marshal(map[string]any{"bulwarkUnreadableLine": seq, "error": err.Error()})
+	return b
 }

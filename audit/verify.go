@@ -212,7 +212,11 @@ func (v *Verifier) Line(name string, n int, raw []byte) {
 	raw = bytes.TrimRight(raw, "\r")
 	if inner, isOCSF, err := fromOCSF(raw); isOCSF {
 		if err != nil {
-			v.rep.add(Problem{File: name, Line: n, Seq: v.prevSeq + 1, Kind: "edited", Detail: err.Error()})
+			kind := "edited"
+			if errors.Is(err, errUnknownMapping) {
+				kind = "unverifiable"
+			}
+			v.rep.add(Problem{File: name, Line: n, Seq: v.prevSeq + 1, Kind: kind, Detail: err.Error()})
 		}
 		if inner == nil {
 			return

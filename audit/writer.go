@@ -113,13 +113,15 @@ type Writer struct {
 	// removedThrough is the last seq retention removed (or missing at open): a shipper behind it
 	// resumes after it.
 	removedThrough uint64
-	lastBudget     time.Time // when the loop last checked the budget
-	droppedTotal   uint64    // records removed over the budget before every sink had them, this run
-	lastRecover    time.Time // when the loop last tried to continue after a write error
-	refused        uint64    // records refused while stopped by a write error
-	chain          string    // the stream's chain id (.<stream>.chain)
-	sealer         *sealer   // encrypts the open file's lines (nil: plaintext)
-	fkeys          *fileKeys // opens sealed files for readers
+	lastBudget     time.Time     // when the loop last checked the budget
+	droppedTotal   uint64        // records removed over the budget before every sink had them, this run
+	lastRecover    time.Time     // when the loop last tried to continue after a write error
+	refused        uint64        // records refused while stopped by a write error
+	spareKey       *keys.DataKey // the next sealed file's data key, made ahead by the loop
+	lastKeyTry     time.Time     // when the loop last asked for one
+	chain          string        // the stream's chain id (.<stream>.chain)
+	sealer         *sealer       // encrypts the open file's lines (nil: plaintext)
+	fkeys          *fileKeys     // opens sealed files for readers
 	err            error
 	closed         bool
 
@@ -163,6 +165,8 @@ func Open(opts Options) (*Writer, error) {
 	recovered, err := w.resume()
 	if files, lerr := listFiles(opts.Dir, opts.Stream); lerr == nil && len(files) > 0 {
 		w.removedThrough = files[0].firstSeq - 1 // what is not there was removed before this run
+	} else {
+		w.removedThrough = w.seq // no file left (an empty one was removed): nothing before is there
 	}
 	if err == nil && !opts.Plain {
 		err = w.loadChain()
@@ -368,7 +372,15 @@ func (w *Writer) startSealed(name string, size int64) error {
 		w.sealer, err = w.fkeys.sealerFor(header)
 		return err
 	}
-	header, s, err := newFileSealer(w.opts.Keys, w.opts.Stream, w.seq+1)
+	dk := w.spareKey
+	w.spareKey = nil
+	if dk == nil {
+		var err error
+		if dk, err = newFileKey(w.opts.Keys, w.opts.Stream); err != nil {
+			return err
+		}
+	}
+	header, s, err := newFileSealer(dk, w.opts.Stream, w.seq+1)
 	if err != nil {
 		return err
 	}
@@ -570,6 +582,16 @@ func (w *Writer) syncLocked() error {
 // rollLocked closes the full file (its last record is a checkpoint) and starts the next, then
 // applies retention to closed files.
 func (w *Writer) rollLocked() error {
+	if w.opts.Seal && w.spareKey == nil {
+		// The loop keeps a key ready; without one (the key service failed meanwhile) try now,
+		// and if that fails too keep writing this file rather than stop the stream.
+		dk, err := newFileKey(w.opts.Keys, w.opts.Stream)
+		if err != nil {
+			w.opts.Logger.Warn("stream file not rolled: no key for the next one yet; the current file grows until there is", "stream", w.opts.Stream, "err", err)
+			return nil
+		}
+		w.spareKey = dk
+	}
 	if err := w.f.Close(); err != nil {
 		w.err = fmt.Errorf("audit: close: %w", err)
 		return w.err
@@ -580,6 +602,33 @@ func (w *Writer) rollLocked() error {
 	}
 	w.applyRetention()
 	return nil
+}
+
+// prepareKey makes the next sealed file's data key ahead, outside the lock, so that a roll does
+// not wait on the key service (AWS KMS) with appends blocked behind it.
+func (w *Writer) prepareKey() {
+	if !w.opts.Seal {
+		return
+	}
+	w.mu.Lock()
+	ready := w.spareKey != nil || w.closed || w.opts.Now().Sub(w.lastKeyTry) < time.Second
+	w.lastKeyTry = w.opts.Now()
+	w.mu.Unlock()
+	if ready {
+		return
+	}
+	dk, err := newFileKey(w.opts.Keys, w.opts.Stream)
+	if err != nil {
+		return // tried again at the next tick, and at the roll
+	}
+	w.mu.Lock()
+	if w.spareKey == nil && !w.closed {
+		w.spareKey, dk = dk, nil
+	}
+	w.mu.Unlock()
+	if dk != nil {
+		keys.Zero(dk.Plaintext)
+	}
 }
 
 // recoverEvery is how often a stream stopped by a write error tries to continue.
@@ -657,7 +706,11 @@ func (w *Writer) applyRetention() {
 		if !expired && !overBudget {
 			break
 		}
-		needed := w.keep != nil && last > w.keep()
+		delivered := last // how far every shipper has delivered: read once, it moves
+		if w.keep != nil {
+			delivered = w.keep()
+		}
+		needed := last > delivered
 		if needed && !(overBudget && w.opts.DropUndelivered) {
 			break // a shipper has not delivered this file yet: it is its spool
 		}
@@ -665,7 +718,8 @@ func (w *Writer) applyRetention() {
 			break
 		}
 		if needed {
-			undelivered += last - max(w.keep(), f.firstSeq-1)
+			// An upper bound: a shipper may hold some of them read and still deliver them.
+			undelivered += last - max(delivered, f.firstSeq-1)
 			w.opts.Logger.Warn("audit file removed over the disk budget before every sink had it", "file", f.path,
 				"max_bytes", w.opts.MaxBytes)
 		} else {
@@ -747,7 +801,12 @@ func (w *Writer) loop() {
 		case <-w.stop:
 			return
 		case <-t.C:
+			w.prepareKey()
 			w.mu.Lock()
+			if w.closed {
+				w.mu.Unlock()
+				return
+			}
 			if w.err != nil {
 				if w.opts.Now().Sub(w.lastRecover) >= recoverEvery {
 					w.lastRecover = w.opts.Now()
@@ -832,6 +891,9 @@ func (w *Writer) Close() error {
 		err = fmt.Errorf("audit: close: %w", cerr)
 	}
 	keys.Zero(w.key)
+	if w.spareKey != nil {
+		keys.Zero(w.spareKey.Plaintext)
+	}
 	_ = w.lock.Close()
 	w.mu.Unlock()
 	select {

@@ -142,7 +142,7 @@ func (s *Server) metadataForTopic(c *conn, h requestHeader, req *kmsg.MetadataRe
 	if validTopicName(name) != "" {
 		return rtErr(kerr.InvalidTopicException)
 	}
-	if !autoCreate || isInternalTopic(name) { // the broker alone creates its internal topics
+	if !autoCreate || reservedTopicName(name) { // the broker alone creates its internal topics
 		return rtErr(kerr.UnknownTopicOrPartition)
 	}
 	if !az.ok(authz.OpCreate, authz.Cluster) {

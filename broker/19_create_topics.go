@@ -119,7 +119,7 @@ func (s *Server) createOneTopic(rt *kmsg.CreateTopicsRequestTopic, validateOnly 
 // checkNewTopic runs the request-level checks on one topic and returns the partition count to
 // create (-1: the default) and the config overrides.
 func (s *Server) checkNewTopic(rt *kmsg.CreateTopicsRequestTopic) (int32, map[string]string, error) {
-	if rt.Topic == metadataDirName || isInternalTopic(rt.Topic) {
+	if rt.Topic == metadataDirName || reservedTopicName(rt.Topic) {
 		return 0, nil, newAPIError(kerr.InvalidRequest, "creation of internal topic %s is prohibited", rt.Topic)
 	}
 	if why := validTopicName(rt.Topic); why != "" {

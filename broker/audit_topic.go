@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/record"
@@ -23,6 +24,11 @@ const AuditTopic = "__bulwark_audit"
 // isInternalTopic reports whether a topic is the broker's own: Metadata marks it IsInternal and
 // clients can neither produce to it nor change it.
 func isInternalTopic(name string) bool { return name == AuditTopic }
+
+// reservedTopicName reports whether clients may not create a topic of this name: an internal
+// topic's, or one that collides with it ('.' and '_' fold together, as in Kafka), which would
+// stop the broker from creating its own.
+func reservedTopicName(name string) bool { return collisionKey(name) == collisionKey(AuditTopic) }
 
 // refuseInternalChange is the answer to a client's attempt to create, delete, repartition,
 // reconfigure or truncate an internal topic. The name is reserved even while the topic does not
@@ -52,6 +58,10 @@ func (s *Server) EnsureAuditTopic() error {
 		return nil
 	}
 	want := s.auditTopicConfigs()
+	if t := s.cluster.lookupTopic(AuditTopic); t != nil && len(t.partitions) != 1 {
+		// Not the broker's: one created by a client before the name was reserved.
+		return fmt.Errorf("broker: a topic %s with %d partitions exists; the broker's audit topic has one. Delete it (with bulwark.audit.topic.enabled=false) or keep the audit topic off", AuditTopic, len(t.partitions))
+	}
 	if s.cluster.lookupTopic(AuditTopic) == nil {
 		if _, err := s.cluster.createTopic(AuditTopic, 1, want, false); err != nil {
 			return fmt.Errorf("broker: creating the audit topic %s: %w", AuditTopic, err)
@@ -107,4 +117,48 @@ func (s *Server) AppendInternal(ctx context.Context, topicName string, recs []In
 		return 0, fmt.Errorf("broker: syncing %s: %w", topicName, err)
 	}
 	return res.BaseOffset, nil
+}
+
+// refuseInternalInTxn answers an AddPartitionsToTxn that names an internal topic: its partitions
+// INVALID_TOPIC_EXCEPTION, every other OPERATION_NOT_ATTEMPTED, as for a refused topic. Else
+// the transaction's markers would be written into the audit topic by a client's EndTxn.
+func refuseInternalInTxn(req *kmsg.AddPartitionsToTxnRequest) kmsg.Response {
+	internal := false
+	for _, t := range req.Topics {
+		internal = internal || isInternalTopic(t.Topic)
+	}
+	for _, tx := range req.Transactions {
+		for _, t := range tx.Topics {
+			internal = internal || isInternalTopic(t.Topic)
+		}
+	}
+	if !internal {
+		return nil
+	}
+	code := func(topic string) int16 {
+		if isInternalTopic(topic) {
+			return kerr.InvalidTopicException.Code
+		}
+		return kerr.OperationNotAttempted.Code
+	}
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	for _, t := range req.Topics {
+		out := kmsg.AddPartitionsToTxnResponseTopic{Topic: t.Topic}
+		for _, p := range t.Partitions {
+			out.Partitions = append(out.Partitions, kmsg.AddPartitionsToTxnResponseTopicPartition{Partition: p, ErrorCode: code(t.Topic)})
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	for _, tx := range req.Transactions {
+		rt := kmsg.AddPartitionsToTxnResponseTransaction{TransactionalID: tx.TransactionalID}
+		for _, t := range tx.Topics {
+			out := kmsg.AddPartitionsToTxnResponseTransactionTopic{Topic: t.Topic}
+			for _, p := range t.Partitions {
+				out.Partitions = append(out.Partitions, kmsg.AddPartitionsToTxnResponseTransactionTopicPartition{Partition: p, ErrorCode: code(t.Topic)})
+			}
+			rt.Topics = append(rt.Topics, out)
+		}
+		resp.Transactions = append(resp.Transactions, rt)
+	}
+	return resp
 }

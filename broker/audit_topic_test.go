@@ -93,6 +93,21 @@ func TestAuditTopicIsReadOnlyAndInternal(t *testing.T) {
 		t.Fatalf("delete records: %v", p.Err)
 	}
 
+	// A look-alike name ('.' and '_' fold together) is reserved too.
+	if r, _ := adm.CreateTopic(ctx, 1, 1, nil, "__bulwark.audit"); !errors.Is(r.Err, kerr.InvalidRequest) {
+		t.Fatalf("create a look-alike: %v", r.Err)
+	}
+	// A transaction cannot take the topic in (its markers would land there).
+	txn := kmsg.NewPtrAddPartitionsToTxnRequest()
+	txn.Version = 3
+	txn.TransactionalID, txn.ProducerID = "tx", 1
+	txn.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: AuditTopic, Partitions: []int32{0}}, {Topic: "other", Partitions: []int32{0}}}
+	tresp, err := txn.RequestWith(ctx, cl)
+	if err != nil || len(tresp.Topics) != 2 || tresp.Topics[0].Partitions[0].ErrorCode != kerr.InvalidTopicException.Code ||
+		tresp.Topics[1].Partitions[0].ErrorCode != kerr.OperationNotAttempted.Code {
+		t.Fatalf("AddPartitionsToTxn: %+v / %v", tresp, err)
+	}
+
 	// A consumer reads exactly what the broker wrote.
 	cons := tb.Client(t, kgo.ConsumeTopics(AuditTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	var got []string

@@ -136,6 +136,9 @@ func (s *Server) handleAddPartitionsToTxn(c *conn, h requestHeader, kreq kmsg.Re
 	if resp := s.authorizeAddPartitions(c, h, kreq.(*kmsg.AddPartitionsToTxnRequest)); resp != nil {
 		return respond(resp)
 	}
+	if resp := refuseInternalInTxn(kreq.(*kmsg.AddPartitionsToTxnRequest)); resp != nil {
+		return respond(resp)
+	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.AddPartitionsToTxnRequest) kmsg.Response {
 		return s.coord.txns.AddPartitionsToTxn(ctx, h.version, req)
 	})

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Options configure a Shipper.
@@ -41,8 +42,8 @@ type Shipper struct {
 	failed  atomic.Uint64 // attempts that failed
 	backlog atomic.Int64  // entries read but not yet delivered (a lower bound of the backlog)
 	lastErr atomic.Pointer[string]
-	// unreachable: the last failure never reached the service (it is down or cut off). Only
-	// the shipper's goroutine reads and writes it.
+	// unreachable: the last failure got no answer from the service (it is down or cut off, or
+	// the failure was local). Only the shipper's goroutine reads and writes it.
 	unreachable bool
 
 	stop chan struct{}
@@ -289,8 +290,8 @@ func (s *Shipper) fail(err error, backoff *time.Duration) {
 	s.failed.Add(1)
 	msg := err.Error()
 	prev := s.lastErr.Swap(&msg)
-	var netErr *net.OpError
-	unreachable := errors.As(err, &netErr)
+	var answer *smithyhttp.ResponseError
+	unreachable := !errors.As(err, &answer)
 	if s.unreachable && !unreachable {
 		// The service answers again (throttling it back, say): after a long outage the backoff
 		// is at its longest, so start over rather than wait that long between its answers.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/bulwark-kafka/bulwark/logship/cwlfake"
 )
@@ -234,11 +236,17 @@ func TestBackoffStartsOverWhenTheServiceAnswers(t *testing.T) {
 	if b != 30*time.Second {
 		t.Fatalf("backoff while unreachable: %v", b)
 	}
-	s.fail(errors.New("ThrottlingException: Rate exceeded"), &b)
+	s.fail(errors.New("read the stream: disk error"), &b) // no answer from the service either
+	if b != 30*time.Second {
+		t.Fatalf("backoff after a local error: %v", b)
+	}
+	throttled := fmt.Errorf("put: %w", &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}},
+		Err: errors.New("ThrottlingException: Rate exceeded")})
+	s.fail(throttled, &b)
 	if b != 100*time.Millisecond {
 		t.Fatalf("backoff at the service's first answer: %v", b)
 	}
-	s.fail(errors.New("ThrottlingException: Rate exceeded"), &b)
+	s.fail(throttled, &b)
 	if b != 200*time.Millisecond {
 		t.Fatalf("backoff grows again while throttled: %v", b)
 	}

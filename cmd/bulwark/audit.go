@@ -113,7 +113,9 @@ come from it) or --dir DIR (a trail's directory; signatures then need --config f
 verify reads the trail's files unless told to read it where it was delivered:
   --topic __bulwark_audit  the broker's audit topic, through --bootstrap-server and the usual
                            --tls*/--sasl* connection flags (as a principal allowed to READ it)
-  --s3 s3://bucket/prefix  the objects the S3 sink wrote (--broker-id picks a broker's)
+  --s3 s3://bucket/prefix  the objects the S3 sink wrote (--broker-id picks a broker's; give the
+                           prefix down to the cluster when several share a bucket, as in
+                           s3://b/p/AWSLogs/<account>/BulwarkAuditLogs/<region>/<cluster>)
 Records a sink received twice (at-least-once delivery) are counted and dropped; a topic whose
 oldest records its retention removed is checked from where it starts.
 `
