@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Options configure a Shipper.
@@ -290,8 +288,10 @@ func (s *Shipper) fail(err error, backoff *time.Duration) {
 	s.failed.Add(1)
 	msg := err.Error()
 	prev := s.lastErr.Swap(&msg)
-	var answer *smithyhttp.ResponseError
-	unreachable := !errors.As(err, &answer)
+	// The SDKs wrap every failure of a request in a response error, status 0 when no response
+	// came (a refused connection): only a status says the service answered.
+	var answer interface{ HTTPStatusCode() int }
+	unreachable := !errors.As(err, &answer) || statusOf(answer) == 0
 	if s.unreachable && !unreachable {
 		// The service answers again (throttling it back, say): after a long outage the backoff
 		// is at its longest, so start over rather than wait that long between its answers.
@@ -303,6 +303,16 @@ func (s *Shipper) fail(err error, backoff *time.Duration) {
 		s.opts.Logger.Warn("log shipping failed; retrying until it succeeds", "stream", s.opts.Stream, "sink", s.sink.Name(),
 			"err", err, "next_attempt_in", *backoff)
 	}
+}
+
+// statusOf is a response error's HTTP status, 0 when it carries no response at all.
+func statusOf(e interface{ HTTPStatusCode() int }) (code int) {
+	defer func() {
+		if recover() != nil {
+			code = 0 // a response error built without its response
+		}
+	}()
+	return e.HTTPStatusCode()
 }
 
 // sleep waits d, or returns false if the shipper stops first.

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/bulwark-kafka/bulwark/logship/cwlfake"
@@ -228,7 +230,10 @@ func TestCursorPastTheStreamRestarts(t *testing.T) {
 func TestBackoffStartsOverWhenTheServiceAnswers(t *testing.T) {
 	s := &Shipper{sink: NewCloudWatchLogs(testAWS(), "http://127.0.0.1:1", "g", "s"),
 		opts: Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)}}
-	down := fmt.Errorf("send: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})
+	// As the SDK wraps them: a response error of status 0 around the dial error.
+	down := &smithy.OperationError{ServiceID: "CloudWatch Logs", OperationName: "PutLogEvents", Err: &awshttp.ResponseError{
+		ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{}},
+			Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}}}
 	var b time.Duration
 	for range 12 {
 		s.fail(down, &b)
@@ -240,8 +245,9 @@ func TestBackoffStartsOverWhenTheServiceAnswers(t *testing.T) {
 	if b != 30*time.Second {
 		t.Fatalf("backoff after a local error: %v", b)
 	}
-	throttled := fmt.Errorf("put: %w", &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}},
-		Err: errors.New("ThrottlingException: Rate exceeded")})
+	throttled := &smithy.OperationError{ServiceID: "CloudWatch Logs", OperationName: "PutLogEvents", Err: &awshttp.ResponseError{
+		ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}},
+			Err: errors.New("ThrottlingException: Rate exceeded")}}}
 	s.fail(throttled, &b)
 	if b != 100*time.Millisecond {
 		t.Fatalf("backoff at the service's first answer: %v", b)
