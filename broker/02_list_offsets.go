@@ -90,7 +90,13 @@ func (s *Server) listOffset(version int16, isolation int8, t *topic, rp kmsg.Lis
 			op.ErrorCode = kerr.UnsupportedVersion.Code
 			return
 		}
-		if off, mts, ok := p.log.MaxTimestamp(); ok {
+		off, mts, ok, err := p.log.MaxTimestamp()
+		if err != nil {
+			s.logger.Error("list offsets by max timestamp failed", "topic", p.topicName, "partition", p.index, "err", err)
+			op.ErrorCode = kerr.KafkaStorageError.Code
+			return
+		}
+		if ok {
 			op.Offset, op.Timestamp = off, mts
 		}
 	case ts == offsetEarliestLocal:

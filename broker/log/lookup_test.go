@@ -7,18 +7,23 @@ import (
 )
 
 func TestOffsetForTimestampAndMax(t *testing.T) {
-	cfg := testConfig()
+	t.Run("plaintext", func(t *testing.T) { testOffsetForTimestamp(t, testConfig()) })
+	t.Run("sealed", func(t *testing.T) { testOffsetForTimestamp(t, sealedConfig(t, localProvider(t))) })
+}
+
+func testOffsetForTimestamp(t *testing.T, cfg Config) {
 	cfg.SegmentBytes = 600
 	cfg.IndexIntervalBytes = 150
 	l := openTest(t, t.TempDir(), cfg, 0)
-	if _, _, ok := l.MaxTimestamp(); ok {
+	if _, _, ok, _ := l.MaxTimestamp(); ok {
 		t.Fatal("MaxTimestamp of an empty log")
 	}
 	if _, _, ok, err := l.OffsetForTimestamp(0); ok || err != nil {
 		t.Fatal("OffsetForTimestamp of an empty log")
 	}
-	// Batch i holds 2 records at offsets 2i, 2i+1 with max timestamp ts[i]; timestamps are not
-	// monotonic, as producers' clocks are not.
+	// Batch i holds 2 records at offsets 2i, 2i+1 with timestamps ts[i]-1 and ts[i]; timestamps
+	// are not monotonic, as producers' clocks are not. Answers are the first record, in offset
+	// order, whose timestamp is >= the target, as Kafka 4 answers.
 	ts := []int64{100, 110, 105, 120, 130, 130, 125, 140, 150, 145, 160, 170}
 	for i, x := range ts {
 		b := testBatch(2, 40, x-1)
@@ -36,16 +41,16 @@ func TestOffsetForTimestampAndMax(t *testing.T) {
 		wantTs   int64
 		wantFind bool
 	}{
-		{0, 0, 100, true},
-		{100, 0, 100, true},
-		{101, 2, 110, true},
-		{106, 2, 110, true},
-		{111, 6, 120, true},
-		{130, 8, 130, true},
-		{131, 14, 140, true},
-		{146, 16, 150, true},
-		{151, 20, 160, true},
-		{170, 22, 170, true},
+		{0, 0, 99, true},
+		{100, 1, 100, true},
+		{101, 2, 109, true},
+		{106, 2, 109, true},
+		{111, 6, 119, true},
+		{130, 9, 130, true},
+		{131, 14, 139, true},
+		{146, 16, 149, true},
+		{151, 20, 159, true},
+		{170, 23, 170, true},
 		{171, -1, -1, false},
 	}
 	check := func(l *Log) {
@@ -56,8 +61,8 @@ func TestOffsetForTimestampAndMax(t *testing.T) {
 				t.Errorf("OffsetForTimestamp(%d) = %d, %d, %v, %v; want %d, %d, %v", c.ts, off, got, ok, err, c.wantOff, c.wantTs, c.wantFind)
 			}
 		}
-		off, mts, ok := l.MaxTimestamp()
-		if !ok || off != 23 || mts != 170 {
+		off, mts, ok, err := l.MaxTimestamp()
+		if err != nil || !ok || off != 23 || mts != 170 {
 			t.Errorf("MaxTimestamp = %d, %d, %v; want 23, 170", off, mts, ok)
 		}
 	}
@@ -81,7 +86,7 @@ func TestOffsetForTimestampAndMax(t *testing.T) {
 	check(l)
 	// Ties in MaxTimestamp resolve to the first batch carrying the maximum.
 	mustAppend(t, l, testBatch(1, 1, 170), AppendOptions{})
-	if off, _, _ := l.MaxTimestamp(); off != 23 {
+	if off, _, _, _ := l.MaxTimestamp(); off != 23 {
 		t.Errorf("MaxTimestamp after a tie: offset %d, want 23", off)
 	}
 }
