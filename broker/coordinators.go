@@ -117,14 +117,14 @@ func (s *Server) closeCoordinators() error {
 // coordinatorEntries are the handler-table rows for the coordinator APIs.
 func (s *Server) coordinatorEntries() []*apiEntry {
 	return append([]*apiEntry{
-		{key: 8, min: 2, max: 9, handle: s.handleOffsetCommit},
-		{key: 9, min: 1, max: 9, handle: s.handleOffsetFetch},
+		{key: 8, min: 2, max: 10, handle: s.handleOffsetCommit},
+		{key: 9, min: 1, max: 10, handle: s.handleOffsetFetch},
 		{key: 10, min: 0, max: 6, handle: s.handleFindCoordinator},
 		{key: 11, min: 2, max: 9, handle: s.handleJoinGroup},
 		{key: 12, min: 0, max: 4, handle: s.handleHeartbeat},
 		{key: 13, min: 0, max: 5, handle: s.handleLeaveGroup},
 		{key: 14, min: 0, max: 5, handle: s.handleSyncGroup},
-		{key: 15, min: 0, max: 5, handle: s.handleDescribeGroups},
+		{key: 15, min: 0, max: 6, handle: s.handleDescribeGroups},
 		{key: 16, min: 0, max: 5, handle: s.handleListGroups},
 		{key: 42, min: 0, max: 2, handle: s.handleDeleteGroups},
 		{key: 47, min: 0, max: 0, handle: s.handleOffsetDelete},

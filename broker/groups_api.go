@@ -72,7 +72,23 @@ func (s *Server) handleLeaveGroup(c *conn, h requestHeader, kreq kmsg.Request) r
 func (s *Server) handleOffsetCommit(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.OffsetCommitRequest)
 	if s.groupDenied(c, h, authz.OpRead, req.Group) {
-		return respond(offsetCommitErrors(req, req.Topics, kerr.GroupAuthorizationFailed.Code))
+		resp := offsetCommitErrors(req, req.Topics, kerr.GroupAuthorizationFailed.Code)
+		if h.version >= topicIDsFrom {
+			for i := range resp.Topics {
+				resp.Topics[i].TopicID = req.Topics[i].TopicID
+			}
+		}
+		return respond(resp)
+	}
+	var unknownIDs []kmsg.OffsetCommitResponseTopic
+	coordVersion := h.version
+	if h.version >= topicIDsFrom {
+		// Topics by id: named here, and the coordinator sees a v9 commit (v10 differs only so).
+		named := *req
+		named.Version = topicIDsFrom - 1 // so that the copy made for the coordinator keeps the names
+		named.Topics = append([]kmsg.OffsetCommitRequestTopic(nil), req.Topics...)
+		unknownIDs = s.resolveCommitTopicIDs(&named)
+		req, kreq, coordVersion = &named, &named, topicIDsFrom-1
 	}
 	names := make([]string, len(req.Topics))
 	for i, t := range req.Topics {
@@ -84,16 +100,27 @@ func (s *Server) handleOffsetCommit(c *conn, h requestHeader, kreq kmsg.Request)
 		var kept []kmsg.OffsetCommitRequestTopic
 		kept, refused = splitDenied(req.Topics, denied, func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic })
 		if len(kept) == 0 { // nothing left to commit: the coordinator is not asked, as in Kafka
-			return respond(offsetCommitErrors(req, refused, kerr.TopicAuthorizationFailed.Code))
+			resp := offsetCommitErrors(req, refused, kerr.TopicAuthorizationFailed.Code)
+			if h.version >= topicIDsFrom {
+				s.commitTopicIDs(resp)
+				resp.Topics = append(resp.Topics, unknownIDs...)
+				resp.SetVersion(h.version)
+			}
+			return respond(resp)
 		}
 		narrowed := *req
 		narrowed.Topics = kept
 		kreq = &narrowed
 	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.OffsetCommitRequest) kmsg.Response {
-		resp := s.coord.groups.OffsetCommit(ctx, h.version, req)
+		resp := s.coord.groups.OffsetCommit(ctx, coordVersion, req)
 		if len(refused) > 0 {
 			resp.Topics = append(resp.Topics, offsetCommitErrors(req, refused, kerr.TopicAuthorizationFailed.Code).Topics...)
+		}
+		if h.version >= topicIDsFrom {
+			s.commitTopicIDs(resp)
+			resp.Topics = append(resp.Topics, unknownIDs...)
+			resp.SetVersion(h.version)
 		}
 		return resp
 	})
@@ -114,8 +141,28 @@ func offsetCommitErrors(req *kmsg.OffsetCommitRequest, topics []kmsg.OffsetCommi
 
 func (s *Server) handleOffsetFetch(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.OffsetFetchRequest)
-	resp := s.coord.groups.OffsetFetch(h.version, req)
-	s.filterOffsetFetch(c, h, req, resp)
+	if h.version < topicIDsFrom {
+		resp := s.coord.groups.OffsetFetch(h.version, req)
+		s.filterOffsetFetch(c, h, req, resp)
+		return respond(resp)
+	}
+	// Topics by id: named here; the coordinator and the authorization filter see a v9 fetch.
+	named := *req
+	named.Version = topicIDsFrom - 1
+	named.Groups = make([]kmsg.OffsetFetchRequestGroup, len(req.Groups))
+	for i, g := range req.Groups {
+		named.Groups[i] = g
+		if g.Topics != nil {
+			named.Groups[i].Topics = append([]kmsg.OffsetFetchRequestGroupTopic{}, g.Topics...)
+		}
+	}
+	unknown := s.resolveFetchTopicIDs(&named)
+	h9 := h
+	h9.version = topicIDsFrom - 1
+	resp := s.coord.groups.OffsetFetch(h9.version, &named)
+	s.filterOffsetFetch(c, h9, &named, resp)
+	s.fetchTopicIDs(&named, resp, unknown)
+	resp.SetVersion(h.version)
 	return respond(resp)
 }
 
@@ -123,6 +170,20 @@ func (s *Server) handleDescribeGroups(c *conn, h requestHeader, kreq kmsg.Reques
 	req := kreq.(*kmsg.DescribeGroupsRequest)
 	resp := s.coord.groups.DescribeGroups(h.version, req)
 	s.filterDescribeGroups(c, h, req, resp)
+	if h.version >= 6 { // KIP-1043: errors say what they mean
+		for i := range resp.Groups {
+			g := &resp.Groups[i]
+			switch {
+			case g.ErrorCode == 0 || g.ErrorMessage != nil:
+			case g.ErrorCode == kerr.GroupIDNotFound.Code:
+				g.ErrorMessage = kmsg.StringPtr("Group " + g.Group + " not found.")
+			default:
+				if e, ok := kerr.ErrorForCode(g.ErrorCode).(*kerr.Error); ok {
+					g.ErrorMessage = kmsg.StringPtr(e.Description)
+				}
+			}
+		}
+	}
 	return respond(resp)
 }
 

@@ -305,7 +305,9 @@ func TestClassicGroupProtocolErrors(t *testing.T) {
 	commit := func(member string, gen int32) int16 {
 		req := kmsg.NewPtrOffsetCommitRequest()
 		req.Group, req.MemberID, req.Generation = "g", member, gen
-		req.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 42, LeaderEpoch: -1}}}}
+		// Named and identified: v10 (Kafka 4.1) sends the id, older versions the name.
+		req.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", TopicID: topicID(t, b, "t"),
+			Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 42, LeaderEpoch: -1}}}}
 		resp, err := req.RequestWith(ctx, cl)
 		if err != nil {
 			t.Fatal(err)
@@ -636,4 +638,14 @@ func TestDeletedTopicTakesItsOffsets(t *testing.T) {
 	if o, ok := got.Lookup("kept", 0); !ok || o.At != 12 {
 		t.Fatalf("offset of the other topic: %+v", o)
 	}
+}
+
+// topicID is a topic's id, from Metadata.
+func topicID(t *testing.T, b *testBroker, topic string) [16]byte {
+	t.Helper()
+	td, err := b.Admin(t).ListTopics(testContext(t), topic)
+	if err != nil || td[topic].Err != nil {
+		t.Fatalf("topic %s: %v %v", topic, err, td[topic].Err)
+	}
+	return [16]byte(td[topic].ID)
 }
