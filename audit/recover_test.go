@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -73,4 +75,55 @@ func readBack(t *testing.T, dir string, kp keys.Provider) []Record {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestRecoveryAfterAFailedFsyncKeepsOnlyWhatWasFsynced: after a failed fsync the records it
+// covered are counted lost and cut from the file, although the page cache still shows them
+// (the kernel may have dropped them from the disk).
+func TestRecoveryAfterAFailedFsyncKeepsOnlyWhatWasFsynced(t *testing.T) {
+	dir, kp := t.TempDir(), testKeys(t)
+	w, err := Open(Options{Dir: dir, Keys: kp, Seal: true, SyncInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, w, 5)
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	failures := 1 // the next fsync fails, later ones work (the disk is back)
+	w.syncFile = func(f *os.File) error {
+		if failures > 0 {
+			failures--
+			return errors.New("EIO")
+		}
+		return f.Sync()
+	}
+	w.mu.Unlock()
+	appendN(t, w, 3)
+	if err := w.Sync(); err == nil {
+		t.Fatal("the failed fsync was not reported")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Err() != nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := w.Err(); err != nil {
+		t.Fatalf("no recovery: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rep := verify(t, dir, kp); !rep.OK() {
+		t.Fatalf("after recovery: %+v", rep.Problems)
+	}
+	var lost any
+	for _, r := range readBack(t, dir, kp) {
+		if r.EventName == "AuditStreamResumed" {
+			lost = r.AdditionalEventData["recordsLost"]
+		}
+	}
+	if lost != 3.0 {
+		t.Fatalf("recordsLost %v, want the 3 records the failed fsync covered", lost)
+	}
 }

@@ -118,12 +118,18 @@ type Writer struct {
 	lastRecover    time.Time     // when the loop last tried to continue after a write error
 	refused        uint64        // records refused while stopped by a write error
 	spareKey       *keys.DataKey // the next sealed file's data key, made ahead by the loop
-	lastKeyTry     time.Time     // when the loop last asked for one
-	chain          string        // the stream's chain id (.<stream>.chain)
-	sealer         *sealer       // encrypts the open file's lines (nil: plaintext)
-	fkeys          *fileKeys     // opens sealed files for readers
-	err            error
-	closed         bool
+	// durableSize is the open file's size at its last successful fsync; after a failed fsync
+	// (fsyncFailed) the kernel may have dropped the pages after it while the page cache still
+	// shows them, so recovery cuts the file back to it rather than trust what it reads.
+	durableSize int64
+	fsyncFailed bool
+	syncFile    func(*os.File) error // (*os.File).Sync; tests make it fail
+	lastKeyTry  time.Time            // when the loop last asked for one
+	chain       string               // the stream's chain id (.<stream>.chain)
+	sealer      *sealer              // encrypts the open file's lines (nil: plaintext)
+	fkeys       *fileKeys            // opens sealed files for readers
+	err         error
+	closed      bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -144,7 +150,7 @@ func Open(opts Options) (*Writer, error) {
 		return nil, errors.New("audit: sealed files need a key provider")
 	}
 	w := &Writer{opts: opts, prev: zeroHash, stop: make(chan struct{}), done: make(chan struct{}), durableCh: make(chan struct{}),
-		fkeys: newFileKeys(opts.Keys, opts.Stream)}
+		fkeys: newFileKeys(opts.Keys, opts.Stream), syncFile: (*os.File).Sync}
 	lock, err := os.OpenFile(filepath.Join(opts.Dir, "."+opts.Stream+".lock"), os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
@@ -342,6 +348,7 @@ func (w *Writer) openFile() error {
 		return fmt.Errorf("audit: %w", err)
 	}
 	w.f, w.bw, w.size = f, bufio.NewWriterSize(f, 64<<10), st.Size()
+	w.durableSize, w.fsyncFailed = st.Size(), false
 	w.sealer = nil
 	if w.opts.Seal {
 		if err := w.startSealed(name, st.Size()); err != nil {
@@ -561,6 +568,9 @@ func (w *Writer) checkpointLocked(final bool) error {
 }
 
 func (w *Writer) syncLocked() error {
+	if w.err != nil {
+		return w.err // stopped: nothing is durable until recovery says what is
+	}
 	if !w.dirty {
 		return nil
 	}
@@ -568,12 +578,14 @@ func (w *Writer) syncLocked() error {
 		w.err = fmt.Errorf("audit: write: %w", err)
 		return w.err
 	}
-	if err := w.f.Sync(); err != nil {
+	if err := w.syncFile(w.f); err != nil {
+		w.fsyncFailed = true
 		w.err = fmt.Errorf("audit: fsync: %w", err)
 		return w.err
 	}
 	w.dirty = false
 	w.durable = w.seq
+	w.durableSize = w.size
 	close(w.durableCh)
 	w.durableCh = make(chan struct{})
 	return nil
@@ -641,7 +653,15 @@ const recoverEvery = time.Second
 // readers see only fsynced records). Until it succeeds the stream stays stopped and Err says why.
 func (w *Writer) recoverLocked() {
 	cause := w.err
+	name := w.f.Name()
 	_ = w.f.Close()
+	if w.fsyncFailed {
+		// What the failed fsync covered may be gone from the disk though still readable from the
+		// page cache: keep only what an fsync confirmed, and count the rest as lost.
+		if err := os.Truncate(name, w.durableSize); err != nil {
+			return
+		}
+	}
 	before := w.seq
 	if _, err := w.resume(); err != nil {
 		return
