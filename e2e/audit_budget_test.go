@@ -12,7 +12,6 @@ import (
 	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
-	"github.com/bulwark-kafka/bulwark/logship/cwlfake"
 )
 
 // TestAuditDiskBudgetRefusesUntilTheSinkCatchesUp: with CloudWatch Logs down, the trail grows past
@@ -20,13 +19,7 @@ import (
 // drop records a sink has not taken), says why in its log, and serves them again once CloudWatch
 // is back and has everything. Nothing is lost: CloudWatch ends up with every record.
 func TestAuditDiskBudgetRefusesUntilTheSinkCatchesUp(t *testing.T) {
-	fake, err := cwlfake.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Stop()
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDE2E")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	fake := startCloudWatchFake(t)
 	const group, stream = "/bulwark/audit", "broker-1"
 	b := startBroker(t, map[string]string{
 		"bulwark.logs.audit.cloudwatch.log.group": group,

@@ -10,21 +10,13 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-
-	"github.com/bulwark-kafka/bulwark/logship/cwlfake"
 )
 
 // TestBrokerLogFilesLevelsAndShipping: the broker log goes to rotated JSON files beside the data
 // and to CloudWatch Logs; a dynamic change of bulwark.log.level.overrides (IncrementalAlterConfigs)
 // takes effect without a restart.
 func TestBrokerLogFilesLevelsAndShipping(t *testing.T) {
-	fake, err := cwlfake.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Stop()
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDE2E")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	fake := startCloudWatchFake(t)
 	b := startBroker(t, map[string]string{
 		"bulwark.logs.broker.cloudwatch.log.group": "/bulwark/broker",
 		"bulwark.aws.endpoint.logs":                fake.URL(),
@@ -87,13 +79,7 @@ func TestBrokerLogFilesLevelsAndShipping(t *testing.T) {
 // metrics reach CloudWatch Logs as Embedded Metric Format records under MSK's names and
 // dimensions.
 func TestMetricsPublishedAsEMF(t *testing.T) {
-	fake, err := cwlfake.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Stop()
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDE2E")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	fake := startCloudWatchFake(t)
 	b := startBroker(t, map[string]string{
 		"bulwark.metrics.cloudwatch.log.group":   "/bulwark/metrics",
 		"bulwark.metrics.cloudwatch.interval.ms": "1000",

@@ -37,11 +37,7 @@ import (
 // arrived, signatures and final checkpoint included. S3 receives the trail in OCSF, which
 // `bulwark audit verify --s3` checks as it would the original lines.
 func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
-	fake, err := cwlfake.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Stop()
+	fake := startCloudWatchFake(t)
 	fh, err := firehosefake.Start("bulwark-audit")
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +50,6 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	}
 	s3srv := httptest.NewServer(gofakes3.New(s3backend).Server())
 	defer s3srv.Close()
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDE2E")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	const group, stream = "/bulwark/audit", "broker-1"
 	b := startBroker(t, map[string]string{
 		"bulwark.logs.audit.cloudwatch.log.group":     group,
@@ -165,6 +159,20 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	if fake.Calls("PutLogEvents") < 2 {
 		t.Errorf("%d PutLogEvents calls", fake.Calls("PutLogEvents"))
 	}
+}
+
+// startCloudWatchFake starts the project's local CloudWatch Logs server for one test, stopped
+// when it ends, and gives the SDK's default credential chain static keys to sign with.
+func startCloudWatchFake(t *testing.T) *cwlfake.Server {
+	t.Helper()
+	fake, err := cwlfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Stop)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDE2E")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	return fake
 }
 
 // outagePhase is each half of the sink outage: the broker is SIGKILLed between them.
