@@ -8,10 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-
-	"github.com/bulwark-kafka/bulwark/audit"
-	"github.com/bulwark-kafka/bulwark/broker"
-	"github.com/bulwark-kafka/bulwark/broker/config"
 )
 
 // TestAuditDiskBudgetRefusesUntilTheSinkCatchesUp: with CloudWatch Logs down, the trail grows past
@@ -63,18 +59,7 @@ func TestAuditDiskBudgetRefusesUntilTheSinkCatchesUp(t *testing.T) {
 	}
 	waitFor(t, 60*time.Second, "admin requests served again", func() bool { return create(fmt.Sprintf("after-%d", time.Now().UnixNano())) == nil })
 	b.stop(t)
-	cfg, err := config.Load(b.props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := broker.NewKeyProvider(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, err := audit.VerifyDir(cfg.LogDirs[0]+"/__bulwark_audit", "audit", kp, false)
-	if err != nil || !local.OK() {
-		t.Fatalf("local trail: %+v %v", local, err)
-	}
+	local, _ := localTrail(t, b, false)
 	waitFor(t, 20*time.Second, "every record in CloudWatch", func() bool {
 		return uniqueEvents(t, fake.Events(group, stream)) >= int(local.LastSeq)
 	})

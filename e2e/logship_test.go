@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/audit"
 	"github.com/bulwark-kafka/bulwark/broker"
 	"github.com/bulwark-kafka/bulwark/broker/config"
+	"github.com/bulwark-kafka/bulwark/broker/keys"
 	"github.com/bulwark-kafka/bulwark/logship/cwlfake"
 	"github.com/bulwark-kafka/bulwark/logship/firehosefake"
 )
@@ -84,30 +86,16 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake.Fail("ThrottlingException", 3)
-	cfg, err := config.Load(b.props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := broker.NewKeyProvider(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Delivery resumes by itself (within the shippers' longest backoff, 30 s) and catches up
 	// with the running broker's trail.
-	sofar, err := audit.VerifyDir(cfg.LogDirs[0]+"/__bulwark_audit", "audit", kp, true)
-	if err != nil || !sofar.OK() {
-		t.Fatalf("the running broker's trail: %+v %v", sofar, err)
-	}
+	sofar, kp := localTrail(t, b, true)
 	waitFor(t, 60*time.Second, "CloudWatch to catch up after the outage", func() bool {
 		return uniqueEvents(t, fake.Events(group, stream)) >= int(sofar.LastSeq)
 	})
 	b.stop(t)
 
 	// Everything the trail holds arrived: compare with the files.
-	local, err := audit.VerifyDir(cfg.LogDirs[0]+"/__bulwark_audit", "audit", kp, false)
-	if err != nil || !local.OK() {
-		t.Fatalf("local trail: %+v %v", local, err)
-	}
+	local, _ := localTrail(t, b, false)
 	// The clean stop flushes the final records while the service is up; poll briefly in case
 	// the last batch is still in flight.
 	var events []cwlfake.Event
@@ -159,6 +147,25 @@ func TestAuditShippedToCloudWatchThroughOutageAndCrash(t *testing.T) {
 	if fake.Calls("PutLogEvents") < 2 {
 		t.Errorf("%d PutLogEvents calls", fake.Calls("PutLogEvents"))
 	}
+}
+
+// localTrail verifies a broker's own audit trail (live: the broker is running) and returns the
+// report and the key provider that opened it.
+func localTrail(t *testing.T, b *brokerProc, live bool) (*audit.Report, keys.Provider) {
+	t.Helper()
+	cfg, err := config.Load(b.props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := broker.NewKeyProvider(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.VerifyDir(filepath.Join(cfg.LogDirs[0], "__bulwark_audit"), "audit", kp, live)
+	if err != nil || !rep.OK() {
+		t.Fatalf("the broker's trail (live %v): %+v %v", live, rep, err)
+	}
+	return rep, kp
 }
 
 // startCloudWatchFake starts the project's local CloudWatch Logs server for one test, stopped
