@@ -21,25 +21,6 @@ import (
 // client may read it as ACLs allow, and may change nothing about it.
 const AuditTopic = "__bulwark_audit"
 
-// isInternalTopic reports whether a topic is the broker's own: Metadata marks it IsInternal and
-// clients can neither produce to it nor change it.
-func isInternalTopic(name string) bool { return name == AuditTopic }
-
-// reservedTopicName reports whether clients may not create a topic of this name: an internal
-// topic's, or one that collides with it ('.' and '_' fold together, as in Kafka), which would
-// stop the broker from creating its own.
-func reservedTopicName(name string) bool { return collisionKey(name) == collisionKey(AuditTopic) }
-
-// refuseInternalChange is the answer to a client's attempt to create, delete, repartition,
-// reconfigure or truncate an internal topic. The name is reserved even while the topic does not
-// exist, so that nobody can create a look-alike the broker would then adopt.
-func refuseInternalChange(name string) error {
-	if !isInternalTopic(name) {
-		return nil
-	}
-	return newAPIError(kerr.PolicyViolation, "%s is the broker's read-only audit topic: only the broker writes it, and bulwark.audit.topic.retention.ms sets its retention", name)
-}
-
 // auditTopicConfigs are the topic configs the broker keeps on the audit topic: delete (never
 // compact) retention by time only, as bulwark.audit.topic.retention.ms says.
 func (s *Server) auditTopicConfigs() map[string]string {

@@ -26,6 +26,8 @@ type coordinators struct {
 	journal *coordlog.Store
 	groups  *group.Coordinator
 	txns    *txnCoordinator
+	// projection keeps __consumer_offsets and __transaction_state in step with the journal.
+	projection *projection
 }
 
 // openCoordinators rebuilds coordinator state from the journal. Called by New once the
@@ -53,7 +55,9 @@ func (s *Server) openCoordinators() error {
 	lc.RetentionMs, lc.RetentionBytes = -1, -1
 	lc.Sealing = s.coordinatorSealing()
 	dir := filepath.Join(s.cfg.LogDirs[0], coordinatorDirName)
-	j, err := coordlog.Open(dir, coordlog.Options{Config: lc, Logger: s.logger.With("component", "coordinator-journal")},
+	s.coord.projection = s.newProjection()
+	j, err := coordlog.Open(dir, coordlog.Options{Config: lc, Logger: s.logger.With("component", "coordinator-journal"),
+		Changed: s.coord.projection.changed},
 		func(key, value []byte) error {
 			if group.Owns(key) {
 				return s.coord.groups.Restore(key, value)
@@ -64,6 +68,7 @@ func (s *Server) openCoordinators() error {
 		return fmt.Errorf("broker: open coordinator journal: %w", err)
 	}
 	s.coord.journal = j
+	s.coord.projection.checkMarker(j)
 	s.coord.groups.Attach(j)
 	s.coord.txns.attach(j)
 	return nil
@@ -97,6 +102,7 @@ func (s *Server) startCoordinators() {
 	if err := s.coord.txns.start(s.ctx); err != nil {
 		s.logger.Error("transaction coordinator recovery failed", "err", err)
 	}
+	s.coord.projection.start()
 }
 
 // closeCoordinators stops background work and closes the journal. Called by Shutdown after
@@ -109,6 +115,7 @@ func (s *Server) closeCoordinators() error {
 		s.coord.txns.close()
 	}
 	if s.coord.journal != nil {
+		s.coord.projection.close(s.coord.journal)
 		return s.coord.journal.Close()
 	}
 	return nil

@@ -92,7 +92,10 @@ type Config struct {
 	OffsetMetadataMaxBytes         int32         // offset.metadata.max.bytes
 	OffsetsRetention               time.Duration // offsets.retention.minutes
 	OffsetsRetentionCheckInterval  time.Duration // offsets.retention.check.interval.ms
-	OffsetsTopicSegmentBytes       int32         // offsets.topic.segment.bytes (the coordinator journal's segments)
+	OffsetsTopicSegmentBytes       int32         // offsets.topic.segment.bytes (the coordinator journal's and __consumer_offsets' segments)
+	OffsetsTopicNumPartitions      int32         // offsets.topic.num.partitions
+	TransactionStateNumPartitions  int32         // transaction.state.log.num.partitions
+	TransactionStateSegmentBytes   int32         // transaction.state.log.segment.bytes
 	TransactionMaxTimeout          time.Duration // transaction.max.timeout.ms
 	TransactionalIDExpiration      time.Duration // transactional.id.expiration.ms
 	TransactionAbortCheckInterval  time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms

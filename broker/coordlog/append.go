@@ -33,6 +33,9 @@ func (s *Store) Append(entries ...Entry) (wait func(context.Context) error, err 
 	}
 	for _, e := range entries {
 		s.applyLocked(e.Key, e.Value)
+		if s.changed != nil {
+			s.changed(e.Key)
+		}
 	}
 	if s.shouldCompactLocked() {
 		if err := s.compactLocked(); err != nil {

@@ -52,19 +52,14 @@ func (s *Store) compactLocked() error {
 // rewriteLocked appends every live entry again, in sorted key order and batches of about
 // rewriteBatchBytes, and fsyncs them. It returns X, the log end offset before the rewrite.
 //
-// The first rewritten batch is appended with a one-byte segment size in force, so the log
-// rolls and the rewrite starts a segment based at X: otherwise the old records would share the
-// active segment with the rewrite and DeleteRecordsBefore could free nothing.
+// The first rewritten batch rolls the log (AppendOptions.Roll), so the rewrite starts a
+// segment based at X: otherwise the old records would share the active segment with the
+// rewrite and DeleteRecordsBefore could free nothing.
 func (s *Store) rewriteLocked() (int64, error) {
 	x := s.log.LogEndOffset()
-	rolled := false // the one-byte segment size is in force
-	defer func() {
-		if rolled {
-			s.log.SetConfig(s.cfg)
-		}
-	}()
 	var recs []record.Record
 	n := 0
+	first := true
 	flush := func() error {
 		if len(recs) == 0 {
 			return nil
@@ -72,20 +67,10 @@ func (s *Store) rewriteLocked() (int64, error) {
 		opts := record.BuildOptions{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, BaseTimestamp: time.Now().UnixMilli()}
 		batch := record.BuildBatch(opts, recs)
 		recs, n = recs[:0], 0
-		first := !rolled
-		if first {
-			forceRoll := s.cfg
-			forceRoll.SegmentBytes = 1
-			s.log.SetConfig(forceRoll)
-			rolled = true
-		}
-		if _, err := s.log.Append(batch, plog.AppendOptions{}); err != nil {
+		if _, err := s.log.Append(batch, plog.AppendOptions{Roll: first}); err != nil {
 			return fmt.Errorf("coordlog: compact: append: %w", err)
 		}
-		if first {
-			s.log.SetConfig(s.cfg)
-			rolled = false
-		}
+		first = false
 		return nil
 	}
 	for _, k := range s.sortedKeys() {

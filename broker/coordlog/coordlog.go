@@ -61,6 +61,10 @@ type Options struct {
 	// CompactMinBytes: compaction runs when the log size exceeds
 	// max(CompactMinBytes, 2×live bytes). Zero or negative means DefaultCompactMinBytes.
 	CompactMinBytes int64
+	// Changed, when set, is called with the key of every entry a Write or Append applies, in
+	// journal order, under the store lock (so it must be quick and must not call back into the
+	// Store). Replay and compaction do not call it: they change no value.
+	Changed func(key []byte)
 }
 
 // Store is an open journal. All methods are safe for concurrent use; see the package
@@ -68,8 +72,8 @@ type Options struct {
 type Store struct {
 	log        *plog.Log
 	logger     *slog.Logger
-	cfg        plog.Config
 	compactMin int64
+	changed    func(key []byte)
 
 	mu        sync.Mutex // guards everything below and every append to log
 	m         map[string][]byte
@@ -94,7 +98,7 @@ func Open(dir string, opts Options, fn func(key, value []byte) error) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("coordlog: open %s: %w", dir, err)
 	}
-	s := &Store{log: l, logger: logger, cfg: opts.Config, compactMin: compactMin, m: make(map[string][]byte)}
+	s := &Store{log: l, logger: logger, compactMin: compactMin, changed: opts.Changed, m: make(map[string][]byte)}
 	if err := s.replay(); err != nil {
 		_ = l.Close()
 		return nil, err
@@ -219,6 +223,10 @@ func (s *Store) Range(prefix []byte, fn func(key, value []byte) bool) {
 		}
 	}
 }
+
+// EndOffset returns the offset the journal's next record will take: it changes with every
+// Write, Append and compaction, so equal end offsets mean an unchanged journal.
+func (s *Store) EndOffset() int64 { return s.log.LogEndOffset() }
 
 // Size returns the bytes of the log's segments on disk.
 func (s *Store) Size() int64 { return s.log.Size() }

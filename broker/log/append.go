@@ -1,6 +1,8 @@
 package log
 
 import (
+	"github.com/bulwark-kafka/bulwark/internal/fsutil"
+
 	"fmt"
 	"time"
 
@@ -26,6 +28,10 @@ type AppendOptions struct {
 	// LeaderEpoch is stamped into partitionLeaderEpoch; a new epoch is recorded in the
 	// leader-epoch checkpoint.
 	LeaderEpoch int32
+	// Roll starts a new segment for this batch unless the active one is empty: a rewrite of a
+	// log's live records begins a segment of its own, so that DeleteRecordsBefore its first
+	// offset can free everything older.
+	Roll bool
 }
 
 // Append assigns offsets to one validated batch — rewriting its baseOffset (and, as options
@@ -125,7 +131,7 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 	info, _ := parseHeader(batch, 0)
 	delta := info.last - info.base
 	s := l.segs[len(l.segs)-1]
-	if l.shouldRoll(s, n, delta, now) {
+	if (opts.Roll && !s.empty()) || l.shouldRoll(s, n, delta, now) {
 		if err := l.roll(now); err != nil {
 			return AppendResult{}, err
 		}
@@ -236,7 +242,7 @@ func (l *Log) roll(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("log: roll at %d: %w", l.end, err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		s.release()
 		return fmt.Errorf("log: roll at %d: fsync dir: %w", l.end, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/stats"
+	"github.com/bulwark-kafka/bulwark/internal/fsutil"
 )
 
 const cleanShutdownName = ".clean-shutdown"
@@ -97,7 +98,7 @@ func Open(dir string, cfg Config, logStartOffset int64, logger *slog.Logger) (*L
 			l.closeSegments()
 			return nil, fmt.Errorf("log: remove clean-shutdown marker: %w", err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			l.closeSegments()
 			return nil, fmt.Errorf("log: fsync %s: %w", dir, err)
 		}
@@ -197,7 +198,7 @@ func (l *Log) dropAfter(i int, later []int64) error {
 			}
 		}
 	}
-	return syncDir(l.dir)
+	return fsutil.SyncDir(l.dir)
 }
 
 // finishOpen derives the log's offsets from the loaded segments and settles the epoch cache.
@@ -208,7 +209,7 @@ func (l *Log) finishOpen(logStartOffset int64, haveEpochs bool) error {
 			return fmt.Errorf("log: create segment: %w", err)
 		}
 		l.segs = []*segment{s}
-		if err := syncDir(l.dir); err != nil {
+		if err := fsutil.SyncDir(l.dir); err != nil {
 			return fmt.Errorf("log: fsync %s: %w", l.dir, err)
 		}
 	}
@@ -253,7 +254,7 @@ func (l *Log) restartAt(start int64) error {
 	}
 	l.segs, l.end, l.size = []*segment{s}, start, 0
 	l.epochs.entries = nil
-	return syncDir(l.dir)
+	return fsutil.SyncDir(l.dir)
 }
 
 // rebuildEpochs rebuilds a missing or damaged epoch cache from the batch headers.
@@ -268,7 +269,7 @@ func (l *Log) rebuildEpochs() error {
 }
 
 func (l *Log) writeEpochs() error {
-	if err := writeFileAtomic(l.dir, epochCheckpointName, encodeEpochCheckpoint(l.epochs.snapshot())); err != nil {
+	if err := fsutil.WriteFileAtomic(l.dir, epochCheckpointName, encodeEpochCheckpoint(l.epochs.snapshot())); err != nil {
 		return fmt.Errorf("log: write %s: %w", epochCheckpointName, err)
 	}
 	return nil
@@ -397,7 +398,7 @@ func (l *Log) sealForClose() error {
 	// drop dirty pages once an fsync fails), so the next Open must rescan it.
 	if err == nil && l.failed == nil && ferr == nil {
 		l.writeProducerSnapshot()
-		err = writeFileAtomic(l.dir, cleanShutdownName, nil)
+		err = fsutil.WriteFileAtomic(l.dir, cleanShutdownName, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("log: close: %w", err)

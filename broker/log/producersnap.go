@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bulwark-kafka/bulwark/internal/fsutil"
 )
 
 const (
@@ -76,7 +78,7 @@ func (l *Log) writeProducerSnapshot() {
 	body, err := json.Marshal(doc)
 	if err == nil {
 		data := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(body)), crc32.Checksum(body, castagnoli))
-		err = writeFileAtomic(l.dir, producerSnapshotName(l.end), append(data, body...))
+		err = fsutil.WriteFileAtomic(l.dir, producerSnapshotName(l.end), append(data, body...))
 	}
 	if err != nil {
 		l.logger.Warn("producer snapshot not written", "offset", l.end, "err", err)

@@ -283,13 +283,3 @@ type view struct {
 func (s *segment) view() view {
 	return view{s: s, base: s.base, size: s.size, next: s.next, idx: s.idx, tidx: s.tidx, maxTs: s.maxTs, maxTsOffset: s.maxTsOffset}
 }
-
-// syncDir fsyncs a directory so that file creations, renames and removals in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
-}
