@@ -46,6 +46,7 @@ func (s *Server) openCoordinators() error {
 	gcfg.ConsumerSessionTimeout = s.cfg.GroupConsumerSessionTimeout
 	gcfg.ConsumerMaxSize = unlimitedAsZero(s.cfg.GroupConsumerMaxSize)
 	gcfg.ConsumerAssignors = s.cfg.GroupConsumerAssignors
+	gcfg.MigrationPolicy = s.cfg.GroupConsumerMigrationPolicy
 	gcfg.RegexNeedsAuthorization = s.authz != nil
 	s.coord.groups = group.New(gcfg, topicView{s.cluster})
 	s.coord.txns = s.newTxnCoordinator()

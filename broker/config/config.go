@@ -89,6 +89,7 @@ type Config struct {
 	GroupConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms
 	GroupConsumerMaxSize           int32         // group.consumer.max.size (MaxInt32: unlimited)
 	GroupConsumerAssignors         []string      // group.consumer.assignors
+	GroupConsumerMigrationPolicy   string        // group.consumer.migration.policy (lower case)
 	OffsetMetadataMaxBytes         int32         // offset.metadata.max.bytes
 	OffsetsRetention               time.Duration // offsets.retention.minutes
 	OffsetsRetentionCheckInterval  time.Duration // offsets.retention.check.interval.ms

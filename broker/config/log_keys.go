@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // logDefs are the broker-level log settings; most are the defaults of topic keys (see
 // topicDefs) and, as in Kafka, may change at runtime.
@@ -126,5 +129,7 @@ func coordinatorDefs() []*Def {
 		def("group.consumer.session.timeout.ms", TypeInt, "45000", "Session timeout of consumer-protocol (KIP-848) members.", check(atLeast(1)), setMs(func(c *Config) *time.Duration { return &c.GroupConsumerSessionTimeout })),
 		def("group.consumer.max.size", TypeInt, intMax, "Most members of a consumer-protocol (KIP-848) group.", check(atLeast(1)), setI32(func(c *Config) *int32 { return &c.GroupConsumerMaxSize })),
 		def("group.consumer.assignors", TypeList, "uniform,range", "Server-side assignors of the consumer protocol (KIP-848); the first is the default.", check(listOf(false, "uniform", "range")), setList(func(c *Config) *[]string { return &c.GroupConsumerAssignors })),
+		def("group.consumer.migration.policy", TypeString, "bidirectional", "Online conversion between classic and consumer-protocol groups: bidirectional, upgrade, downgrade or disabled.",
+			check(oneOf(true, "bidirectional", "upgrade", "downgrade", "disabled")), setFunc(func(c *Config, v string) { c.GroupConsumerMigrationPolicy = strings.ToLower(v) })),
 	}
 }

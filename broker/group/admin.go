@@ -31,7 +31,8 @@ func sortedPartitions[V any](m map[topicPartition]V) []topicPartition {
 }
 
 // DescribeGroups serves DescribeGroups for classic groups. A consumer-protocol group is
-// described by ConsumerGroupDescribe; here it answers with its state and protocol type only.
+// described by ConsumerGroupDescribe; here it answers as Kafka 4 does for a group of another
+// type.
 func (c *Coordinator) DescribeGroups(version int16, req *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	c.mu.Lock()
@@ -52,6 +53,14 @@ func (c *Coordinator) DescribeGroups(version int16, req *kmsg.DescribeGroupsRequ
 			out.State = "Dead"
 			if version >= 6 {
 				out.ErrorCode = kerr.GroupIDNotFound.Code
+			}
+		case g.consumer != nil:
+			// Kafka 4 describes only classic groups here (ConsumerGroupDescribe serves the
+			// rest): Dead without an error before v6, GROUP_ID_NOT_FOUND from v6 (KIP-1043).
+			out.State = "Dead"
+			if version >= 6 {
+				out.ErrorCode = kerr.GroupIDNotFound.Code
+				out.ErrorMessage = kmsg.StringPtr("Group " + id + " is not a classic group.")
 			}
 		default:
 			out.State = g.stateName()

@@ -129,10 +129,17 @@ func strOrEmpty(s *string) string {
 func (c *Coordinator) JoinGroup(ctx context.Context, version int16, req *kmsg.JoinGroupRequest, client ClientInfo) *kmsg.JoinGroupResponse {
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 	resp.Generation = -1
-	wait, code := c.join(version, req, client, resp)
+	wait, persisted, code := c.join(version, req, client, resp)
 	if code != 0 {
 		resp.ErrorCode = code
 		return resp
+	}
+	if persisted != nil {
+		// A classic member of a consumer group is answered once its membership is durable.
+		if err := persisted(ctx); err != nil {
+			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			return resp
+		}
 	}
 	if wait == nil {
 		return resp
@@ -160,7 +167,7 @@ func errResp(code int16) *kmsg.JoinGroupResponse {
 }
 
 // join validates and registers a join; it returns a channel to wait on, or fills resp at once.
-func (c *Coordinator) join(version int16, req *kmsg.JoinGroupRequest, client ClientInfo, resp *kmsg.JoinGroupResponse) (chan *kmsg.JoinGroupResponse, int16) {
+func (c *Coordinator) join(version int16, req *kmsg.JoinGroupRequest, client ClientInfo, resp *kmsg.JoinGroupResponse) (chan *kmsg.JoinGroupResponse, func(context.Context) error, int16) {
 	session := time.Duration(req.SessionTimeoutMillis) * time.Millisecond
 	rebalance := time.Duration(req.RebalanceTimeoutMillis) * time.Millisecond
 	if version == 0 || req.RebalanceTimeoutMillis <= 0 {
@@ -169,23 +176,26 @@ func (c *Coordinator) join(version int16, req *kmsg.JoinGroupRequest, client Cli
 	instanceID := strOrEmpty(req.InstanceID)
 	switch {
 	case req.Group == "":
-		return nil, kerr.InvalidGroupID.Code
+		return nil, nil, kerr.InvalidGroupID.Code
 	case session < c.cfg.MinSessionTimeout || session > c.cfg.MaxSessionTimeout:
-		return nil, kerr.InvalidSessionTimeout.Code
+		return nil, nil, kerr.InvalidSessionTimeout.Code
 	case req.ProtocolType == "" || len(req.Protocols) == 0:
-		return nil, kerr.InconsistentGroupProtocol.Code
+		return nil, nil, kerr.InconsistentGroupProtocol.Code
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, notCoordinator
+		return nil, nil, notCoordinator
 	}
 	g := c.getGroup(req.Group, req.MemberID == "")
 	if g == nil {
-		return nil, kerr.UnknownMemberID.Code
+		return nil, nil, kerr.UnknownMemberID.Code
 	}
 	if g.consumer != nil && len(g.consumer.members) > 0 {
-		return nil, kerr.InconsistentGroupProtocol.Code
+		if code := c.joinConsumerGroup(g, version, req, client, session, rebalance, resp); code != 0 {
+			return nil, nil, code
+		}
+		return nil, c.persistGroup(g), 0
 	}
 	if g.classic == nil {
 		g.consumer = nil
@@ -193,15 +203,19 @@ func (c *Coordinator) join(version int16, req *kmsg.JoinGroupRequest, client Cli
 	}
 	cg := g.classic
 	if len(cg.members) > 0 && (cg.protocolType != req.ProtocolType || !cg.supportsAny(req.Protocols)) {
-		return nil, kerr.InconsistentGroupProtocol.Code
+		return nil, nil, kerr.InconsistentGroupProtocol.Code
 	}
 	if len(cg.members) == 0 {
 		cg.protocolType = req.ProtocolType
 	}
+	var wait chan *kmsg.JoinGroupResponse
+	var code int16
 	if req.MemberID == "" {
-		return c.joinUnknown(g, version, req, client, instanceID, session, rebalance, resp)
+		wait, code = c.joinUnknown(g, version, req, client, instanceID, session, rebalance, resp)
+	} else {
+		wait, code = c.joinKnown(g, req, client, instanceID, session, rebalance, resp)
 	}
-	return c.joinKnown(g, req, client, instanceID, session, rebalance, resp)
+	return wait, nil, code
 }
 
 // supportsAny reports whether every current member supports one of the offered protocols.

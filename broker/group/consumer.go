@@ -47,6 +47,9 @@ type consumerMember struct {
 	describeTopic         func(string) bool
 	timer, revocationTime *time.Timer
 	left                  bool // a static member that left temporarily (epoch -2)
+	// classic is set for a member that speaks the classic protocol (JoinGroup, SyncGroup,
+	// Heartbeat) in this consumer group, after an online upgrade (migrate.go).
+	classic *classicMembership
 }
 
 type consumerDoc struct {
@@ -71,6 +74,9 @@ type consumerMemberDoc struct {
 	PreviousEpoch      int32              `json:"previous_epoch"`
 	Assigned           map[string][]int32 `json:"assigned"`
 	Revoking           map[string][]int32 `json:"revoking,omitempty"`
+	// A member speaking the classic protocol: its session timeout and offered protocols.
+	ClassicSessionTimeoutMs int64                           `json:"classic_session_timeout_ms,omitempty"`
+	ClassicProtocols        []kmsg.JoinGroupRequestProtocol `json:"classic_protocols,omitempty"`
 }
 
 func encodeParts(p assign.Partitions) map[string][]int32 {
@@ -95,10 +101,14 @@ func (cg *consumerGroup) doc() *consumerDoc {
 	d := &consumerDoc{Epoch: cg.epoch, AssignmentEpoch: cg.assignmentEpoch, Assignor: cg.assignor, Target: make(map[string]map[string][]int32)}
 	for _, id := range cg.sortedIDs() {
 		m := cg.members[id]
-		d.Members = append(d.Members, consumerMemberDoc{ID: m.id, InstanceID: m.instanceID, Rack: m.rack, ClientID: m.clientID,
+		md := consumerMemberDoc{ID: m.id, InstanceID: m.instanceID, Rack: m.rack, ClientID: m.clientID,
 			ClientHost: m.clientHost, RebalanceTimeoutMs: m.rebalanceTimeout.Milliseconds(), TopicNames: m.topicNames,
 			Regex: m.regex, ServerAssignor: m.serverAssignor, Epoch: m.epoch, PreviousEpoch: m.previousEpoch,
-			Assigned: encodeParts(m.assigned), Revoking: encodeParts(m.revoking)})
+			Assigned: encodeParts(m.assigned), Revoking: encodeParts(m.revoking)}
+		if m.classic != nil {
+			md.ClassicSessionTimeoutMs, md.ClassicProtocols = m.classic.sessionTimeout.Milliseconds(), m.classic.protocols
+		}
+		d.Members = append(d.Members, md)
 	}
 	for id, p := range cg.target {
 		d.Target[id] = encodeParts(p)
@@ -114,6 +124,10 @@ func restoreConsumer(d *consumerDoc) *consumerGroup {
 			clientHost: md.ClientHost, rebalanceTimeout: time.Duration(md.RebalanceTimeoutMs) * time.Millisecond,
 			topicNames: md.TopicNames, regex: md.Regex, serverAssignor: md.ServerAssignor, epoch: md.Epoch,
 			previousEpoch: md.PreviousEpoch, assigned: decodeParts(md.Assigned), revoking: decodeParts(md.Revoking)}
+		if len(md.ClassicProtocols) > 0 {
+			cg.members[md.ID].classic = &classicMembership{protocols: md.ClassicProtocols,
+				sessionTimeout: time.Duration(md.ClassicSessionTimeoutMs) * time.Millisecond}
+		}
 	}
 	for id, p := range d.Target {
 		cg.target[id] = decodeParts(p)
@@ -178,7 +192,12 @@ func (c *Coordinator) consumerHeartbeat(version int16, req *kmsg.ConsumerGroupHe
 		return nil, kerr.UnknownMemberID.Code, "unknown group"
 	}
 	if g.classic != nil && len(g.classic.members) > 0 {
-		return nil, kerr.GroupIDNotFound.Code, "the group uses the classic protocol"
+		if req.MemberEpoch != 0 {
+			return nil, kerr.UnknownMemberID.Code, "unknown member " + req.MemberID
+		}
+		if code, msg := c.upgrade(g); code != 0 {
+			return nil, code, msg
+		}
 	}
 	if g.consumer == nil {
 		g.classic = nil
@@ -572,6 +591,7 @@ func (c *Coordinator) removeConsumerMember(g *group, m *consumerMember) {
 		return
 	}
 	c.computeTarget(cg)
+	c.maybeDowngrade(g, m)
 }
 
 func (c *Coordinator) armConsumerSession(g *group, m *consumerMember) {
@@ -579,7 +599,11 @@ func (c *Coordinator) armConsumerSession(g *group, m *consumerMember) {
 		m.timer.Stop()
 	}
 	id := m.id
-	m.timer = time.AfterFunc(c.cfg.ConsumerSessionTimeout, func() {
+	d := c.cfg.ConsumerSessionTimeout
+	if m.classic != nil && m.classic.sessionTimeout > 0 {
+		d = m.classic.sessionTimeout // a classic member's own session.timeout.ms
+	}
+	m.timer = time.AfterFunc(d, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		cg := g.consumer
@@ -600,6 +624,12 @@ func (c *Coordinator) validateConsumerCommit(g *group, version int16, memberID s
 		return 0
 	case m == nil:
 		return kerr.UnknownMemberID.Code
+	case m.classic != nil:
+		// A classic member commits with its generation, which is its member epoch.
+		if epoch != m.epoch {
+			return kerr.IllegalGeneration.Code
+		}
+		return 0
 	case version < 9:
 		return kerr.UnsupportedVersion.Code
 	case epoch != m.epoch:
@@ -657,7 +687,10 @@ func (c *Coordinator) ConsumerGroupDescribe(version int16, req *kmsg.ConsumerGro
 				}
 				dm.Assignment = toDescribeAssignment(m.assigned, names)
 				dm.TargetAssignment = toDescribeAssignment(cg.target[m.id], names)
-				dm.MemberType = -1
+				dm.MemberType = 1 // consumer
+				if m.classic != nil {
+					dm.MemberType = 0 // classic
+				}
 				out.Members = append(out.Members, dm)
 			}
 		}

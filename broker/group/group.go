@@ -41,6 +41,9 @@ type Config struct {
 	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms, 45 s
 	ConsumerMaxSize           int           // group.consumer.max.size, unlimited by default
 	ConsumerAssignors         []string      // group.consumer.assignors, "uniform,range"
+	// MigrationPolicy is group.consumer.migration.policy: which online conversions between the
+	// classic and the consumer protocol are allowed (migrate.go); "" means bidirectional.
+	MigrationPolicy string
 	// RegexNeedsAuthorization limits a regex subscription to the topics its member is already
 	// assigned until the member has heartbeated with a ClientInfo.DescribeTopic filter (a
 	// member restored from the journal has none yet): set when the broker authorizes requests.

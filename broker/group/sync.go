@@ -42,6 +42,9 @@ func (c *Coordinator) sync(req *kmsg.SyncGroupRequest, resp *kmsg.SyncGroupRespo
 		return nil, nil, notCoordinator
 	}
 	g := c.groups[req.Group]
+	if g != nil && g.consumer != nil {
+		return nil, nil, c.syncConsumerGroup(g, req, resp)
+	}
 	if g == nil || g.classic == nil {
 		return nil, nil, kerr.UnknownMemberID.Code
 	}
@@ -138,6 +141,9 @@ func (c *Coordinator) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 		return notCoordinator
 	}
 	g := c.groups[req.Group]
+	if g != nil && g.consumer != nil {
+		return c.heartbeatConsumerGroup(g, req)
+	}
 	if g == nil || g.classic == nil {
 		return kerr.UnknownMemberID.Code
 	}
@@ -178,6 +184,14 @@ func (c *Coordinator) LeaveGroup(version int16, req *kmsg.LeaveGroupRequest) *km
 		return resp
 	}
 	g := c.groups[req.Group]
+	if g != nil && g.consumer != nil {
+		c.leaveConsumerGroup(g, leaving, resp)
+		if version < 3 && len(resp.Members) == 1 {
+			resp.ErrorCode = resp.Members[0].ErrorCode
+			resp.Members = nil
+		}
+		return resp
+	}
 	if g == nil || g.classic == nil {
 		resp.ErrorCode = kerr.UnknownMemberID.Code
 		return resp
