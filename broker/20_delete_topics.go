@@ -68,6 +68,7 @@ func (s *Server) handleDeleteTopics(c *conn, h requestHeader, kreq kmsg.Request)
 				// Committed offsets go with the topic, as in Kafka, so a topic re-created under
 				// the same name does not inherit them.
 				s.coord.groups.DeleteTopicOffsets(c.ctx, ref.t.name)
+				s.coord.shares.DeleteTopic(c.ctx, ref.t.name)
 			}
 		}
 		resp.Topics = append(resp.Topics, deleteResult(ref.name, ref.id, ref.err))

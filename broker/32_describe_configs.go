@@ -86,6 +86,8 @@ func (s *Server) describeResource(view *config.Config, st *meta.State, rr kmsg.D
 			return nil, err
 		}
 		return nil, nil
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return s.describeGroupConfigs(view, st, rr.ResourceName, rr.ConfigNames)
 	default:
 		return nil, newAPIError(kerr.InvalidRequest, "unsupported resource type: %d", rr.ResourceType)
 	}

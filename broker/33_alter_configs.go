@@ -90,6 +90,8 @@ func (s *Server) alterResource(rr kmsg.AlterConfigsRequestResource, validateOnly
 			return err
 		}
 		return s.cluster.updateBrokerConfigs(set, replace, validateOnly)
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return s.updateGroupConfigs(rr.ResourceName, replace, validateOnly)
 	default:
 		return newAPIError(kerr.InvalidRequest, "unknown resource type %d", rr.ResourceType)
 	}

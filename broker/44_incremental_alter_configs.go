@@ -115,6 +115,14 @@ func (s *Server) incrementalAlter(rr kmsg.IncrementalAlterConfigsRequestResource
 			return newAPIError(kerr.InvalidConfig, "logger %s does not exist", rr.Configs[0].Name)
 		}
 		return nil
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return s.updateGroupConfigs(rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
+			inEffect := func(key string) *string {
+				entries, _ := s.describeGroupConfigs(s.configView(s.cluster.store.State()), s.cluster.store.State(), rr.ResourceName, []string{key})
+				return entryValue(entries)
+			}
+			return applyConfigOps(cur, rr.Configs, groupListKey, inEffect)
+		}, validateOnly)
 	default:
 		return newAPIError(kerr.InvalidRequest, "unknown resource type %d", rr.ResourceType)
 	}

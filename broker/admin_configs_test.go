@@ -135,7 +135,8 @@ func TestDescribeBrokerConfigs(t *testing.T) {
 		{"broker logger", kmsg.ConfigResourceTypeBrokerLogger, node, nil},
 		{"broker logger without id", kmsg.ConfigResourceTypeBrokerLogger, "", kerr.InvalidRequest},
 		{"broker logger of another node", kmsg.ConfigResourceTypeBrokerLogger, "9", kerr.InvalidRequest},
-		{"group", kmsg.ConfigResourceTypeGroupConfig, "g", kerr.InvalidRequest},
+		{"group", kmsg.ConfigResourceTypeGroupConfig, "g", nil}, // group configs (share_test.go)
+		{"group without id", kmsg.ConfigResourceTypeGroupConfig, "", kerr.InvalidRequest},
 		{"unknown type", kmsg.ConfigResourceType(99), "x", kerr.InvalidRequest},
 	} {
 		got := describeConfigs(t, b, 4, tc.typ, tc.res)

@@ -324,6 +324,8 @@ func configTarget(rt kmsg.ConfigResourceType, name string) (r authz.Resource, de
 		return authz.Topic(name), kerr.TopicAuthorizationFailed, true
 	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
 		return authz.Cluster, kerr.ClusterAuthorizationFailed, true
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return authz.Group(name), kerr.GroupAuthorizationFailed, true
 	}
 	return authz.Resource{}, nil, false
 }

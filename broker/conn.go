@@ -181,6 +181,10 @@ func (c *conn) serve() {
 	<-writerDone
 	c.close()
 	c.srv.sessions.dropConn(c)
+	if sh := c.srv.coord.shares; sh != nil {
+		// Share sessions end with their connection, releasing what their members hold.
+		sh.ConnectionClosed(context.Background(), c.index)
+	}
 	c.logDisconnect(err)
 }
 

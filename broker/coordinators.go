@@ -1,7 +1,8 @@
 package broker
 
-// The coordinators living in this broker: the group coordinator (package group) and the
-// transaction coordinator (package txn), sharing one durable journal (package coordlog) in
+// The coordinators living in this broker: the group coordinator (package group), the
+// transaction coordinator (package txn) and the share-group coordinator (package share),
+// sharing one durable journal (package coordlog) in
 // <first log.dir>/__bulwark_coordinator, sealed like every partition when encryption is on.
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/group"
 	"github.com/bulwark-kafka/bulwark/broker/keys"
 	plog "github.com/bulwark-kafka/bulwark/broker/log"
+	"github.com/bulwark-kafka/bulwark/broker/share"
 )
 
 // coordinatorDirName is the journal's directory under the first log directory. It carries no
@@ -26,6 +28,7 @@ type coordinators struct {
 	journal *coordlog.Store
 	groups  *group.Coordinator
 	txns    *txnCoordinator
+	shares  *share.Coordinator
 	// projection keeps __consumer_offsets and __transaction_state in step with the journal.
 	projection *projection
 }
@@ -48,8 +51,10 @@ func (s *Server) openCoordinators() error {
 	gcfg.ConsumerAssignors = s.cfg.GroupConsumerAssignors
 	gcfg.MigrationPolicy = s.cfg.GroupConsumerMigrationPolicy
 	gcfg.RegexNeedsAuthorization = s.authz != nil
+	gcfg.OtherGroup = func(id string) bool { return s.coord.shares.IsShareGroup(id) }
 	s.coord.groups = group.New(gcfg, topicView{s.cluster})
 	s.coord.txns = s.newTxnCoordinator()
+	s.coord.shares = s.newShareCoordinator()
 
 	lc := plog.DefaultConfig()
 	lc.SegmentBytes = int64(s.cfg.OffsetsTopicSegmentBytes)
@@ -63,6 +68,9 @@ func (s *Server) openCoordinators() error {
 			if group.Owns(key) {
 				return s.coord.groups.Restore(key, value)
 			}
+			if share.Owns(key) {
+				return s.coord.shares.Restore(key, value)
+			}
 			return s.coord.txns.restore(key, value)
 		})
 	if err != nil {
@@ -72,6 +80,7 @@ func (s *Server) openCoordinators() error {
 	s.coord.projection.checkMarker(j)
 	s.coord.groups.Attach(j)
 	s.coord.txns.attach(j)
+	s.coord.shares.Attach(j)
 	return nil
 }
 
@@ -100,6 +109,7 @@ func (s *Server) startCoordinators() {
 		s.coord.groups.DeleteTopicOffsets(s.ctx, gone...)
 	}
 	s.coord.groups.Start()
+	s.coord.shares.Start()
 	if err := s.coord.txns.start(s.ctx); err != nil {
 		s.logger.Error("transaction coordinator recovery failed", "err", err)
 	}
@@ -114,6 +124,9 @@ func (s *Server) closeCoordinators() error {
 	}
 	if s.coord.txns != nil {
 		s.coord.txns.close()
+	}
+	if s.coord.shares != nil {
+		s.coord.shares.Close()
 	}
 	if s.coord.journal != nil {
 		s.coord.projection.close(s.coord.journal)
@@ -138,7 +151,7 @@ func (s *Server) coordinatorEntries() []*apiEntry {
 		{key: 47, min: 0, max: 0, handle: s.handleOffsetDelete},
 		{key: 68, min: 0, max: 1, handle: s.handleConsumerGroupHeartbeat},
 		{key: 69, min: 0, max: 1, handle: s.handleConsumerGroupDescribe},
-	}, s.txnEntries()...)
+	}, append(s.txnEntries(), s.shareEntries()...)...)
 }
 
 // unlimitedAsZero maps Kafka's Int.MaxValue "unlimited" to the coordinators' 0.

@@ -9,6 +9,7 @@ package broker
 import (
 	"context"
 	"net"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -169,6 +170,11 @@ func (s *Server) handleOffsetFetch(c *conn, h requestHeader, kreq kmsg.Request) 
 func (s *Server) handleDescribeGroups(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.DescribeGroupsRequest)
 	resp := s.coord.groups.DescribeGroups(h.version, req)
+	for i := range resp.Groups {
+		if g := &resp.Groups[i]; g.ErrorCode == kerr.GroupIDNotFound.Code && s.coord.shares.IsShareGroup(g.Group) {
+			g.ErrorMessage = kmsg.StringPtr("Group " + g.Group + " is not a classic group.")
+		}
+	}
 	s.filterDescribeGroups(c, h, req, resp)
 	if h.version >= 6 { // KIP-1043: errors say what they mean
 		for i := range resp.Groups {
@@ -188,9 +194,31 @@ func (s *Server) handleDescribeGroups(c *conn, h requestHeader, kreq kmsg.Reques
 }
 
 func (s *Server) handleListGroups(c *conn, h requestHeader, kreq kmsg.Request) reply {
-	resp := s.coord.groups.ListGroups(h.version, kreq.(*kmsg.ListGroupsRequest))
+	req := kreq.(*kmsg.ListGroupsRequest)
+	resp := s.coord.groups.ListGroups(h.version, req)
+	if resp.ErrorCode == 0 {
+		// Share groups, listed as Kafka lists them: protocol type and group type "share".
+		for _, g := range s.coord.shares.List() {
+			if matchesFilter(req.StatesFilter, g.State) && matchesFilter(req.TypesFilter, "share") {
+				resp.Groups = append(resp.Groups, kmsg.ListGroupsResponseGroup{Group: g.ID, ProtocolType: "share", GroupState: g.State, GroupType: "share"})
+			}
+		}
+	}
 	s.filterListGroups(c, h, resp)
 	return respond(resp)
+}
+
+// matchesFilter is ListGroups' filter rule: empty matches all, else any entry, ignoring case.
+func matchesFilter(filter []string, v string) bool {
+	if len(filter) == 0 {
+		return true
+	}
+	for _, f := range filter {
+		if strings.EqualFold(f, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // handleDeleteGroups: DELETE per group; refused groups are answered here.
@@ -215,7 +243,19 @@ func (s *Server) handleDeleteGroups(c *conn, h requestHeader, kreq kmsg.Request)
 		kreq = &narrowed
 	}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.DeleteGroupsRequest) kmsg.Response {
-		resp := s.coord.groups.DeleteGroups(ctx, h.version, req)
+		// Share groups are the share coordinator's; the rest go to the group coordinator.
+		var shared []kmsg.DeleteGroupsResponseGroup
+		classic := *req
+		classic.Groups = nil
+		for _, g := range req.Groups {
+			if s.coord.shares.IsShareGroup(g) {
+				shared = append(shared, kmsg.DeleteGroupsResponseGroup{Group: g, ErrorCode: s.coord.shares.Delete(ctx, g)})
+			} else {
+				classic.Groups = append(classic.Groups, g)
+			}
+		}
+		resp := s.coord.groups.DeleteGroups(ctx, h.version, &classic)
+		resp.Groups = append(resp.Groups, shared...)
 		for _, g := range refused {
 			resp.Groups = append(resp.Groups, kmsg.DeleteGroupsResponseGroup{Group: g, ErrorCode: kerr.GroupAuthorizationFailed.Code})
 		}
@@ -304,6 +344,11 @@ func (s *Server) handleConsumerGroupHeartbeat(c *conn, h requestHeader, kreq kms
 func (s *Server) handleConsumerGroupDescribe(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.ConsumerGroupDescribeRequest)
 	resp := s.coord.groups.ConsumerGroupDescribe(h.version, req)
+	for i := range resp.Groups {
+		if g := &resp.Groups[i]; g.ErrorCode == kerr.GroupIDNotFound.Code && s.coord.shares.IsShareGroup(g.Group) {
+			g.ErrorMessage = kmsg.StringPtr("Group " + g.Group + " is not a consumer group.")
+		}
+	}
 	s.filterConsumerGroupDescribe(c, h, req, resp)
 	return respond(resp)
 }

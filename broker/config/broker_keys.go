@@ -13,7 +13,7 @@ const kafkaProtocolMap = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINT
 // brokerDefs is the broker key table. Defaults are Kafka 3.9's unless the Doc says otherwise.
 func brokerDefs() []*Def {
 	var defs []*Def
-	for _, part := range [][]*Def{serverDefs(), networkDefs(), logDefs(), cleanerDefs(), securityDefs(), coordinatorDefs(), bulwarkDefs()} {
+	for _, part := range [][]*Def{serverDefs(), networkDefs(), logDefs(), cleanerDefs(), securityDefs(), coordinatorDefs(), shareDefs(), bulwarkDefs()} {
 		defs = append(defs, part...)
 	}
 	return defs

@@ -90,6 +90,15 @@ type Config struct {
 	GroupConsumerMaxSize           int32         // group.consumer.max.size (MaxInt32: unlimited)
 	GroupConsumerAssignors         []string      // group.consumer.assignors
 	GroupConsumerMigrationPolicy   string        // group.consumer.migration.policy (lower case)
+	ShareRecordLockDuration        time.Duration // group.share.record.lock.duration.ms
+	ShareMinRecordLockDuration     time.Duration // group.share.min.record.lock.duration.ms
+	ShareMaxRecordLockDuration     time.Duration // group.share.max.record.lock.duration.ms
+	ShareDeliveryCountLimit        int32         // group.share.delivery.count.limit
+	SharePartitionMaxRecordLocks   int32         // group.share.partition.max.record.locks
+	ShareSessionTimeout            time.Duration // group.share.session.timeout.ms
+	ShareHeartbeatInterval         time.Duration // group.share.heartbeat.interval.ms
+	ShareMaxSize                   int32         // group.share.max.size
+	ShareMaxSessions               int32         // group.share.max.share.sessions
 	OffsetMetadataMaxBytes         int32         // offset.metadata.max.bytes
 	OffsetsRetention               time.Duration // offsets.retention.minutes
 	OffsetsRetentionCheckInterval  time.Duration // offsets.retention.check.interval.ms

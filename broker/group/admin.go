@@ -30,6 +30,14 @@ func sortedPartitions[V any](m map[topicPartition]V) []topicPartition {
 	return out
 }
 
+// Exists reports whether a classic or consumer group (or a group that only has committed
+// offsets) holds the id.
+func (c *Coordinator) Exists(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.groups[id] != nil
+}
+
 // DescribeGroups serves DescribeGroups for classic groups. A consumer-protocol group is
 // described by ConsumerGroupDescribe; here it answers as Kafka 4 does for a group of another
 // type.

@@ -187,6 +187,9 @@ func (c *Coordinator) join(version int16, req *kmsg.JoinGroupRequest, client Cli
 	if c.closed {
 		return nil, nil, notCoordinator
 	}
+	if c.groups[req.Group] == nil && c.cfg.OtherGroup(req.Group) {
+		return nil, nil, kerr.InconsistentGroupProtocol.Code // a share group holds the id
+	}
 	g := c.getGroup(req.Group, req.MemberID == "")
 	if g == nil {
 		return nil, nil, kerr.UnknownMemberID.Code

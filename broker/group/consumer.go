@@ -187,6 +187,9 @@ func (c *Coordinator) consumerHeartbeat(version int16, req *kmsg.ConsumerGroupHe
 	if c.closed {
 		return nil, notCoordinator, "the coordinator is shutting down"
 	}
+	if c.groups[req.Group] == nil && c.cfg.OtherGroup(req.Group) {
+		return nil, kerr.GroupIDNotFound.Code, "Group " + req.Group + " is not a consumer group."
+	}
 	g := c.getGroup(req.Group, req.MemberEpoch == 0)
 	if g == nil {
 		return nil, kerr.UnknownMemberID.Code, "unknown group"

@@ -41,6 +41,10 @@ type Config struct {
 	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms, 45 s
 	ConsumerMaxSize           int           // group.consumer.max.size, unlimited by default
 	ConsumerAssignors         []string      // group.consumer.assignors, "uniform,range"
+	// OtherGroup reports whether another kind of group (a share group) holds an id: such an id
+	// cannot become a classic or consumer group. It is called with the coordinator's lock held,
+	// so it must not wait for any lock of its own.
+	OtherGroup func(id string) bool
 	// MigrationPolicy is group.consumer.migration.policy: which online conversions between the
 	// classic and the consumer protocol are allowed (migrate.go); "" means bidirectional.
 	MigrationPolicy string
@@ -92,6 +96,9 @@ func New(cfg Config, topics Topics) *Coordinator {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OtherGroup == nil {
+		cfg.OtherGroup = func(string) bool { return false }
 	}
 	if cfg.MaxMetadataBytes <= 0 {
 		cfg.MaxMetadataBytes = d.MaxMetadataBytes

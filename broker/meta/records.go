@@ -86,6 +86,8 @@ var kinds = map[RecordType]kind{
 	TypeDeleteACLs:      {"DeleteACLs", 0, decodeJSON[DeleteACLs]},
 	TypeSetIAMPolicy:    {"SetIAMPolicy", 0, decodeJSON[SetIAMPolicy]},
 	TypeDeleteIAMPolicy: {"DeleteIAMPolicy", 0, decodeJSON[DeleteIAMPolicy]},
+
+	TypeSetGroupConfigs: {"SetGroupConfigs", 0, decodeJSON[SetGroupConfigs]},
 }
 
 // String returns the record type's name.

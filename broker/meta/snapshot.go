@@ -21,6 +21,7 @@ type snapshotDoc struct {
 	Topics               []*Topic                              `json:"topics"` // sorted by name
 	ClusterBrokerConfigs map[string]string                     `json:"clusterBrokerConfigs,omitempty"`
 	NodeBrokerConfigs    map[string]map[string]string          `json:"nodeBrokerConfigs,omitempty"`
+	GroupConfigs         map[string]map[string]string          `json:"groupConfigs,omitempty"`
 	ScramUsers           map[string]map[string]ScramCredential `json:"scramUsers,omitempty"`
 	IAMKeys              map[string]IAMKey                     `json:"iamKeys,omitempty"`
 	ClientQuotas         map[string]ClientQuota                `json:"clientQuotas,omitempty"`
@@ -35,7 +36,7 @@ const snapshotVersion = 0
 func encodeSnapshot(st *State) ([]byte, error) {
 	doc := snapshotDoc{Offset: st.Offset, ClusterID: st.ClusterID, NodeID: st.NodeID,
 		Topics:               make([]*Topic, 0, len(st.Topics)),
-		ClusterBrokerConfigs: st.ClusterBrokerConfigs, NodeBrokerConfigs: st.NodeBrokerConfigs,
+		ClusterBrokerConfigs: st.ClusterBrokerConfigs, NodeBrokerConfigs: st.NodeBrokerConfigs, GroupConfigs: st.GroupConfigs,
 		ScramUsers: st.ScramUsers, IAMKeys: st.IAMKeys, ClientQuotas: st.ClientQuotas,
 		IAMPolicies: st.IAMPolicies}
 	if len(st.ACLs) > 0 {
@@ -101,6 +102,17 @@ func (doc *snapshotDoc) state() (*State, error) {
 		return nil, err
 	}
 	st.ClusterBrokerConfigs = cloneConfigs(doc.ClusterBrokerConfigs)
+	for g, m := range doc.GroupConfigs {
+		if err := (SetGroupConfigs{Group: g, Configs: m}).validate(st); err != nil {
+			return nil, err
+		}
+		if len(m) > 0 {
+			if st.GroupConfigs == nil {
+				st.GroupConfigs = map[string]map[string]string{}
+			}
+			st.GroupConfigs[g] = cloneConfigs(m)
+		}
+	}
 	for node, m := range doc.NodeBrokerConfigs {
 		if node == "" {
 			return nil, fmt.Errorf("%w: per-node configs for node \"\"", ErrInvalidRecord)

@@ -113,6 +113,9 @@ type State struct {
 	ClusterBrokerConfigs map[string]string
 	// NodeBrokerConfigs holds each node's own dynamic set, keyed by the node id in decimal.
 	NodeBrokerConfigs map[string]map[string]string
+	// GroupConfigs holds each group's dynamic configs (share.auto.offset.reset, ...). Nil when
+	// there are none.
+	GroupConfigs map[string]map[string]string
 	// ScramUsers holds SCRAM credentials: user -> mechanism -> credential. Nil when there are none.
 	ScramUsers map[string]map[string]ScramCredential
 	// IAMKeys holds IAM-style access keys by access key id. Nil when there are none.
