@@ -54,11 +54,13 @@ func (s *Server) handleApiVersions(c *conn, h requestHeader, kreq kmsg.Request) 
 // brokerFeatures are the finalized feature levels (KIP-584) this broker runs at, as a Kafka 4.0
 // cluster reports them: transaction.version 2 (KIP-890 part 2: Produce v12 and TxnOffsetCommit
 // v5 add partitions and groups to a transaction implicitly, EndTxn v5 bumps the epoch after every
-// transaction) and group.version 1 (the KIP-848 consumer protocol).
+// transaction), group.version 1 (the KIP-848 consumer protocol) and, as Kafka 4.2 does once
+// queues are enabled, share.version 1 (KIP-932 share groups).
 var brokerFeatures = []struct {
 	name  string
 	level int16
 }{
 	{"group.version", 1},
+	{"share.version", 1},
 	{"transaction.version", transactionVersion},
 }
