@@ -256,6 +256,14 @@ func (s *Server) handleDeleteGroups(c *conn, h requestHeader, kreq kmsg.Request)
 		}
 		resp := s.coord.groups.DeleteGroups(ctx, h.version, &classic)
 		resp.Groups = append(resp.Groups, shared...)
+		for _, g := range resp.Groups {
+			// A deleted group's configs go with it, as in Kafka.
+			if g.ErrorCode == 0 && len(s.groupConfigs(g.Group)) > 0 {
+				if err := s.updateGroupConfigs(g.Group, func(map[string]string) (map[string]string, error) { return nil, nil }, false); err != nil {
+					s.logger.Warn("deleting a deleted group's configs failed", "group", g.Group, "err", err)
+				}
+			}
+		}
 		for _, g := range refused {
 			resp.Groups = append(resp.Groups, kmsg.DeleteGroupsResponseGroup{Group: g, ErrorCode: kerr.GroupAuthorizationFailed.Code})
 		}

@@ -8,11 +8,13 @@ package broker
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/bulwark-kafka/bulwark/auth/authz"
+	plog "github.com/bulwark-kafka/bulwark/broker/log"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
 	"github.com/bulwark-kafka/bulwark/broker/share"
 )
@@ -86,7 +88,11 @@ func (l shareLogs) Read(topic string, p int32, offset int64, maxBytes int32, upT
 	if part == nil {
 		return nil, nil
 	}
-	return part.log.Read(offset, maxBytes, upTo, true)
+	data, err := part.log.Read(offset, maxBytes, upTo, true)
+	if errors.Is(err, plog.ErrOffsetOutOfRange) {
+		return nil, share.ErrOffsetOutOfRange
+	}
+	return data, err
 }
 
 func (l shareLogs) AbortedTxns(topic string, p int32, from, upTo int64) []share.AbortedTxn {
@@ -190,15 +196,21 @@ func (s *Server) handleShareGroupDescribe(c *conn, h requestHeader, kreq kmsg.Re
 	return respond(resp)
 }
 
-// shareTopicsAllowed resolves the topic ids a ShareFetch or ShareAcknowledge names and asks READ
-// on each; it returns the ids refused (unknown ids are left to the coordinator).
-func (s *Server) shareTopicsAllowed(c *conn, h requestHeader, ids [][16]byte) map[[16]byte]bool {
+// shareTopicsDenied asks READ on each topic (by id) a ShareFetch or ShareAcknowledge names or
+// its member's share session holds, and returns the ids refused (nil without an authorizer;
+// unknown ids are left to the coordinator). Session topics are asked again on every request, so
+// a revoked ACL takes effect at once.
+func (s *Server) shareTopicsDenied(c *conn, h requestHeader, group, member string, ids [][16]byte) map[[16]byte]bool {
 	az := s.newAuthBatch(c, h)
 	if az == nil {
 		return nil
 	}
+	ids = append(ids, s.coord.shares.SessionTopics(group, member)...)
 	names := make(map[[16]byte]string, len(ids))
 	for _, id := range ids {
+		if _, done := names[id]; done {
+			continue
+		}
 		if t := s.cluster.lookupTopicID(meta.TopicID(id)); t != nil {
 			names[id] = t.name
 			az.add(authz.OpRead, authz.Topic(t.name), false)
@@ -215,9 +227,12 @@ func (s *Server) shareTopicsAllowed(c *conn, h requestHeader, ids [][16]byte) ma
 
 func (s *Server) handleShareFetch(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.ShareFetchRequest)
-	group := ""
+	group, member := "", ""
 	if req.GroupID != nil {
 		group = *req.GroupID
+	}
+	if req.MemberID != nil {
+		member = *req.MemberID
 	}
 	if !s.allowed(c, h, authz.OpRead, authz.Group(group)) {
 		resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
@@ -228,46 +243,20 @@ func (s *Server) handleShareFetch(c *conn, h requestHeader, kreq kmsg.Request) r
 	for _, t := range req.Topics {
 		ids = append(ids, t.TopicID)
 	}
-	refused := s.shareTopicsAllowed(c, h, ids)
-	var denied []kmsg.ShareFetchResponseTopic
-	if len(refused) > 0 {
-		// Refused topics are answered here and never reach the share session.
-		narrowed := *req
-		narrowed.Topics = nil
-		for _, t := range req.Topics {
-			if !refused[t.TopicID] {
-				narrowed.Topics = append(narrowed.Topics, t)
-				continue
-			}
-			out := kmsg.ShareFetchResponseTopic{TopicID: t.TopicID}
-			for _, p := range t.Partitions {
-				pr := kmsg.NewShareFetchResponseTopicPartition()
-				pr.Partition, pr.ErrorCode, pr.ErrorMessage = p.Partition, kerr.TopicAuthorizationFailed.Code, deniedMessage(h)
-				pr.CurrentLeader.LeaderID, pr.CurrentLeader.LeaderEpoch = -1, -1
-				if len(p.AcknowledgementBatches) > 0 {
-					pr.AcknowledgeErrorCode = kerr.TopicAuthorizationFailed.Code
-				}
-				out.Partitions = append(out.Partitions, pr)
-			}
-			denied = append(denied, out)
-		}
-		kreq = &narrowed
-	}
-	opts := share.FetchOptions{Conn: c.index}
+	opts := share.FetchOptions{Conn: c.index, Denied: s.shareTopicsDenied(c, h, group, member, ids)}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.ShareFetchRequest) kmsg.Response {
-		resp := s.coord.shares.Fetch(ctx, h.version, req, opts)
-		if resp.ErrorCode == 0 {
-			resp.Topics = append(resp.Topics, denied...)
-		}
-		return resp
+		return s.coord.shares.Fetch(ctx, h.version, req, opts)
 	})
 }
 
 func (s *Server) handleShareAcknowledge(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.ShareAcknowledgeRequest)
-	group := ""
+	group, member := "", ""
 	if req.GroupID != nil {
 		group = *req.GroupID
+	}
+	if req.MemberID != nil {
+		member = *req.MemberID
 	}
 	if !s.allowed(c, h, authz.OpRead, authz.Group(group)) {
 		resp := req.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
@@ -278,34 +267,9 @@ func (s *Server) handleShareAcknowledge(c *conn, h requestHeader, kreq kmsg.Requ
 	for _, t := range req.Topics {
 		ids = append(ids, t.TopicID)
 	}
-	refused := s.shareTopicsAllowed(c, h, ids)
-	var denied []kmsg.ShareAcknowledgeResponseTopic
-	if len(refused) > 0 {
-		narrowed := *req
-		narrowed.Topics = nil
-		for _, t := range req.Topics {
-			if !refused[t.TopicID] {
-				narrowed.Topics = append(narrowed.Topics, t)
-				continue
-			}
-			out := kmsg.ShareAcknowledgeResponseTopic{TopicID: t.TopicID}
-			for _, p := range t.Partitions {
-				pr := kmsg.NewShareAcknowledgeResponseTopicPartition()
-				pr.Partition, pr.ErrorCode, pr.ErrorMessage = p.Partition, kerr.TopicAuthorizationFailed.Code, deniedMessage(h)
-				pr.CurrentLeader.LeaderID, pr.CurrentLeader.LeaderEpoch = -1, -1
-				out.Partitions = append(out.Partitions, pr)
-			}
-			denied = append(denied, out)
-		}
-		kreq = &narrowed
-	}
-	opts := share.FetchOptions{Conn: c.index}
+	opts := share.FetchOptions{Conn: c.index, Denied: s.shareTopicsDenied(c, h, group, member, ids)}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.ShareAcknowledgeRequest) kmsg.Response {
-		resp := s.coord.shares.Acknowledge(ctx, h.version, req, opts)
-		if resp.ErrorCode == 0 {
-			resp.Topics = append(resp.Topics, denied...)
-		}
-		return resp
+		return s.coord.shares.Acknowledge(ctx, h.version, req, opts)
 	})
 }
 

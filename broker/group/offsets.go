@@ -103,6 +103,9 @@ func (c *Coordinator) checkCommit(known bool, partitions, partition int32, metad
 // validateOffsetCommit); mu is held.
 func (c *Coordinator) validateCommit(g *group, version int16, req *kmsg.OffsetCommitRequest) int16 {
 	simple := req.Generation < 0 && req.MemberID == ""
+	if g == nil && c.cfg.OtherGroup(req.Group) {
+		return kerr.GroupIDNotFound.Code // a share group holds the id: it has no committed offsets
+	}
 	if g == nil {
 		switch {
 		case simple:

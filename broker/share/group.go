@@ -38,27 +38,15 @@ type member struct {
 	timer                *time.Timer
 }
 
+// groupDoc is a share group's journal value: its epoch, so that epochs keep growing across a
+// restart. Members are not written: after a restart they are unknown, and a member's next
+// heartbeat (UNKNOWN_MEMBER_ID) makes it rejoin with its whole subscription.
 type groupDoc struct {
-	Epoch   int32       `json:"epoch"`
-	Members []memberDoc `json:"members,omitempty"`
-}
-
-type memberDoc struct {
-	ID         string   `json:"id"`
-	Rack       string   `json:"rack,omitempty"`
-	ClientID   string   `json:"client_id"`
-	ClientHost string   `json:"client_host"`
-	Topics     []string `json:"topics"`
-	Epoch      int32    `json:"epoch"`
+	Epoch int32 `json:"epoch"`
 }
 
 func restoreGroup(id string, d groupDoc) *group {
-	g := &group{id: id, epoch: d.Epoch, members: make(map[string]*member)}
-	for _, md := range d.Members {
-		g.members[md.ID] = &member{id: md.ID, rack: md.Rack, clientID: md.ClientID, clientHost: md.ClientHost,
-			topics: md.Topics, epoch: md.Epoch, previousEpoch: md.Epoch}
-	}
-	return g
+	return &group{id: id, epoch: d.Epoch, members: make(map[string]*member)}
 }
 
 func (g *group) sortedIDs() []string {
@@ -77,14 +65,9 @@ func (g *group) state() string {
 	return "Stable"
 }
 
-// persistGroup writes the group's epoch and members; mu is held.
+// persistGroup writes the group's epoch; mu is held.
 func (c *Coordinator) persistGroup(g *group) func(context.Context) error {
-	d := groupDoc{Epoch: g.epoch}
-	for _, id := range g.sortedIDs() {
-		m := g.members[id]
-		d.Members = append(d.Members, memberDoc{ID: m.id, Rack: m.rack, ClientID: m.clientID, ClientHost: m.clientHost, Topics: m.topics, Epoch: m.epoch})
-	}
-	v, _ := json.Marshal(d)
+	v, _ := json.Marshal(groupDoc{Epoch: g.epoch})
 	return c.write(coordlog.Entry{Key: groupKey(g.id), Value: v})
 }
 
@@ -314,7 +297,7 @@ func (c *Coordinator) assign(g *group) []coordlog.Entry {
 			k := partKey{g.id, t, p}
 			if c.parts[k] == nil {
 				sp := &partition{group: g.id, topic: t, index: p, start: c.initialStart(g.id, t, p)}
-				c.parts[k] = sp
+				c.putPartLocked(k, sp)
 				entries = append(entries, partitionEntry(sp))
 			}
 		}
@@ -354,21 +337,27 @@ func (c *Coordinator) removeMember(g *group, m *member) func(context.Context) er
 	}
 	delete(g.members, m.id)
 	delete(c.sessions, sessionKey{g.id, m.id})
-	var entries []coordlog.Entry
-	for k, p := range c.parts {
-		if k.group != g.id {
-			continue
-		}
+	waits := c.releaseLocked(m.id, c.partsOfGroupLocked(g.id), c.groupLimits(g.id))
+	g.epoch++
+	g.subscription = c.subscriptionKey(g)
+	waits = append(waits, c.write(c.assign(g)...))
+	return chain(waits...)
+}
+
+// releaseLocked releases what member holds in the partitions and writes each changed state
+// under its partition's lock; mu is held.
+func (c *Coordinator) releaseLocked(member string, parts []*partition, l limits) []func(context.Context) error {
+	var waits []func(context.Context) error
+	for _, p := range parts {
 		p.mu.Lock()
-		if p.releaseMemberLocked(m.id, c.groupLimits(g.id)) {
-			entries = append(entries, partitionEntry(p))
+		if p.releaseMemberLocked(member, l) {
+			if w, err := c.persistLocked(p); err == nil {
+				waits = append(waits, w)
+			}
 		}
 		p.mu.Unlock()
 	}
-	g.epoch++
-	g.subscription = c.subscriptionKey(g)
-	entries = append(entries, c.assign(g)...)
-	return c.write(entries...)
+	return waits
 }
 
 func (c *Coordinator) armSession(g *group, m *member) {
@@ -461,11 +450,9 @@ func (c *Coordinator) Delete(ctx context.Context, id string) int16 {
 	delete(c.groups, id)
 	c.known.Delete(id)
 	entries := []coordlog.Entry{{Key: groupKey(id)}}
-	for k := range c.parts {
-		if k.group == id {
-			delete(c.parts, k)
-			entries = append(entries, coordlog.Entry{Key: partitionKey(k)})
-		}
+	for k := range c.byGroup[id] {
+		c.dropPartLocked(k)
+		entries = append(entries, coordlog.Entry{Key: partitionKey(k)})
 	}
 	wait := c.write(entries...)
 	c.mu.Unlock()
@@ -482,7 +469,7 @@ func (c *Coordinator) DeleteTopic(ctx context.Context, topic string) {
 	var entries []coordlog.Entry
 	for k := range c.parts {
 		if k.topic == topic {
-			delete(c.parts, k)
+			c.dropPartLocked(k)
 			entries = append(entries, coordlog.Entry{Key: partitionKey(k)})
 		}
 	}

@@ -31,10 +31,8 @@ func (c *Coordinator) DescribeOffsets(rg kmsg.DescribeShareGroupOffsetsRequestGr
 	topics := rg.Topics
 	if topics == nil { // every partition the group has state for
 		byTopic := map[string][]int32{}
-		for k := range c.parts {
-			if k.group == rg.GroupID {
-				byTopic[k.topic] = append(byTopic[k.topic], k.partition)
-			}
+		for k := range c.byGroup[rg.GroupID] {
+			byTopic[k.topic] = append(byTopic[k.topic], k.partition)
 		}
 		for t, ps := range byTopic {
 			sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
@@ -55,13 +53,15 @@ func (c *Coordinator) DescribeOffsets(rg kmsg.DescribeShareGroupOffsetsRequestGr
 				p.mu.Lock()
 				op.StartOffset, op.LeaderEpoch = p.start, 0
 				if b, ok := c.logs.Bounds(rt.Topic, part); ok {
+					// Records retention removed count neither as the start nor as lag.
+					op.StartOffset = max(p.start, b.Start)
 					done := 0
-					for _, r := range p.recs {
-						if r.state == acknowledged || r.state == archived {
+					for i, r := range p.recs {
+						if p.start+int64(i) >= op.StartOffset && (r.state == acknowledged || r.state == archived) {
 							done++
 						}
 					}
-					op.Lag = max(b.HighWatermark-p.start-int64(done), 0)
+					op.Lag = max(b.HighWatermark-op.StartOffset-int64(done), 0)
 				}
 				p.mu.Unlock()
 			}
@@ -107,7 +107,7 @@ func (c *Coordinator) AlterOffsets(ctx context.Context, req *kmsg.AlterShareGrou
 				start = max(start, b.Start)
 				k := partKey{req.GroupID, rt.Topic, rp.Partition}
 				p := &partition{group: k.group, topic: k.topic, index: k.partition, start: start}
-				c.parts[k] = p
+				c.putPartLocked(k, p)
 				entries = append(entries, partitionEntry(p))
 			}
 			ot.Partitions = append(ot.Partitions, op)
@@ -144,9 +144,9 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, req *kmsg.DeleteShareGr
 		if !known {
 			ot.ErrorCode, ot.ErrorMessage = kerr.UnknownTopicOrPartition.Code, kmsg.StringPtr("This server does not host this topic.")
 		}
-		for k := range c.parts {
-			if k.group == req.GroupID && k.topic == rt.Topic {
-				delete(c.parts, k)
+		for k := range c.byGroup[req.GroupID] {
+			if k.topic == rt.Topic {
+				c.dropPartLocked(k)
 				entries = append(entries, coordlog.Entry{Key: partitionKey(k)})
 			}
 		}

@@ -2,6 +2,7 @@ package share
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -47,7 +48,23 @@ type partition struct {
 	mu    sync.Mutex
 	start int64      // the share-partition start offset (SPSO)
 	recs  []inflight // offsets start, start+1, …: everything handed out at least once
+	// removed is set (under mu) when the state was deleted or replaced (DeleteGroups,
+	// Alter/DeleteShareGroupOffsets, topic deletion): a holder of the old value must neither
+	// write it to the journal nor acknowledge against it.
+	removed bool
 }
+
+// snapshot is a copy of a partition's state, to undo a change the journal refused.
+type snapshot struct {
+	start int64
+	recs  []inflight
+}
+
+func (p *partition) snapshotLocked() snapshot {
+	return snapshot{p.start, append([]inflight(nil), p.recs...)}
+}
+
+func (p *partition) restoreLocked(s snapshot) { p.start, p.recs = s.start, s.recs }
 
 // end is the first offset never handed out.
 func (p *partition) end() int64 { return p.start + int64(len(p.recs)) }
@@ -181,6 +198,14 @@ func (p *partition) acquireLocked(logs Logs, member string, now time.Time, budge
 		return a, changed, nil
 	}
 	data, err := logs.Read(p.topic, p.index, from, maxBytes, upTo)
+	if errors.Is(err, ErrOffsetOutOfRange) {
+		// Retention or DeleteRecords moved the log start since Bounds: trim and let the next
+		// fetch read from the new start.
+		if b, ok := logs.Bounds(p.topic, p.index); ok && p.trimLocked(b.Start) {
+			changed = true
+		}
+		return a, changed, nil
+	}
 	if err != nil {
 		return a, changed, err
 	}
@@ -220,6 +245,12 @@ func (p *partition) acquireLocked(logs Logs, member string, now time.Time, budge
 			}
 			r := &p.recs[off-p.start]
 			if r.state != available {
+				continue
+			}
+			if r.deliveries >= l.deliveryLimit {
+				// Delivered as often as allowed already (its last delivery's lock was lost in
+				// a restart): given up on, as a release would have done.
+				r.state, changed = archived, true
 				continue
 			}
 			if skip {
@@ -286,14 +317,19 @@ type ackBatch struct {
 // acquired by this member under a live lock. It returns the partition's acknowledgement error.
 func (p *partition) acknowledgeLocked(member string, batches []ackBatch, now time.Time, l limits) (int16, string) {
 	p.expireLocked(now, l)
-	for _, b := range batches {
+	prev := int64(-1)
+	for i, b := range batches {
 		n := b.last - b.first + 1
 		switch {
 		case b.first > b.last || b.first < 0:
 			return kerr.InvalidRequest.Code, "acknowledgement batch with first offset after last offset"
-		case len(b.types) != 1 && int64(len(b.types)) != n:
+		case i > 0 && b.first <= prev:
+			// Kafka's rule: batches ascend and never overlap, so every offset is acknowledged once.
+			return kerr.InvalidRequest.Code, "acknowledgement batches must be in offset order and not overlap"
+		case len(b.types) == 0 || (len(b.types) != 1 && int64(len(b.types)) != n):
 			return kerr.InvalidRequest.Code, "acknowledge types must be one type or one per offset"
 		}
+		prev = b.last
 		for _, t := range b.types {
 			if t < ackGap || t > ackRenew || (t == ackRenew && !l.allowRenewAcks) {
 				return kerr.InvalidRequest.Code, fmt.Sprintf("unknown acknowledge type %d", t)

@@ -112,11 +112,16 @@ type Coordinator struct {
 	mu       sync.Mutex
 	groups   map[string]*group
 	parts    map[partKey]*partition
+	byGroup  map[string]map[partKey]*partition // the same partitions, by group
 	sessions map[sessionKey]*session
 	closed   bool
 }
 
 var errUnknownPartition = errors.New("share: unknown topic partition")
+
+// ErrOffsetOutOfRange is what Logs.Read returns for an offset the log no longer (or not yet)
+// holds.
+var ErrOffsetOutOfRange = errors.New("share: offset out of range")
 
 // New makes a coordinator. Restore is then called for every journal key it owns, then Attach.
 func New(cfg Config, logs Logs) *Coordinator {
@@ -161,7 +166,7 @@ func New(cfg Config, logs Logs) *Coordinator {
 		cfg.OtherGroup = func(string) bool { return false }
 	}
 	return &Coordinator{cfg: cfg, logs: logs, logger: cfg.Logger, groups: make(map[string]*group),
-		parts: make(map[partKey]*partition), sessions: make(map[sessionKey]*session)}
+		parts: make(map[partKey]*partition), byGroup: make(map[string]map[partKey]*partition), sessions: make(map[sessionKey]*session)}
 }
 
 // Attach gives the coordinator its journal once replay is done.
@@ -179,7 +184,7 @@ func (c *Coordinator) Restore(key, value []byte) error {
 		if err := p.restore(value, c.cfg.PartitionMaxLocks); err != nil {
 			return fmt.Errorf("share: journal entry %q: %w", key, err)
 		}
-		c.parts[k] = p
+		c.putPartLocked(k, p)
 	case bytes.HasPrefix(key, []byte(groupPrefix)):
 		var ids []string
 		if err := json.Unmarshal(key[len(groupPrefix):], &ids); err != nil || len(ids) != 1 {
@@ -195,14 +200,21 @@ func (c *Coordinator) Restore(key, value []byte) error {
 	return nil
 }
 
-// Start arms the session timers of restored members.
+// Start drops the state of share partitions whose topic is gone (a crash between a topic's
+// deletion and DeleteTopic leaves it; a topic re-created under the name must not inherit it).
 func (c *Coordinator) Start() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, g := range c.groups {
-		for _, m := range g.members {
-			c.armSession(g, m)
+	var entries []coordlog.Entry
+	for k := range c.parts {
+		if _, n, ok := c.logs.Partitions(k.topic); !ok || k.partition >= n {
+			c.dropPartLocked(k)
+			entries = append(entries, coordlog.Entry{Key: partitionKey(k)})
 		}
+	}
+	wait := c.write(entries...)
+	c.mu.Unlock()
+	if err := wait(context.Background()); err != nil {
+		c.logger.Error("share coordinator: dropping the state of deleted topics failed", "err", err)
 	}
 }
 
@@ -218,6 +230,15 @@ func (c *Coordinator) Close() {
 			}
 		}
 	}
+}
+
+// partsOfGroupLocked lists a group's share partitions; mu is held.
+func (c *Coordinator) partsOfGroupLocked(group string) []*partition {
+	out := make([]*partition, 0, len(c.byGroup[group]))
+	for _, p := range c.byGroup[group] {
+		out = append(out, p)
+	}
+	return out
 }
 
 // write appends entries to the journal; the returned wait runs without locks.
@@ -236,6 +257,54 @@ func (c *Coordinator) write(entries ...coordlog.Entry) func(context.Context) err
 // partitionEntry is a share partition's journal entry; p.mu is held.
 func partitionEntry(p *partition) coordlog.Entry {
 	return coordlog.Entry{Key: partitionKey(partKey{p.group, p.topic, p.index}), Value: p.encodeLocked()}
+}
+
+// persistLocked writes a partition's state; p.mu is held, so the journal receives a
+// partition's states in the order they were reached. A removed partition is not written.
+func (c *Coordinator) persistLocked(p *partition) (func(context.Context) error, error) {
+	if p.removed {
+		return nil, errRemoved
+	}
+	if c.journal == nil {
+		return func(context.Context) error { return nil }, nil
+	}
+	e := partitionEntry(p)
+	if len(e.Value) > coordlog.MaxValueBytes {
+		return nil, fmt.Errorf("share: state of %s-%d for group %s is %d bytes, more than the journal takes", p.topic, p.index, p.group, len(e.Value))
+	}
+	return c.journal.Append(e)
+}
+
+var errRemoved = errors.New("share: the share partition's state was deleted or reset")
+
+// putPartLocked and dropPartLocked keep the partition maps in step; mu is held. Dropping marks
+// the old state removed.
+func (c *Coordinator) putPartLocked(k partKey, p *partition) {
+	if old := c.parts[k]; old != nil {
+		old.mu.Lock()
+		old.removed = true
+		old.mu.Unlock()
+	}
+	c.parts[k] = p
+	if c.byGroup[k.group] == nil {
+		c.byGroup[k.group] = make(map[partKey]*partition)
+	}
+	c.byGroup[k.group][k] = p
+}
+
+func (c *Coordinator) dropPartLocked(k partKey) {
+	if old := c.parts[k]; old != nil {
+		old.mu.Lock()
+		old.removed = true
+		old.mu.Unlock()
+	}
+	delete(c.parts, k)
+	if m := c.byGroup[k.group]; m != nil {
+		delete(m, k)
+		if len(m) == 0 {
+			delete(c.byGroup, k.group)
+		}
+	}
 }
 
 // groupLimits are the limits in force for a group: the broker's, with the group's own
