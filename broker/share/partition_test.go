@@ -50,7 +50,7 @@ func (l *fakeLogs) Read(_ string, _ int32, offset int64, _ int32, upTo int64) ([
 	return out, nil
 }
 func (l *fakeLogs) AbortedTxns(string, int32, int64, int64) []AbortedTxn { return nil }
-func (l *fakeLogs) Wait(string, int32) <-chan struct{}                  { return nil }
+func (l *fakeLogs) Wait(string, int32) <-chan struct{}                   { return nil }
 
 // fakeJournal keeps the last value of each key, in append order, as replay would see it.
 type fakeJournal struct {
