@@ -99,6 +99,8 @@ var adminAPIs = map[int16]bool{
 	47: true, // OffsetDelete
 	49: true, // AlterClientQuotas
 	51: true, // AlterUserScramCredentials
+	91: true, // AlterShareGroupOffsets
+	92: true, // DeleteShareGroupOffsets
 }
 
 // IsAdminAPI reports whether an API key changes the cluster (and so is audited).
@@ -106,7 +108,7 @@ func IsAdminAPI(key int16) bool { return adminAPIs[key] }
 
 // dataPlaneAPIs are the APIs whose allows are aggregated (AllowsManagement).
 var dataPlaneAPIs = map[int16]bool{0: true, 1: true, 2: true, 3: true, 8: true, 9: true, 10: true, 11: true, 12: true,
-	13: true, 14: true, 22: true, 24: true, 25: true, 26: true, 28: true, 68: true}
+	13: true, 14: true, 22: true, 24: true, 25: true, 26: true, 28: true, 68: true, 76: true, 78: true, 79: true}
 
 func (a *Auditor) write(r *Record) {
 	if err := a.w.Append(r); err != nil {

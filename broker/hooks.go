@@ -160,7 +160,7 @@ func walkErrorCodes(v reflect.Value, fn func(int16), depth int) {
 // resourceFields maps kmsg request field names to the Kafka resource type they name.
 var resourceFields = map[string]string{
 	"Topic": "TOPIC", "TopicName": "TOPIC", "TopicNames": "TOPIC",
-	"Group": "GROUP", "GroupID": "GROUP", "Groups": "GROUP",
+	"Group": "GROUP", "GroupID": "GROUP", "Groups": "GROUP", "GroupIDs": "GROUP", "SubscribedTopicNames": "TOPIC",
 	"TransactionalID": "TRANSACTIONAL_ID", "TransactionalIDs": "TRANSACTIONAL_ID",
 }
 
