@@ -361,9 +361,9 @@ func (c *conn) writeLoop() {
 		if broken {
 			c.close() // unblock the reader; keep draining c.out so the reader never blocks
 		}
-		if cap(buf) > 1<<20 {
-			buf = nil // do not pin a large fetch response's buffer to an idle connection
-		}
+		// A large fetch response's buffer goes back to the pool rather than stay pinned to
+		// an idle connection.
+		buf = releaseResponseBuffer(buf)
 	}
 	if !broken {
 		_ = bw.Flush()

@@ -82,7 +82,7 @@ func (c *conn) prepareResponse(p *pending, buf []byte) ([]byte, time.Duration) {
 	if throttle > 0 {
 		setThrottle(p.resp, throttle)
 	}
-	return appendResponse(buf[:0], p.header.correlationID, p.resp), throttle
+	return appendResponse(responseBuffer(buf, p.resp)[:0], p.header.correlationID, p.resp), throttle
 }
 
 // fetchThrottle counts a ready fetch's bytes against consumer_byte_rate and returns the throttle

@@ -146,9 +146,12 @@ type Config struct {
 	MetricsListen string // bulwark.metrics.listen, 127.0.0.1:11001 ("": off)
 	// MetricsLevel is bulwark.metrics.level (DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER,
 	// PER_TOPIC_PER_PARTITION), dynamic.
-	MetricsLevel         string
-	MetricsNodeListen    string // bulwark.metrics.node.listen, 127.0.0.1:11002 ("": off)
-	MetricsWebConfigFile string // bulwark.metrics.web.config.file
+	MetricsLevel              string
+	MetricsNodeListen         string // bulwark.metrics.node.listen, 127.0.0.1:11002 ("": off)
+	PprofListen               string // bulwark.pprof.listen ("": off; loopback only)
+	PprofBlockProfileRate     int32  // bulwark.pprof.block.profile.rate
+	PprofMutexProfileFraction int32  // bulwark.pprof.mutex.profile.fraction
+	MetricsWebConfigFile      string // bulwark.metrics.web.config.file
 	// CloudWatch Embedded Metric Format publishing (bulwark.metrics.cloudwatch.*).
 	MetricsCloudWatchLogGroup string
 	MetricsCloudWatchStream   string

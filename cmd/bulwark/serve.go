@@ -56,6 +56,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	defer mw.close()
 	opts = append(opts, metricOpts...)
+	pp, err := listenPprof(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark:", err)
+		return 1
+	}
+	defer pp.close()
 	aw, auditOpts, err := newAuditWiring(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark:", err)
