@@ -12,8 +12,12 @@ import (
 	"github.com/bulwark-kafka/bulwark/cmd/internal/bench"
 )
 
-// cmdBench runs the load generator against any Kafka broker and prints throughput and latency.
+// cmdBench runs the load generator against any Kafka broker and prints throughput and latency;
+// `bench sweep` runs it at a series of rates and charts the latency–throughput curve.
 func cmdBench(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "sweep" {
+		return cmdBenchSweep(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	opts := bench.RegisterFlags(fs)
@@ -43,4 +47,74 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// cmdBenchSweep runs the benchmark at each of --rates (on a fresh topic each) up to saturation
+// and writes the curve as a CSV and an SVG chart.
+func cmdBenchSweep(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench sweep", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := bench.RegisterFlags(fs)
+	rates := fs.String("rates", "20000,50000,100000,150000,200000,250000,300000,0",
+		"offered rates in records/s, ascending; 0 (unthrottled) may come last")
+	csvPath := fs.String("csv", "sweep.csv", "where to write the CSV")
+	svgPath := fs.String("svg", "sweep.svg", "where to write the SVG chart")
+	title := fs.String("title", "", "chart title (default: the run's shape)")
+	stop := fs.Bool("stop-at-saturation", true, "stop after the first rate whose achieved throughput is under 90% of the offered rate")
+	var cf clientFlags
+	cf.registerSecurity(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	list, err := bench.ParseRates(*rates)
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark bench sweep:", err)
+		return 2
+	}
+	sec, err := cf.securityOptions()
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark bench sweep:", err)
+		return 2
+	}
+	opts.ClientOpts = sec
+	opts.Out = stdout
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	results, runErr := bench.Sweep(ctx, bench.SweepOptions{Run: *opts, Rates: list, StopAtSaturation: *stop})
+	for _, r := range results {
+		fmt.Fprintln(stdout, r.Summary())
+	}
+	if len(results) > 0 {
+		t := *title
+		if t == "" {
+			t = fmt.Sprintf("%d-byte records, %d partitions, %d producers, %d consumers, acks %d, compression %s",
+				opts.RecordSize, opts.Partitions, opts.Producers, opts.Consumers, opts.Acks, opts.Compression)
+		}
+		if err := writeFile(*csvPath, func(w io.Writer) error { return bench.WriteCSV(w, results) }); err != nil {
+			fmt.Fprintln(stderr, "bulwark bench sweep:", err)
+			return 1
+		}
+		if err := writeFile(*svgPath, func(w io.Writer) error { return bench.WriteSVG(w, results, t) }); err != nil {
+			fmt.Fprintln(stderr, "bulwark bench sweep:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "wrote %s and %s (%d rates)\n", *csvPath, *svgPath, len(results))
+	}
+	if runErr != nil {
+		fmt.Fprintln(stderr, "bulwark bench sweep:", runErr)
+		return 1
+	}
+	return 0
+}
+
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
