@@ -111,7 +111,7 @@ func WriteCSV(w io.Writer, results []*Result) error {
 // series is one line of the chart.
 type series struct {
 	name, color, dash string
-	value            func(*Result) float64
+	value             func(*Result) float64
 }
 
 var latencySeries = []series{
