@@ -225,25 +225,28 @@ func (s *Server) shareTopicsDenied(c *conn, h requestHeader, group, member strin
 	return refused
 }
 
+// shareAccess authorizes a ShareFetch or ShareAcknowledge: READ on the group (ok is false when
+// refused) and READ on each topic it names or its member's session holds (FetchOptions.Denied).
+func (s *Server) shareAccess(c *conn, h requestHeader, groupID, memberID *string, ids [][16]byte) (share.FetchOptions, bool) {
+	group, member := strOr(groupID, ""), strOr(memberID, "")
+	if !s.allowed(c, h, authz.OpRead, authz.Group(group)) {
+		return share.FetchOptions{}, false
+	}
+	return share.FetchOptions{Conn: c.index, Denied: s.shareTopicsDenied(c, h, group, member, ids)}, true
+}
+
 func (s *Server) handleShareFetch(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.ShareFetchRequest)
-	group, member := "", ""
-	if req.GroupID != nil {
-		group = *req.GroupID
+	ids := make([][16]byte, 0, len(req.Topics))
+	for _, t := range req.Topics {
+		ids = append(ids, t.TopicID)
 	}
-	if req.MemberID != nil {
-		member = *req.MemberID
-	}
-	if !s.allowed(c, h, authz.OpRead, authz.Group(group)) {
+	opts, ok := s.shareAccess(c, h, req.GroupID, req.MemberID, ids)
+	if !ok {
 		resp := req.ResponseKind().(*kmsg.ShareFetchResponse)
 		resp.ErrorCode, resp.ErrorMessage = kerr.GroupAuthorizationFailed.Code, deniedMessage(h)
 		return respond(resp)
 	}
-	var ids [][16]byte
-	for _, t := range req.Topics {
-		ids = append(ids, t.TopicID)
-	}
-	opts := share.FetchOptions{Conn: c.index, Denied: s.shareTopicsDenied(c, h, group, member, ids)}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.ShareFetchRequest) kmsg.Response {
 		return s.coord.shares.Fetch(ctx, h.version, req, opts)
 	})
@@ -251,23 +254,16 @@ func (s *Server) handleShareFetch(c *conn, h requestHeader, kreq kmsg.Request) r
 
 func (s *Server) handleShareAcknowledge(c *conn, h requestHeader, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.ShareAcknowledgeRequest)
-	group, member := "", ""
-	if req.GroupID != nil {
-		group = *req.GroupID
+	ids := make([][16]byte, 0, len(req.Topics))
+	for _, t := range req.Topics {
+		ids = append(ids, t.TopicID)
 	}
-	if req.MemberID != nil {
-		member = *req.MemberID
-	}
-	if !s.allowed(c, h, authz.OpRead, authz.Group(group)) {
+	opts, ok := s.shareAccess(c, h, req.GroupID, req.MemberID, ids)
+	if !ok {
 		resp := req.ResponseKind().(*kmsg.ShareAcknowledgeResponse)
 		resp.ErrorCode, resp.ErrorMessage = kerr.GroupAuthorizationFailed.Code, deniedMessage(h)
 		return respond(resp)
 	}
-	var ids [][16]byte
-	for _, t := range req.Topics {
-		ids = append(ids, t.TopicID)
-	}
-	opts := share.FetchOptions{Conn: c.index, Denied: s.shareTopicsDenied(c, h, group, member, ids)}
 	return deferred(kreq, func(ctx context.Context, req *kmsg.ShareAcknowledgeRequest) kmsg.Response {
 		return s.coord.shares.Acknowledge(ctx, h.version, req, opts)
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -165,7 +166,7 @@ func (c *Coordinator) heartbeat(req *kmsg.ShareGroupHeartbeatRequest, client Cli
 	if req.SubscribedTopicNames != nil {
 		names := append([]string(nil), req.SubscribedTopicNames...)
 		sort.Strings(names)
-		if !equalStrings(names, m.topics) {
+		if !slices.Equal(names, m.topics) {
 			m.topics, changed = names, true
 		}
 	}
@@ -206,18 +207,6 @@ func chain(waits ...func(context.Context) error) func(context.Context) error {
 		}
 		return nil
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // heartbeatInterval is share.heartbeat.interval.ms for the group, else the broker's.
