@@ -316,6 +316,7 @@ func (c *conn) start(p *pending) {
 func (c *conn) writeLoop() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	var buf []byte
+	var one [1][]byte // the pieces of a response encoded whole
 	broken := false
 	for p := range c.out {
 		select {
@@ -340,14 +341,21 @@ func (c *conn) writeLoop() {
 			}
 		case p.resp != nil:
 			var throttle time.Duration
-			buf, throttle = c.prepareResponse(p, buf)
+			var pieces [][]byte
+			buf, pieces, throttle = c.prepareResponse(p, buf)
 			if throttle > p.throttle {
 				p.throttle = throttle
 				c.mute(throttle)
 			}
-			written = len(buf)
-			if _, err := bw.Write(buf); err != nil {
-				broken = true
+			if pieces == nil {
+				pieces = append(one[:0], buf)
+			}
+			for _, b := range pieces {
+				written += len(b)
+				if _, err := bw.Write(b); err != nil {
+					broken = true
+					break
+				}
 			}
 		}
 		if len(c.out) == 0 && !broken {
@@ -357,6 +365,9 @@ func (c *conn) writeLoop() {
 		}
 		if !p.raw {
 			c.requestDone(p, written, sendStart)
+		}
+		if fr, ok := p.resp.(*kmsg.FetchResponse); ok {
+			releaseFetchBatches(fr) // written (or abandoned): nothing refers to them now
 		}
 		if broken {
 			c.close() // unblock the reader; keep draining c.out so the reader never blocks

@@ -71,8 +71,10 @@ func (c *conn) throttleAfterHandler(p *pending, req kmsg.Request) time.Duration 
 
 // prepareResponse encodes a response about to be written, with its throttle time: the pending
 // throttle (produce bytes, request time) or the handler's own (controller mutations, a throttled
-// fetch), whichever is longer. It returns the bytes (in buf's storage) and that throttle.
-func (c *conn) prepareResponse(p *pending, buf []byte) ([]byte, time.Duration) {
+// fetch), whichever is longer. It returns the bytes (in buf's storage) and that throttle; a
+// Fetch response carrying batches comes back as pieces instead (fetch_encode.go), with buf's
+// storage holding all but the batches.
+func (c *conn) prepareResponse(p *pending, buf []byte) ([]byte, [][]byte, time.Duration) {
 	throttle := p.throttle
 	if tr, ok := p.resp.(kmsg.ThrottleResponse); ok {
 		if ms, _ := tr.Throttle(); ms > 0 {
@@ -82,7 +84,12 @@ func (c *conn) prepareResponse(p *pending, buf []byte) ([]byte, time.Duration) {
 	if throttle > 0 {
 		setThrottle(p.resp, throttle)
 	}
-	return appendResponse(responseBuffer(buf, p.resp)[:0], p.header.correlationID, p.resp), throttle
+	if fr, ok := p.resp.(*kmsg.FetchResponse); ok && responseSizeHint(fr) >= largeResponse {
+		if head, pieces, ok := encodeFetchPieces(buf, p.header.correlationID, fr); ok {
+			return head, pieces, throttle
+		}
+	}
+	return appendResponse(responseBuffer(buf, p.resp)[:0], p.header.correlationID, p.resp), nil, throttle
 }
 
 // fetchThrottle counts a ready fetch's bytes against consumer_byte_rate and returns the throttle

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+
+	"github.com/bulwark-kafka/bulwark/internal/bufpool"
 )
 
 // readHint remembers where the last Read stopped, so a consumer tailing the log finds its next
@@ -18,6 +20,8 @@ type readHint struct {
 // maxBytes bytes of whole batches, none whose last offset is >= upTo. With minOneBatch a first
 // batch larger than maxBytes is returned whole. An offset below the log start or above the log
 // end is ErrOffsetOutOfRange; the log end offset (or anything at or above upTo) reads empty.
+// The copy's storage may come from package bufpool: a caller that knows when it is done with it
+// (the Fetch handler, once the response is written) may Put it back; others simply drop it.
 func (l *Log) Read(offset int64, maxBytes int32, upTo int64, minOneBatch bool) ([]byte, error) {
 	v, ok, err := l.viewFor(offset, -1)
 	if err != nil || !ok {
@@ -122,14 +126,16 @@ func readHeader(v view, pos int64, h []byte) (batchInfo, error) {
 // readFrom reads whole batches from pos with one pread sized by maxBytes, then trims to the
 // last batch that fits and ends below upTo.
 func (l *Log) readFrom(v view, pos, maxBytes, upTo int64, minOneBatch bool) ([]byte, error) {
-	buf := make([]byte, min(maxBytes, v.size-pos))
+	buf := bufpool.Get(int(min(maxBytes, v.size-pos)))
 	if _, err := v.s.f.ReadAt(buf, pos); err != nil && err != io.EOF {
+		bufpool.Put(buf)
 		return nil, fmt.Errorf("log: read segment %d: %w", v.base, err)
 	}
 	end, next := 0, int64(-1)
 	for end+headerSize <= len(buf) {
 		b, err := parseHeader(buf[end:], pos+int64(end))
 		if err != nil {
+			bufpool.Put(buf)
 			return nil, fmt.Errorf("segment %d position %d: %w", v.base, pos+int64(end), err)
 		}
 		if b.last >= upTo || int64(end)+b.size > int64(len(buf)) {
@@ -139,15 +145,26 @@ func (l *Log) readFrom(v view, pos, maxBytes, upTo int64, minOneBatch bool) ([]b
 		next = b.last + 1
 	}
 	if end == 0 && minOneBatch {
+		bufpool.Put(buf)
 		return l.readOneBatch(v, pos, upTo)
 	}
 	if end > 0 {
 		l.readHint.Store(&readHint{s: v.s, offset: next, pos: pos + int64(end)})
 	}
-	if end < len(buf)/2 {
-		return append([]byte(nil), buf[:end]...), nil // do not pin a mostly unused buffer
+	return shrink(buf, end), nil
+}
+
+// shrink returns buf[:n], moved to a smaller buffer when it would use less than half of buf:
+// a caller that keeps the data should not pin a mostly unused buffer. buf goes back to the pool
+// then. The result's capacity is its length, so an append never writes into pooled storage.
+func shrink(buf []byte, n int) []byte {
+	if n >= len(buf)/2 {
+		return buf[:n:n]
 	}
-	return buf[:end:end], nil
+	out := bufpool.Get(n)
+	copy(out, buf[:n])
+	bufpool.Put(buf)
+	return out
 }
 
 // readOneBatch returns the whole batch at pos even though it is larger than the read budget
@@ -158,8 +175,9 @@ func (l *Log) readOneBatch(v view, pos, upTo int64) ([]byte, error) {
 	if err != nil || b.last >= upTo {
 		return nil, err
 	}
-	buf := make([]byte, b.size) // bounded: readHeader checked it lies inside the segment
+	buf := bufpool.Get(int(b.size)) // bounded: readHeader checked it lies inside the segment
 	if _, err := v.s.f.ReadAt(buf, pos); err != nil {
+		bufpool.Put(buf)
 		return nil, fmt.Errorf("log: read segment %d: %w", v.base, err)
 	}
 	l.readHint.Store(&readHint{s: v.s, offset: b.last + 1, pos: pos + b.size})

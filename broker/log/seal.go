@@ -21,6 +21,7 @@ import (
 	"strconv"
 
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
+	"github.com/bulwark-kafka/bulwark/internal/bufpool"
 )
 
 // Sealing turns on encryption at rest for a log: the key provider and the context naming the
@@ -122,17 +123,30 @@ func sealRecord(dst []byte, sealer *envelope.Sealer, batch []byte, base int64) [
 // system call and one buffer like a plaintext read. With minOneBatch a first batch larger than
 // maxBytes is read whole.
 func (l *Log) readFromSealed(v view, offset, pos, maxBytes, upTo int64, minOneBatch bool) ([]byte, error) {
-	buf := make([]byte, min(maxBytes+sealedPrefix+envelope.FrameOverhead, v.size-pos))
+	buf := bufpool.Get(int(min(maxBytes+sealedPrefix+envelope.FrameOverhead, v.size-pos)))
 	if _, err := v.s.f.ReadAt(buf, pos); err != nil && err != io.EOF {
+		bufpool.Put(buf)
 		return nil, fmt.Errorf("log: read segment %d: %w", v.base, err)
 	}
-	w, r := 0, 0 // plaintext written, record read
+	w, alone, err := l.openFrames(v, buf, offset, pos, maxBytes, upTo, minOneBatch)
+	if err != nil || w == 0 {
+		bufpool.Put(buf)
+		return alone, err
+	}
+	return shrink(buf, w), nil
+}
+
+// openFrames opens, in place, the frames that buf (read at pos) holds for a readFromSealed and
+// moves their plaintext to the front of buf, returning its length w. When no whole batch fits
+// and minOneBatch is set, the first batch is read alone and returned as alone.
+func (l *Log) openFrames(v view, buf []byte, offset, pos, maxBytes, upTo int64, minOneBatch bool) (w int, alone []byte, err error) {
+	r := 0 // frame bytes read; w counts plaintext bytes written
 	next := int64(-1)
 	for r+sealedPrefix+4 <= len(buf) {
 		base := int64(binary.BigEndian.Uint64(buf[r:]))
 		n, err := envelope.FrameLen(buf[r+sealedPrefix:])
 		if err != nil {
-			return nil, fmt.Errorf("%w: segment %d: frame at %d: %w", ErrCorrupt, v.base, pos+int64(r), err)
+			return 0, nil, fmt.Errorf("%w: segment %d: frame at %d: %w", ErrCorrupt, v.base, pos+int64(r), err)
 		}
 		end := r + sealedPrefix + n
 		if end > len(buf) {
@@ -142,16 +156,16 @@ func (l *Log) readFromSealed(v view, offset, pos, maxBytes, upTo int64, minOneBa
 		// Open in place: the plaintext lands where the ciphertext was, then moves down.
 		plain, err := v.s.sealer.Open(frame[16:16], frame, base, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%w: segment %d position %d: %w", ErrCorrupt, v.base, pos+int64(r), err)
+			return 0, nil, fmt.Errorf("%w: segment %d position %d: %w", ErrCorrupt, v.base, pos+int64(r), err)
 		}
 		b, err := parseHeader(plain, pos+int64(r))
 		if err != nil || b.size != int64(len(plain)) || b.base != base {
-			return nil, fmt.Errorf("%w: segment %d position %d: sealed batch is malformed", ErrCorrupt, v.base, pos+int64(r))
+			return 0, nil, fmt.Errorf("%w: segment %d position %d: sealed batch is malformed", ErrCorrupt, v.base, pos+int64(r))
 		}
 		// Frames open only in their own file, but one moved within it would: the batches must
 		// hold the requested offset and then follow each other.
 		if (next < 0 && (b.base > offset || b.last < offset)) || (next >= 0 && b.base != next) {
-			return nil, fmt.Errorf("%w: %w: segment %d position %d holds offsets %d-%d out of order", ErrCorrupt, envelope.ErrTampered, v.base, pos+int64(r), b.base, b.last)
+			return 0, nil, fmt.Errorf("%w: %w: segment %d position %d holds offsets %d-%d out of order", ErrCorrupt, envelope.ErrTampered, v.base, pos+int64(r), b.base, b.last)
 		}
 		if b.last >= upTo || int64(w+len(plain)) > maxBytes {
 			break
@@ -163,21 +177,18 @@ func (l *Log) readFromSealed(v view, offset, pos, maxBytes, upTo int64, minOneBa
 	if w == 0 && minOneBatch {
 		b, plain, err := frameAt(v, pos)
 		if err != nil || b.last >= upTo {
-			return nil, err
+			return 0, nil, err
 		}
 		if b.base > offset || b.last < offset {
-			return nil, fmt.Errorf("%w: %w: segment %d position %d holds offsets %d-%d, not %d", ErrCorrupt, envelope.ErrTampered, v.base, pos, b.base, b.last, offset)
+			return 0, nil, fmt.Errorf("%w: %w: segment %d position %d holds offsets %d-%d, not %d", ErrCorrupt, envelope.ErrTampered, v.base, pos, b.base, b.last, offset)
 		}
 		l.readHint.Store(&readHint{s: v.s, offset: b.last + 1, pos: pos + b.size})
-		return plain, nil
+		return 0, plain, nil
 	}
 	if next >= 0 {
 		l.readHint.Store(&readHint{s: v.s, offset: next, pos: pos + int64(r)})
 	}
-	if w < len(buf)/2 {
-		return append([]byte(nil), buf[:w]...), nil
-	}
-	return buf[:w:w], nil
+	return w, nil, nil
 }
 
 // scanFrames is scanBatches for a sealed segment: authentication replaces the CRC. A frame that

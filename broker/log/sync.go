@@ -87,15 +87,30 @@ func (l *Log) Sync(ctx context.Context, end int64) error {
 		case closed:
 			return ErrClosed
 		}
-		select {
-		case l.kick <- struct{}{}:
-		default: // a flush is already requested; it will cover this waiter too
-		}
+		l.kickFlusher()
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// StartSync asks the flusher to make every offset below end durable without waiting for it. A
+// caller about to wait on several logs starts them all first, so their fsyncs overlap instead of
+// running one after another.
+func (l *Log) StartSync(end int64) {
+	if end > l.FlushedOffset() {
+		l.kickFlusher()
+	}
+}
+
+// kickFlusher wakes the flusher goroutine unless a wake-up is already pending; the pending one
+// will cover this caller too.
+func (l *Log) kickFlusher() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -117,3 +117,70 @@ func TestSyncAfterClose(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// StartSync starts the fsync without waiting: a produce waiting on several partitions starts all
+// of them before waiting on any, so the partitions' fsyncs overlap.
+func TestStartSyncOverlapsLogs(t *testing.T) {
+	const logs = 4
+	var running atomicMax
+	var ls []*Log
+	for range logs {
+		l := openTest(t, t.TempDir(), testConfig(), 0)
+		l.beforeFsync = func() {
+			running.add(1)
+			time.Sleep(20 * time.Millisecond)
+			running.add(-1)
+		}
+		ls = append(ls, l)
+	}
+	ends := make([]int64, logs)
+	for i, l := range ls {
+		res, err := l.Append(testBatch(2, 100, 1), AppendOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[i] = res.LastOffset + 1
+	}
+	for i, l := range ls {
+		l.StartSync(ends[i])
+	}
+	for i, l := range ls {
+		if err := l.Sync(context.Background(), ends[i]); err != nil {
+			t.Fatal(err)
+		}
+		if l.FlushedOffset() < ends[i] {
+			t.Fatalf("log %d: flushed %d, want %d", i, l.FlushedOffset(), ends[i])
+		}
+	}
+	// Each fsync sleeps 20 ms; had StartSync not started them, they could not overlap. The
+	// check is on overlap, not on time, so a slow machine cannot fail it.
+	if running.peakSeen() < 2 {
+		t.Fatalf("at most %d fsyncs ran at once; StartSync did not start them side by side", running.peakSeen())
+	}
+	// A log already durable up to end gets no fsync.
+	before := ls[0].fsyncs.Load()
+	ls[0].StartSync(ends[0])
+	time.Sleep(30 * time.Millisecond)
+	if got := ls[0].fsyncs.Load(); got != before {
+		t.Fatalf("StartSync on a durable log ran %d fsyncs", got-before)
+	}
+}
+
+// atomicMax counts concurrent calls and remembers the largest count seen.
+type atomicMax struct {
+	mu        sync.Mutex
+	cur, peak int
+}
+
+func (a *atomicMax) add(d int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cur += d
+	a.peak = max(a.peak, a.cur)
+}
+
+func (a *atomicMax) peakSeen() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.peak
+}

@@ -90,6 +90,7 @@ func TestRunUnthrottledExistingTopic(t *testing.T) {
 	opts.Duration, opts.Warmup = 500*time.Millisecond, 0
 	opts.Acks, opts.MaxInflight, opts.Compression = 1, 2, "zstd"
 	opts.Consumers = 5 // more consumers than partitions
+	opts.ProgressInterval = 100 * time.Millisecond
 	var out bytes.Buffer
 	opts.Out = &out
 
@@ -104,7 +105,7 @@ func TestRunUnthrottledExistingTopic(t *testing.T) {
 		t.Errorf("records %d consumed %d consumers %d errors %d (%s)",
 			res.Records, res.ConsumedRecords, res.Consumers, res.Errors, res.FirstError)
 	}
-	for _, want := range []string{"latency ms", "end-to-end", "rec/s", "consumed"} {
+	for _, want := range []string{"latency ms", "end-to-end", "rec/s", "consumed", "e2e max"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

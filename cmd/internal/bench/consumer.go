@@ -26,6 +26,8 @@ type consumer struct {
 	lat      Histogram    // end-to-end latency of measured records, ns
 	total    atomic.Int64 // every record read, warmup included
 	measured atomic.Int64 // records sent after warmup
+	// worst is the largest end-to-end latency (ns) since the last progress line.
+	worst    atomic.Int64
 	errs     atomic.Int64
 	firstErr atomic.Pointer[string]
 }
@@ -96,6 +98,10 @@ func (c *consumer) onRecord(r *kgo.Record) {
 	// the skew allowance): it is another writer's payload.
 	if sent >= c.measureStart && sent <= c.pollNow+int64(maxClockSkew) {
 		c.measured.Add(1)
-		c.lat.Record(c.pollNow - sent)
+		d := c.pollNow - sent
+		c.lat.Record(d)
+		if d > c.worst.Load() {
+			c.worst.Store(d) // only run's goroutine writes it
+		}
 	}
 }

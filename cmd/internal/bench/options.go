@@ -62,6 +62,10 @@ type Options struct {
 	// ClientOpts are added to every client: TLS and SASL for a secured listener.
 	ClientOpts []kgo.Opt
 
+	// ProgressInterval is how often a progress line is written to Out; 0
+	// means every 5s.
+	ProgressInterval time.Duration
+
 	Out    io.Writer    // progress lines and the final report; nil = discard
 	JSON   bool         // write the final report as one JSON object instead of a table
 	Logger *slog.Logger // client logs at warn level and above; nil = discard
@@ -81,6 +85,8 @@ func DefaultOptions() Options {
 		Warmup:        5 * time.Second,
 		Compression:   "none",
 		BatchMaxBytes: 1 << 20,
+
+		ProgressInterval: 5 * time.Second,
 	}
 }
 
@@ -107,6 +113,7 @@ func RegisterFlags(fs *flag.FlagSet) *Options {
 	fs.IntVar(&opts.BrokerPID, "broker-pid", opts.BrokerPID, "broker process id whose peak RSS to report (0 = off)")
 	fs.StringVar(&opts.MetricsURL, "metrics-url", opts.MetricsURL,
 		"broker metrics endpoint (http://127.0.0.1:11001/metrics) whose request-time breakdown to report after the run")
+	fs.DurationVar(&opts.ProgressInterval, "progress", opts.ProgressInterval, "interval between progress lines")
 	fs.BoolVar(&opts.JSON, "json", opts.JSON, "print the result as JSON")
 	return opts
 }
@@ -148,6 +155,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Duration <= 0 {
 		bad("duration %v must be positive", o.Duration)
+	}
+	if o.ProgressInterval < 0 {
+		bad("progress interval %v is negative", o.ProgressInterval)
 	}
 	if o.Warmup < 0 {
 		bad("warmup %v is negative", o.Warmup)

@@ -37,13 +37,13 @@ func TestRegisterFlagsParse(t *testing.T) {
 	args := []string{"--brokers", "a:1, b:2", "--topic", "t", "--partitions", "3", "--producers", "2",
 		"--consumers", "0", "--record-size", "100", "--acks", "1", "--rate", "20000", "--duration", "10s",
 		"--warmup", "1s", "--compression", "zstd", "--linger", "5ms", "--batch-max-bytes", "65536",
-		"--max-inflight", "5", "--broker-pid", "42", "--json"}
+		"--max-inflight", "5", "--broker-pid", "42", "--progress", "2s", "--json"}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
 	want := Options{Brokers: []string{"a:1", "b:2"}, Topic: "t", Partitions: 3, Producers: 2, RecordSize: 100,
 		Acks: 1, Rate: 20000, Duration: 10 * time.Second, Warmup: time.Second, Compression: "zstd",
-		Linger: 5 * time.Millisecond, BatchMaxBytes: 65536, MaxInflight: 5, BrokerPID: 42, JSON: true}
+		Linger: 5 * time.Millisecond, BatchMaxBytes: 65536, MaxInflight: 5, BrokerPID: 42, ProgressInterval: 2 * time.Second, JSON: true}
 	if !reflect.DeepEqual(*got, want) {
 		t.Fatalf("parsed\n got %+v\nwant %+v", *got, want)
 	}

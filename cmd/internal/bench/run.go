@@ -21,7 +21,6 @@ var ErrTopicNotReady = errors.New("bench: topic not ready")
 const (
 	topicReadyTimeout = 30 * time.Second
 	drainTimeout      = 10 * time.Second // consumers catching up after the last ack
-	progressInterval  = 5 * time.Second
 	rssInterval       = 100 * time.Millisecond
 	pollInterval      = 10 * time.Millisecond
 )
@@ -84,7 +83,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		goBg(func() { c.run(bgCtx) })
 	}
 	if !opts.JSON {
-		goBg(func() { reportProgress(bgCtx, out, ps, cs, start, measureStart) })
+		if opts.ProgressInterval == 0 {
+			opts.ProgressInterval = DefaultOptions().ProgressInterval
+		}
+		goBg(func() { reportProgress(bgCtx, out, opts.ProgressInterval, ps, cs, start, measureStart) })
 	}
 
 	runProducers(ctx, ps, end)
@@ -263,9 +265,11 @@ func drainConsumers(ctx context.Context, ps []*producer, cs []*consumer) {
 	}
 }
 
-// reportProgress prints a line every progressInterval until ctx is done.
-func reportProgress(ctx context.Context, w io.Writer, ps []*producer, cs []*consumer, start, measureStart time.Time) {
-	t := time.NewTicker(progressInterval)
+// reportProgress prints a line every interval until ctx is done: the
+// interval's acknowledged rate, the running totals and the worst end-to-end
+// latency seen in the interval, so a stall shows when it happened.
+func reportProgress(ctx context.Context, w io.Writer, interval time.Duration, ps []*producer, cs []*consumer, start, measureStart time.Time) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	var lastAcked int64
 	last := start
@@ -275,17 +279,19 @@ func reportProgress(ctx context.Context, w io.Writer, ps []*producer, cs []*cons
 			return
 		case now := <-t.C:
 			tot := sumProducers(ps)
-			var consumed int64
+			var consumed, worst int64
 			for _, c := range cs {
 				consumed += c.total.Load()
+				worst = max(worst, c.worst.Swap(0))
 			}
 			secs := now.Sub(last).Seconds()
 			phase := "measuring"
 			if now.Before(measureStart) {
 				phase = "warmup"
 			}
-			fmt.Fprintf(w, "%7.1fs %-9s %10.0f rec/s  acked %d  consumed %d  errors %d\n",
-				now.Sub(start).Seconds(), phase, float64(tot.acked-lastAcked)/secs, tot.acked, consumed, tot.errs)
+			fmt.Fprintf(w, "%7.1fs %-9s %10.0f rec/s  acked %d  consumed %d  e2e max %.1f ms  errors %d\n",
+				now.Sub(start).Seconds(), phase, float64(tot.acked-lastAcked)/secs, tot.acked, consumed,
+				float64(worst)/1e6, tot.errs)
 			lastAcked, last = tot.acked, now
 		}
 	}

@@ -1,0 +1,54 @@
+package bufpool
+
+import (
+	"math/bits"
+	"sync"
+)
+
+// Size classes: buffers from MinPooled to MaxPooled bytes are pooled, each in the smallest
+// power-of-two class that holds it. Smaller ones cost little to allocate; larger ones are rare
+// (a single-partition fetch of over 64 MiB) and would pin too much if kept.
+const (
+	minShift  = 16 // 64 KiB
+	maxShift  = 26 // 64 MiB
+	MinPooled = 1 << minShift
+	MaxPooled = 1 << maxShift
+)
+
+var pools [maxShift - minShift + 1]sync.Pool
+
+// class returns the pool index for a buffer of capacity c that holds at least n bytes, and
+// whether n is in the pooled range.
+func class(n int) (int, bool) {
+	if n < MinPooled || n > MaxPooled {
+		return 0, false
+	}
+	shift := bits.Len(uint(n - 1)) // smallest power of two >= n
+	return shift - minShift, true
+}
+
+// Get returns a buffer of length n. Its contents are undefined: the caller overwrites it.
+func Get(n int) []byte {
+	i, ok := class(n)
+	if !ok {
+		return make([]byte, n)
+	}
+	if p, _ := pools[i].Get().(*[]byte); p != nil {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<(i+minShift))
+}
+
+// Put returns b's storage for reuse. The caller must hold the only reference to it: nothing may
+// read or write b, or any slice of its storage, afterwards. Buffers whose capacity is not exactly
+// a pooled class (slices from the middle of one, or buffers allocated elsewhere) are left to the
+// garbage collector.
+func Put(b []byte) {
+	c := cap(b)
+	if c < MinPooled || c > MaxPooled || c&(c-1) != 0 {
+		return
+	}
+	i, _ := class(c)
+	b = b[:0]
+	pools[i].Put(&b)
+}

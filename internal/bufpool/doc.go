@@ -1,0 +1,12 @@
+// Package bufpool recycles the large byte buffers of the fetch path.
+//
+// A consumer that is behind reads megabytes per Fetch: a buffer for the segment bytes, then the
+// response written to its socket. Allocating each one anew costs the zeroing of every byte and a
+// garbage-collection cycle every few fetches, more CPU than the read itself (docs/benchmarks.md,
+// "Where the time goes"). Get hands out buffers in power-of-two size classes; Put takes one back
+// once nothing refers to it. A buffer that is never Put is simply collected, so callers that do
+// not know a buffer's lifetime may drop it.
+//
+// The pools are sync.Pools: what they hold is released over two garbage collections once the
+// load stops, so an idle broker pins no memory for them.
+package bufpool
