@@ -45,9 +45,14 @@ type cluster struct {
 	keys keys.Provider
 
 	adminMu sync.Mutex
-	mu      sync.RWMutex
-	topics  map[string]*topic
-	byID    map[meta.TopicID]*topic
+	// spareFD is a descriptor held in reserve and given up to clean up after a creation that ran
+	// out of descriptors (removing a directory needs one); adminMu guards it.
+	spareFD *os.File
+	// files is the open-file budget creations are admitted against.
+	files  fileBudget
+	mu     sync.RWMutex
+	topics map[string]*topic
+	byID   map[meta.TopicID]*topic
 
 	// stats receives the logs' fsync figures and holds each topic's counters (nil: metrics off).
 	stats *stats.Broker
@@ -97,7 +102,8 @@ func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider, st *
 		return nil, err
 	}
 	c := &cluster{cfg: cfg, live: newLiveConfig(cfg, strconv.Itoa(int(cfg.NodeID))), logger: logger, store: store, keys: kp,
-		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{}), stats: st}
+		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{}), stats: st,
+		files: processFiles}
 	ms := store.State()
 	for _, mt := range ms.Topics {
 		t, err := c.openTopic(mt, ms)
@@ -109,7 +115,8 @@ func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider, st *
 		c.byID[t.id] = t
 	}
 	c.removeOrphans()
-	logger.Info("storage open", "cluster_id", ms.ClusterID, "topics", len(c.topics))
+	c.spareFD, _ = os.Open(os.DevNull) // best effort: without it, cleanup simply has no reserve
+	logger.Info("storage open", "cluster_id", ms.ClusterID, "topics", len(c.topics), "open_files", describeFileBudget(c.files))
 	return c, nil
 }
 
@@ -335,6 +342,12 @@ func (c *cluster) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
+	c.adminMu.Lock()
+	if c.spareFD != nil {
+		_ = c.spareFD.Close()
+		c.spareFD = nil
+	}
+	c.adminMu.Unlock()
 	for _, t := range c.topics {
 		for _, p := range t.partitions {
 			if err := p.log.Close(); err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -64,18 +66,26 @@ func (c *cluster) createTopic(name string, numPartitions int32, overrides map[st
 			return nil, newAPIError(kerr.InvalidTopicException, "topic '%s' collides with existing topic '%s'", name, t.name)
 		}
 	}
+	if err := admitPartitions(c.files, numPartitions); err != nil {
+		return nil, err
+	}
 	if validateOnly {
 		return nil, nil
 	}
+	// Storage first, then the metadata record that makes the topic exist: a failure while
+	// creating the logs removes them and leaves no record, and a crash before the record leaves
+	// only directories that the next start removes as orphans. Either way the name stays free.
 	id := meta.NewTopicID()
-	st, err := c.store.Commit(meta.CreateTopic{Name: name, ID: id, Partitions: numPartitions, Configs: overrides})
+	t := &topic{name: name, id: id, overrides: overrides, cfg: c.effectiveConfig(c.store.State(), overrides), counters: c.stats.NewTopic()}
+	ps, err := c.openNewPartitions(t, 0, numPartitions)
 	if err != nil {
-		c.logger.Error("create topic: metadata commit failed", "topic", name, "err", err)
+		c.logger.Error("create topic: creating logs failed; nothing was created", "topic", name, "partitions", numPartitions, "err", err)
 		return nil, err
 	}
-	t, err := c.openTopic(st.TopicsByID[id], st)
-	if err != nil {
-		c.logger.Error("create topic: opening logs failed", "topic", name, "err", err)
+	t.partitions = ps
+	if _, err := c.store.Commit(meta.CreateTopic{Name: name, ID: id, Partitions: numPartitions, Configs: overrides}); err != nil {
+		c.logger.Error("create topic: metadata commit failed; logs removed", "topic", name, "err", err)
+		c.discardPartitions(ps)
 		return nil, err
 	}
 	c.mu.Lock()
@@ -129,26 +139,69 @@ func (c *cluster) createPartitions(name string, total int32, validateOnly bool) 
 	case total < have:
 		return 0, newAPIError(kerr.InvalidPartitions, "topic currently has %d partitions, %d would not be an increase", have, total)
 	}
+	if err := admitPartitions(c.files, total-have); err != nil {
+		return 0, err
+	}
 	if validateOnly {
 		return 0, nil
 	}
-	st, err := c.store.Commit(meta.CreatePartitions{ID: t.id, Total: total})
+	// As in createTopic: the new logs first, then the record that adds them.
+	nt := *t
+	ps, err := c.openNewPartitions(&nt, have, total)
 	if err != nil {
-		c.logger.Error("create partitions: metadata commit failed", "topic", name, "err", err)
+		c.logger.Error("create partitions: creating logs failed; nothing was added", "topic", name, "total", total, "err", err)
 		return 0, err
 	}
-	nt := *t
-	nt.partitions = append([]*partition(nil), t.partitions...)
-	for _, mp := range st.TopicsByID[t.id].Partitions[have:] {
-		p, err := c.openPartition(&nt, mp)
-		if err != nil {
-			c.logger.Error("create partitions: open failed", "topic", name, "err", err)
-			return 0, err
-		}
-		nt.partitions = append(nt.partitions, p)
+	if _, err := c.store.Commit(meta.CreatePartitions{ID: t.id, Total: total}); err != nil {
+		c.logger.Error("create partitions: metadata commit failed; logs removed", "topic", name, "err", err)
+		c.discardPartitions(ps)
+		return 0, err
 	}
+	nt.partitions = append(append([]*partition(nil), t.partitions...), ps...)
 	c.swapTopic(&nt)
 	return total - have, nil
+}
+
+// openNewPartitions creates and opens the logs of partitions [from, to) of t, which no metadata
+// names yet (new partitions start at offset 0 and leader epoch 0, as the record will say). On
+// failure it removes everything it made, the failing partition's directory included.
+func (c *cluster) openNewPartitions(t *topic, from, to int32) ([]*partition, error) {
+	ps := make([]*partition, 0, to-from)
+	for i := from; i < to; i++ {
+		p, err := c.openPartition(t, meta.Partition{Index: i})
+		if err != nil {
+			c.discardPartitions(ps)
+			c.removeDir(c.findPartitionDir(t.name + "-" + strconv.Itoa(int(i))))
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// discardPartitions closes and removes logs that no metadata names.
+func (c *cluster) discardPartitions(ps []*partition) {
+	for _, p := range ps {
+		if err := p.log.Delete(); err != nil {
+			c.removeDir(p.dir)
+		}
+	}
+}
+
+// removeDir removes a directory a failed creation left behind. Running out of descriptors is the
+// usual cause of such a failure, and removing a directory takes one, so on EMFILE the spare
+// descriptor is given up for the retry. What still cannot be removed is logged; it names no topic,
+// so it is harmless, and the next start removes it as an orphan. adminMu is held.
+func (c *cluster) removeDir(dir string) {
+	err := os.RemoveAll(dir)
+	if (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)) && c.spareFD != nil {
+		_ = c.spareFD.Close()
+		err = os.RemoveAll(dir)
+		c.spareFD, _ = os.Open(os.DevNull)
+	}
+	if err != nil {
+		c.logger.Error("removing a partition directory left by a failed creation; the next start removes it", "dir", dir, "err", err)
+	}
 }
 
 func (c *cluster) swapTopic(t *topic) {
