@@ -121,7 +121,7 @@ func (s *Server) handleProduce(c *conn, h requestHeader, kreq kmsg.Request) repl
 				failed = true
 				continue
 			}
-			res, err := s.appendProduced(c.ctx, t, p, rp.Records, h.version, txnID, scratch)
+			res, err := s.produceInto(c.ctx, h, t, p, rp.Records, txnID, scratch)
 			if s.stats != nil {
 				tally.Add(uint64(res.LastOffset-res.BaseOffset+1), uint64(len(rp.Records)), produceOutcome(err))
 			}
@@ -207,6 +207,18 @@ func (s *Server) awaitDurable(ctx context.Context, waits []produceWait, timeout 
 	}
 }
 
+// produceInto appends one partition's batch unless its log directory is low on space.
+func (s *Server) produceInto(ctx context.Context, h requestHeader, t *topic, p *partition, batch []byte, txnID string, scratch *record.Scratch) (plog.AppendResult, error) {
+	if err := s.cluster.admitProduce(p, len(batch), h.id); err != nil {
+		return plog.AppendResult{}, err
+	}
+	res, err := s.appendProduced(ctx, t, p, batch, h.version, txnID, scratch)
+	if err != nil {
+		s.cluster.noteWriteError(p, err)
+	}
+	return res, err
+}
+
 // appendProduced validates one partition's batch and appends it.
 func (s *Server) appendProduced(ctx context.Context, t *topic, p *partition, batch []byte, version int16, transactionalID string, scratch *record.Scratch) (plog.AppendResult, error) {
 	if isInternalTopic(t.name) {
@@ -261,9 +273,17 @@ func (s *Server) appendProduced(ctx context.Context, t *topic, p *partition, bat
 		return res, newAPIError(kerr.NotLeaderForPartition, "partition is not available")
 	default:
 		s.logger.Error("append failed", "topic", p.topicName, "partition", p.index, "err", err)
-		return res, newAPIError(kerr.KafkaStorageError, "the broker could not write the batch")
+		return res, &storageError{apiError: newAPIError(kerr.KafkaStorageError, "the broker could not write the batch"), cause: err}
 	}
 }
+
+// storageError is a failed append: the client sees the apiError, noteWriteError the cause.
+type storageError struct {
+	*apiError
+	cause error
+}
+
+func (e *storageError) Unwrap() []error { return []error{e.apiError, e.cause} }
 
 // checkTimestamps applies message.timestamp.before.max.ms and .after.max.ms to a CreateTime
 // batch, comparing its earliest and latest timestamps with the broker's clock.

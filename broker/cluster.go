@@ -49,7 +49,9 @@ type cluster struct {
 	// out of descriptors (removing a directory needs one); adminMu guards it.
 	spareFD *os.File
 	// files is the open-file budget creations are admitted against.
-	files  fileBudget
+	files fileBudget
+	// space refuses produce into log directories that are low on space.
+	space  *spaceGuard
 	mu     sync.RWMutex
 	topics map[string]*topic
 	byID   map[meta.TopicID]*topic
@@ -103,7 +105,7 @@ func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider, st *
 	}
 	c := &cluster{cfg: cfg, live: newLiveConfig(cfg, strconv.Itoa(int(cfg.NodeID))), logger: logger, store: store, keys: kp,
 		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{}), stats: st,
-		files: processFiles}
+		files: processFiles, space: newSpaceGuard(cfg.LogDirs, cfg.LogDirsMinFreeBytes)}
 	ms := store.State()
 	for _, mt := range ms.Topics {
 		t, err := c.openTopic(mt, ms)

@@ -217,9 +217,10 @@ func (s *Server) Start() error {
 		s.bgWG.Add(1)
 		go s.acceptLoop(bl)
 	}
-	s.bgWG.Add(2)
+	s.bgWG.Add(3)
 	go s.cluster.retentionLoop(s.ctx, &s.bgWG)
 	go s.cluster.flushLoop(s.ctx, &s.bgWG)
+	go s.cluster.spaceLoop(s.ctx, &s.bgWG)
 	s.startCoordinators()
 	return nil
 }

@@ -142,8 +142,10 @@ type Config struct {
 	IAMAuthorizerEnabled  bool          // bulwark.authorizer.iam.enabled
 
 	// Bulwark's own keys.
-	FlushAcksAll  bool   // bulwark.log.flush.acks.all: acks=all waits for fsync
-	MetricsListen string // bulwark.metrics.listen, 127.0.0.1:11001 ("": off)
+	FlushAcksAll bool // bulwark.log.flush.acks.all: acks=all waits for fsync
+	// LogDirsMinFreeBytes is bulwark.log.dirs.min.free.bytes (-1: 1 GiB or 5 %, the smaller).
+	LogDirsMinFreeBytes int64
+	MetricsListen       string // bulwark.metrics.listen, 127.0.0.1:11001 ("": off)
 	// MetricsLevel is bulwark.metrics.level (DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER,
 	// PER_TOPIC_PER_PARTITION), dynamic.
 	MetricsLevel              string

@@ -65,6 +65,8 @@ func bulwarkDefs() []*Def {
 	return []*Def{
 		def("bulwark.log.flush.acks.all", TypeBoolean, "true", "Answer an acks=all produce only after its batch is fsynced (group commit). false behaves like Kafka, which relies on replication.",
 			setBool(func(c *Config) *bool { return &c.FlushAcksAll })),
+		def("bulwark.log.dirs.min.free.bytes", TypeLong, "-1", "Free space a log directory's file system must keep: under it, produce to the directory's partitions is refused with KAFKA_STORAGE_ERROR (retriable) until space is freed, while reads, groups and admin operations go on. -1: the smaller of 1 GiB and 5% of the file system; 0: never refuse.",
+			check(atLeast(-1)), setI64(1, func(c *Config) *int64 { return &c.LogDirsMinFreeBytes })),
 		def("bulwark.metrics.listen", TypeString, "127.0.0.1:11001", "Address of the Prometheus metrics endpoint, Kafka's metrics under the JMX exporter's names (MSK's open-monitoring port); empty turns metrics off.",
 			check(emptyOr(validHostPort)), setStr(func(c *Config) *string { return &c.MetricsListen })),
 		def("bulwark.metrics.level", TypeString, "DEFAULT", "How much detail the metrics endpoint serves, as MSK's monitoring levels: DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER or PER_TOPIC_PER_PARTITION (docs/metrics.md). Applies from the next scrape.",
