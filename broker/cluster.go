@@ -279,11 +279,17 @@ func (t *topic) partition(i int32) *partition {
 // retentionLoop enforces retention and time-based rolls every log.retention.check.interval.ms,
 // and persists any log start offset that moved.
 func (c *cluster) retentionLoop(ctx context.Context, wg *sync.WaitGroup) {
-	defer wg.Done()
 	interval := c.cfg.RetentionCheckInterval
 	if interval <= 0 {
 		interval = 5 * time.Minute
 	}
+	c.runEvery(ctx, wg, interval, c.enforceRetention)
+}
+
+// runEvery calls fn every interval until the broker stops or starts draining, then marks wg
+// done: the shape of the cluster's background loops.
+func (c *cluster) runEvery(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, fn func(now time.Time)) {
+	defer wg.Done()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -293,7 +299,7 @@ func (c *cluster) retentionLoop(ctx context.Context, wg *sync.WaitGroup) {
 		case <-c.drain:
 			return
 		case now := <-tick.C:
-			c.enforceRetention(now)
+			fn(now)
 		}
 	}
 }

@@ -46,6 +46,30 @@ func bigBatch(n, size int, tag string) ([]byte, [][]byte) {
 		BaseTimestamp: time.Now().UnixMilli()}, recs), vals
 }
 
+// fillUntilRefused produces batches of n records of 16 KiB to partition 0 of topic until the
+// broker has refused enough of them with KAFKA_STORAGE_ERROR (or maxBatches were sent), noting
+// every acknowledged value by offset. It returns the offset after the last acknowledged record
+// and the number refused.
+func fillUntilRefused(t *testing.T, cl *kgo.Client, topic string, n, enough, maxBatches int, acked map[int64][]byte) (last int64, refused int) {
+	t.Helper()
+	for i := 0; i < maxBatches && refused < enough; i++ {
+		batch, vals := bigBatch(n, 16<<10, string(rune('A'+i%26)))
+		r := produceRaw(t, cl, topic, batch, nil)
+		switch r.ErrorCode {
+		case 0:
+			for j, v := range vals {
+				acked[r.BaseOffset+int64(j)] = v
+			}
+			last = r.BaseOffset + int64(len(vals))
+		case kerr.KafkaStorageError.Code:
+			refused++
+		default:
+			t.Fatalf("produce %d: %v", i, kerr.ErrorForCode(r.ErrorCode))
+		}
+	}
+	return last, refused
+}
+
 // TestDiskFills fills a 48 MiB file system with an 8 MiB minimum: producers get the retriable KAFKA_STORAGE_ERROR
 // once free space falls under the minimum, consumers and offset commits keep working, every
 // acknowledged record reads back, and DeleteRecords frees space so that producing resumes by
@@ -61,23 +85,7 @@ func TestDiskFills(t *testing.T) {
 	cl := b.Client(t)
 
 	acked := map[int64][]byte{} // offset -> value
-	refused := 0
-	var last int64
-	for i := 0; i < 400 && refused < 5; i++ {
-		batch, vals := bigBatch(16, 16<<10, "r"+string(rune('A'+i%26)))
-		r := produceRaw(t, cl, "fill", batch, nil)
-		switch r.ErrorCode {
-		case 0:
-			for j, v := range vals {
-				acked[r.BaseOffset+int64(j)] = v
-			}
-			last = r.BaseOffset + int64(len(vals))
-		case kerr.KafkaStorageError.Code:
-			refused++
-		default:
-			t.Fatalf("produce %d: %v", i, kerr.ErrorForCode(r.ErrorCode))
-		}
-	}
+	last, refused := fillUntilRefused(t, cl, "fill", 16, 5, 400, acked)
 	if refused == 0 {
 		t.Fatalf("48 MiB never filled: %d records acknowledged", len(acked))
 	}
@@ -151,23 +159,7 @@ func TestWriteHitsENOSPC(t *testing.T) {
 		"segment.bytes": kadm.StringPtr("1048576"), "file.delete.delay.ms": kadm.StringPtr("0")})
 	cl := b.Client(t)
 	acked := map[int64][]byte{}
-	var last int64
-	failed := 0
-	for i := 0; i < 300 && failed < 3; i++ {
-		batch, vals := bigBatch(8, 16<<10, "w"+string(rune('A'+i%26)))
-		r := produceRaw(t, cl, "enospc", batch, nil)
-		switch r.ErrorCode {
-		case 0:
-			for j, v := range vals {
-				acked[r.BaseOffset+int64(j)] = v
-			}
-			last = r.BaseOffset + int64(len(vals))
-		case kerr.KafkaStorageError.Code:
-			failed++
-		default:
-			t.Fatalf("produce %d: %v", i, kerr.ErrorForCode(r.ErrorCode))
-		}
-	}
+	last, failed := fillUntilRefused(t, cl, "enospc", 8, 3, 300, acked)
 	if failed == 0 {
 		t.Fatal("the file system never filled")
 	}

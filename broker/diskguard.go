@@ -112,20 +112,8 @@ func (g *spaceGuard) checkDir(c *cluster, d *dirSpace) {
 
 // spaceLoop runs the guard until the broker stops.
 func (c *cluster) spaceLoop(ctx context.Context, wg *sync.WaitGroup) {
-	defer wg.Done()
 	c.space.check(c)
-	tick := time.NewTicker(spaceCheckInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.drain:
-			return
-		case <-tick.C:
-			c.space.check(c)
-		}
-	}
+	c.runEvery(ctx, wg, spaceCheckInterval, func(time.Time) { c.space.check(c) })
 }
 
 // admitProduce refuses produce into a partition whose log directory is low on space. Between

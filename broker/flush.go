@@ -33,20 +33,8 @@ func (s *Server) maybeFlushByCount(t *topic, p *partition, end int64) {
 // flushLoop applies flush.ms: every flushCheckInterval it fsyncs partitions whose unflushed data
 // has waited longer than their topic's flush.ms.
 func (c *cluster) flushLoop(ctx context.Context, wg *sync.WaitGroup) {
-	defer wg.Done()
-	tick := time.NewTicker(flushCheckInterval)
-	defer tick.Stop()
 	dirtySince := map[*partition]time.Time{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.drain:
-			return
-		case now := <-tick.C:
-			c.flushAged(ctx, now, dirtySince)
-		}
-	}
+	c.runEvery(ctx, wg, flushCheckInterval, func(now time.Time) { c.flushAged(ctx, now, dirtySince) })
 }
 
 func (c *cluster) flushAged(ctx context.Context, now time.Time, dirtySince map[*partition]time.Time) {
