@@ -44,6 +44,7 @@ type spaceFunc func(dir string) (total, usable int64, err error)
 // dirSpace is one log directory's state.
 type dirSpace struct {
 	dir       string
+	known     atomic.Bool // a check has measured it: until then (or where it cannot be measured) produce is not refused
 	low       atomic.Bool
 	free      atomic.Int64 // usable bytes at the last check
 	threshold atomic.Int64 // the threshold in force at the last check
@@ -98,6 +99,7 @@ func (g *spaceGuard) checkDir(c *cluster, d *dirSpace) {
 	limit := g.threshold(total)
 	d.free.Store(usable)
 	d.threshold.Store(limit)
+	d.known.Store(true)
 	low := usable < limit
 	if d.low.Swap(low) == low {
 		return
@@ -122,7 +124,7 @@ func (c *cluster) spaceLoop(ctx context.Context, wg *sync.WaitGroup) {
 // logged at most once per refusalLogEvery per directory, with the count since.
 func (c *cluster) admitProduce(p *partition, n int, requestID string) error {
 	d := c.space.forPartition(p.dir)
-	if d == nil || c.space.minFree == 0 {
+	if d == nil || c.space.minFree == 0 || !d.known.Load() {
 		return nil
 	}
 	if !d.low.Load() {

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,4 +108,29 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestUnmeasuredDirNeverRefuses: before the first check, or where the file system cannot be
+// measured, produce goes through.
+func TestUnmeasuredDirNeverRefuses(t *testing.T) {
+	g := newSpaceGuard([]string{"/data"}, 1<<20)
+	g.setSpace(func(string) (int64, int64, error) { return -1, -1, fmt.Errorf("statfs unsupported") })
+	c := &cluster{space: g, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := &partition{dir: "/data/t-0", topicName: "t"}
+	for i := range 3 {
+		if err := c.admitProduce(p, 1<<20, "test"); err != nil {
+			t.Fatalf("refused without a measurement: %v", err)
+		}
+		if i == 0 {
+			g.check(c) // fails to measure
+		}
+	}
+	g.setSpace(func(string) (int64, int64, error) { return 1 << 30, 3 << 20, nil })
+	g.check(c)
+	for i := range 3 {
+		err := c.admitProduce(p, 1<<20, "test")
+		if (err == nil) != (i < 2) {
+			t.Fatalf("batch %d of 1 MiB with 3 MiB free and a 1 MiB minimum: %v", i, err)
+		}
+	}
 }
