@@ -183,7 +183,7 @@ func (f fakeFiles) limitAndUse() (uint64, uint64, bool) { return f.limit, f.inUs
 // up front and naming the limit, validate_only included, and admits those that fit.
 func TestCreateTopicsAdmission(t *testing.T) {
 	b := newTestBroker(t)
-	// 1,000 descriptors, 100 in use, 250 reserved: 650 free, room for 216 partitions.
+	// 1,000 descriptors, 100 in use, 250 reserved: room for 650 partitions.
 	b.cluster.files = fakeFiles{limit: 1000, inUse: 100}
 	rc := dialRaw(t, b.Addr)
 	create := func(name string, parts int32, validateOnly bool) kmsg.CreateTopicsResponseTopic {
@@ -194,8 +194,8 @@ func TestCreateTopicsAdmission(t *testing.T) {
 		return rc.roundTrip(req).(*kmsg.CreateTopicsResponse).Topics[0]
 	}
 	for _, validateOnly := range []bool{true, false} {
-		r := create("big", 300, validateOnly)
-		wantCode(t, "300 partitions", r.ErrorCode, kerr.PolicyViolation)
+		r := create("big", 700, validateOnly)
+		wantCode(t, "700 partitions", r.ErrorCode, kerr.PolicyViolation)
 		if r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "open-file limit is 1000") {
 			t.Errorf("message %v does not name the limit", r.ErrorMessage)
 		}
@@ -203,15 +203,16 @@ func TestCreateTopicsAdmission(t *testing.T) {
 	if dirs := partitionDirs(t, b.Dir, "big"); len(dirs) != 0 {
 		t.Fatalf("a refused creation left %v", dirs)
 	}
-	wantCode(t, "200 partitions", create("fits", 200, false).ErrorCode, nil)
+	wantCode(t, "600 partitions", create("fits", 600, false).ErrorCode, nil)
 
 	req := kmsg.NewPtrCreatePartitionsRequest()
 	rt := kmsg.NewCreatePartitionsRequestTopic()
-	rt.Topic, rt.Count = "fits", 500
+	rt.Topic, rt.Count = "fits", 700
 	req.Topics = []kmsg.CreatePartitionsRequestTopic{rt}
 	req.SetVersion(3)
-	wantCode(t, "growing to 500", rc.roundTrip(req).(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode, kerr.PolicyViolation)
-	if got := len(b.cluster.lookupTopic("fits").partitions); got != 200 {
+	b.cluster.files = fakeFiles{limit: 1000, inUse: 700} // the 600 partitions' files are in use now
+	wantCode(t, "growing to 700", rc.roundTrip(req).(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode, kerr.PolicyViolation)
+	if got := len(b.cluster.lookupTopic("fits").partitions); got != 600 {
 		t.Fatalf("refused growth left %d partitions", got)
 	}
 }
@@ -227,10 +228,10 @@ func TestTooManyPartitionsForTheLimit(t *testing.T) {
 	req.Topics = []kmsg.CreateTopicsRequestTopic{newCreateTopic("wide", 2000, 1)}
 	req.SetVersion(7)
 	var r kmsg.CreateTopicsResponseTopic
-	withFileLimit(t, openFiles(t)+2000, func() {
+	withFileLimit(t, openFiles(t)+1500, func() {
 		r = rc.roundTrip(req).(*kmsg.CreateTopicsResponse).Topics[0]
 	})
-	wantCode(t, "2,000 partitions under a limit of 2,000 more files", r.ErrorCode, kerr.PolicyViolation)
+	wantCode(t, "2,000 partitions under a limit of 1,500 more files", r.ErrorCode, kerr.PolicyViolation)
 	if dirs := partitionDirs(t, dir, "wide"); len(dirs) != 0 {
 		t.Fatalf("%d partition directories left", len(dirs))
 	}

@@ -1,8 +1,8 @@
 package broker
 
-// The open-file budget. Every segment of every partition holds three descriptors (the log and
-// its two indexes) for as long as the broker runs, so the process's open-file limit caps how many
-// partitions it can hold. A creation that would cross that cap used to fail part-way with "too
+// The open-file budget. Every segment of every partition holds one descriptor (its .log file;
+// the indexes are read and written whole, not kept open) for as long as the broker runs, so the
+// process's open-file limit caps how many partitions it can hold. A creation that would cross that cap used to fail part-way with "too
 // many open files". Admission now refuses it up front with POLICY_VIOLATION, keeping a reserve
 // for connections and the broker's own files, and the limit and reserve are logged at start-up.
 
@@ -12,9 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// filesPerPartition is what a new, empty partition holds open: its first segment's log, offset
-// index and time index.
-const filesPerPartition = 3
+// filesPerPartition is what a new, empty partition holds open: its first segment's log.
+const filesPerPartition = 1
 
 // fileReserve is how many descriptors admission keeps free for everything but partitions:
 // connections, the metadata and coordinator logs, the audit trail and log shipping. A quarter of

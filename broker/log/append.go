@@ -159,7 +159,7 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 		}
 	}
 	l.smu.Lock()
-	ie, te := s.track(info, l.cfg.IndexIntervalBytes)
+	s.track(info, l.cfg.IndexIntervalBytes)
 	l.end = res.LastOffset + 1
 	l.size += info.size
 	l.unsynced.Add(1)
@@ -169,7 +169,6 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 	}
 	l.wakeLocked()
 	l.smu.Unlock()
-	s.writeEntries(ie, te)
 	if cap(l.sealBuf) > 1<<20 {
 		l.sealBuf = nil // do not keep a large batch's buffer per partition
 	}

@@ -113,20 +113,22 @@ func decodeTimeIndex(b []byte, relLimit int64) ([]timeEntry, error) {
 	return tidx, nil
 }
 
-// writeIndexes replaces both index files with the in-memory entries.
-func writeIndexes(idxF, tidxF *os.File, idx []indexEntry, tidx []timeEntry) error {
+// writeOffsetIndex replaces an offset index file's contents with idx.
+func writeOffsetIndex(f *os.File, idx []indexEntry) error {
 	b := make([]byte, len(idx)*indexEntrySize)
 	for i, e := range idx {
 		encodeIndexEntry(b[i*indexEntrySize:], e)
 	}
-	if err := rewriteFile(idxF, b); err != nil {
-		return err
-	}
-	b = make([]byte, len(tidx)*timeIndexEntrySize)
+	return rewriteFile(f, b)
+}
+
+// writeTimeIndex replaces a plaintext time index file's contents with tidx.
+func writeTimeIndex(f *os.File, tidx []timeEntry) error {
+	b := make([]byte, len(tidx)*timeIndexEntrySize)
 	for i, e := range tidx {
 		encodeTimeEntry(b[i*timeIndexEntrySize:], e)
 	}
-	return rewriteFile(tidxF, b)
+	return rewriteFile(f, b)
 }
 
 func rewriteFile(f *os.File, b []byte) error {

@@ -123,23 +123,15 @@ func (l *Log) recoverSegment(s *segment, maxLast int64, onBatch func(batchInfo))
 		}
 	}
 	s.addTimeEntry()
-	if err := s.writeIndexes(); err != nil {
+	// A non-active segment's rebuilt indexes must be durable, since only the active segment is
+	// rescanned after a crash; the active segment's are rebuilt after every crash anyway.
+	if err := s.writeIndexes(maxLast >= 0); err != nil {
 		return false, fmt.Errorf("log: rebuild indexes of %s: %w", s.paths[0], err)
 	}
-	s.indexDirty = false
-	// The truncation must be durable before new appends land after it. A non-active segment's
-	// rebuilt indexes must be durable too, since only the active segment is rescanned after a
-	// crash; the active segment's indexes are rebuilt after every crash anyway.
-	var toSync []*os.File
+	// The truncation must be durable before new appends land after it.
 	if truncated {
-		toSync = append(toSync, s.f)
-	}
-	if maxLast >= 0 {
-		toSync = append(toSync, s.idxF, s.tidxF)
-	}
-	for _, f := range toSync {
-		if err := f.Sync(); err != nil {
-			return false, fmt.Errorf("log: fsync %s: %w", f.Name(), err)
+		if err := s.f.Sync(); err != nil {
+			return false, fmt.Errorf("log: fsync %s: %w", s.f.Name(), err)
 		}
 	}
 	return truncated, nil
@@ -158,17 +150,22 @@ func (l *Log) loadSegment(s *segment, maxLast int64) (bool, error) {
 	if maxLast >= 0 {
 		relLimit = maxLast - s.base
 	}
-	ib, err := readIndexFile(s.idxF, indexEntrySize, size)
+	files, err := s.openIndexes(os.O_RDONLY)
+	if err != nil {
+		return false, nil // missing or unreadable: the caller rebuilds them
+	}
+	defer closeAll(files)
+	ib, err := readIndexFile(files[0], indexEntrySize, size)
 	if err != nil {
 		return false, ioErr2(err)
 	}
 	var tb []byte
 	if s.sealer != nil {
 		var ok bool
-		if tb, ok, err = s.readSealedTimeIndex(s.sealing); err != nil || !ok {
+		if tb, ok, err = s.readSealedTimeIndex(files[1], s.sealing); err != nil || !ok {
 			return false, err
 		}
-	} else if tb, err = readIndexFile(s.tidxF, timeIndexEntrySize, size); err != nil {
+	} else if tb, err = readIndexFile(files[1], timeIndexEntrySize, size); err != nil {
 		return false, ioErr2(err)
 	}
 	idx, err1 := decodeOffsetIndex(ib, size, relLimit)
@@ -222,11 +219,7 @@ func (l *Log) walkTail(s *segment) (bool, error) {
 	firstTs := s.firstTs
 	s.size, s.sinceIndex = start, 0
 	lim := scanLimits{segBase: s.base, minBase: minBase, maxLast: -1, fileSize: size}
-	end, err := s.scan(start, lim, func(b batchInfo) {
-		if ie, te := s.track(b, l.cfg.IndexIntervalBytes); ie != nil || te != nil {
-			s.indexDirty = true
-		}
-	})
+	end, err := s.scan(start, lim, func(b batchInfo) { s.track(b, l.cfg.IndexIntervalBytes) })
 	if err != nil {
 		return false, err
 	}

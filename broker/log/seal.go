@@ -239,7 +239,7 @@ func validFrameAfter(v view, pos int64) bool {
 
 // writeSealedTimeIndex replaces a sealed segment's .timeindex with an envelope file holding all
 // entries in one frame. Callers hold Log.mu.
-func (s *segment) writeSealedTimeIndex(z *Sealing) error {
+func (s *segment) writeSealedTimeIndex(f *os.File, z *Sealing) error {
 	b, sealer, err := z.NewFile(envelope.KindTimeIndex, s.paths[2])
 	if err != nil {
 		return fmt.Errorf("log: time index key for segment %d: %w", s.base, err)
@@ -250,13 +250,13 @@ func (s *segment) writeSealedTimeIndex(z *Sealing) error {
 		encodeTimeEntry(entries[i*timeIndexEntrySize:], e)
 	}
 	b = sealer.Seal(b, entries, envelope.HeaderSize, []byte("timeindex "+strconv.FormatInt(s.base, 10)))
-	return rewriteFile(s.tidxF, b)
+	return rewriteFile(f, b)
 }
 
 // readSealedTimeIndex reads a sealed .timeindex; an empty or unreadable one (the segment was
 // active when the process stopped) returns ok=false and the caller rebuilds it.
-func (s *segment) readSealedTimeIndex(z *Sealing) ([]byte, bool, error) {
-	st, err := s.tidxF.Stat()
+func (s *segment) readSealedTimeIndex(f *os.File, z *Sealing) ([]byte, bool, error) {
+	st, err := f.Stat()
 	if err != nil {
 		return nil, false, err
 	}
@@ -264,7 +264,7 @@ func (s *segment) readSealedTimeIndex(z *Sealing) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	data := make([]byte, st.Size())
-	if _, err := io.ReadFull(io.NewSectionReader(s.tidxF, 0, st.Size()), data); err != nil {
+	if _, err := io.ReadFull(io.NewSectionReader(f, 0, st.Size()), data); err != nil {
 		return nil, false, nil
 	}
 	h, err := envelope.DecodeHeader(data)

@@ -22,12 +22,15 @@ const (
 
 // segment is one .log file and its two indexes. Fields marked "published" are written under
 // Log.mu and Log.smu together and read under either; the rest belong to Log.mu.
+//
+// Only the .log file stays open. The indexes live in memory and are written whole when the
+// segment is sealed (rolled, or the log closed cleanly), and read once when a log opens: holding
+// their files open would triple the descriptors every partition costs (issue 17). After a crash
+// the active segment is rescanned and its indexes rebuilt, as before.
 type segment struct {
 	base  int64
 	paths [3]string // .log, .index, .timeindex (renamed to *.deleted when deleted)
 	f     *os.File
-	idxF  *os.File
-	tidxF *os.File
 
 	// published
 	size        int64
@@ -40,7 +43,6 @@ type segment struct {
 	firstTs     int64     // max timestamp of the first batch (time-based roll), -1 if none
 	created     time.Time // when this process created or opened the segment
 	sinceIndex  int64     // bytes appended since the last offset index entry
-	indexDirty  bool      // an index file write failed; rewrite the files at seal
 	refs        atomic.Int32
 	deleted     atomic.Bool
 	closeErrLog func(error)
@@ -87,16 +89,20 @@ func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing)
 		return nil, false, err
 	}
 	indexesExisted := true
-	files := []**os.File{&s.idxF, &s.tidxF}
-	for i, fp := range files {
-		if _, statErr := os.Stat(s.paths[i+1]); statErr != nil {
+	for _, p := range s.paths[1:] {
+		if _, statErr := os.Stat(p); statErr != nil {
 			indexesExisted = false
 		}
-		iflag := os.O_RDWR | os.O_CREATE
-		if create {
-			iflag |= os.O_TRUNC
+		if !create {
+			continue
 		}
-		if *fp, err = os.OpenFile(s.paths[i+1], iflag, 0o644); err != nil {
+		// A new segment gets empty index files at once, so that every segment on disk has
+		// all three files (deletion renames them together).
+		idx, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err == nil {
+			err = idx.Close()
+		}
+		if err != nil {
 			s.closeFiles()
 			return nil, false, err
 		}
@@ -124,13 +130,10 @@ func (s *segment) closeFiles() error {
 	if s.sealer != nil {
 		s.sealer.Close()
 	}
-	var errs []error
-	for _, f := range []*os.File{s.f, s.idxF, s.tidxF} {
-		if f != nil {
-			errs = append(errs, f.Close())
-		}
+	if s.f == nil {
+		return nil
 	}
-	return errors.Join(errs...)
+	return s.f.Close()
 }
 
 // acquire takes a reference for a reader. Callers hold Log.smu, under which the log's own
@@ -181,9 +184,8 @@ func (s *segment) remove(delay time.Duration, logErr func(error)) {
 // track records one batch appended at s.size: it advances size and next offset, updates the
 // max timestamp, and adds index entries the way Kafka's LogSegment.append does (an offset
 // entry, and a time entry if the max timestamp grew, once more than interval bytes were
-// appended since the last entry). It returns the entries added, for writing to the files.
-// Callers hold whatever lock publishes these fields.
-func (s *segment) track(b batchInfo, interval int32) (ie *indexEntry, te *timeEntry) {
+// appended since the last entry). Callers hold whatever lock publishes these fields.
+func (s *segment) track(b batchInfo, interval int32) {
 	if s.empty() {
 		s.firstTs = b.maxTs
 	}
@@ -191,44 +193,21 @@ func (s *segment) track(b batchInfo, interval int32) (ie *indexEntry, te *timeEn
 		s.maxTs, s.maxTsOffset = b.maxTs, b.last
 	}
 	if s.sinceIndex > int64(interval) {
-		e := indexEntry{rel: uint32(b.last - s.base), pos: uint32(b.pos)}
-		s.idx = append(s.idx, e)
-		ie = &s.idx[len(s.idx)-1]
-		te = s.addTimeEntry()
+		s.idx = append(s.idx, indexEntry{rel: uint32(b.last - s.base), pos: uint32(b.pos)})
+		s.addTimeEntry()
 		s.sinceIndex = 0
 	}
 	s.sinceIndex += b.size
 	s.size = b.pos + b.size
 	s.next = b.last + 1
-	return ie, te
 }
 
 // addTimeEntry appends (maxTs, maxTsOffset) to the time index when it would grow it.
-func (s *segment) addTimeEntry() *timeEntry {
+func (s *segment) addTimeEntry() {
 	if s.maxTs < 0 || (len(s.tidx) > 0 && s.tidx[len(s.tidx)-1].ts >= s.maxTs) {
-		return nil
+		return
 	}
 	s.tidx = append(s.tidx, timeEntry{ts: s.maxTs, rel: uint32(s.maxTsOffset - s.base)})
-	return &s.tidx[len(s.tidx)-1]
-}
-
-// writeEntries appends new index entries to the files; a failure only marks the indexes for a
-// full rewrite at seal time, because the in-memory copy stays authoritative.
-func (s *segment) writeEntries(ie *indexEntry, te *timeEntry) {
-	if ie != nil {
-		var b [indexEntrySize]byte
-		encodeIndexEntry(b[:], *ie)
-		if _, err := s.idxF.WriteAt(b[:], int64(len(s.idx)-1)*indexEntrySize); err != nil {
-			s.indexDirty = true
-		}
-	}
-	if te != nil && s.sealer == nil { // a sealed time index is written whole at seal time
-		var b [timeIndexEntrySize]byte
-		encodeTimeEntry(b[:], *te)
-		if _, err := s.tidxF.WriteAt(b[:], int64(len(s.tidx)-1)*timeIndexEntrySize); err != nil {
-			s.indexDirty = true
-		}
-	}
 }
 
 // seal makes the segment complete on disk before it stops being active (or the log closes):
@@ -237,36 +216,64 @@ func (s *segment) writeEntries(ie *indexEntry, te *timeEntry) {
 // while the in-memory time index changes so readers do not wait for the fsyncs.
 func (s *segment) seal(pub sync.Locker) error {
 	pub.Lock()
-	te := s.addTimeEntry()
+	s.addTimeEntry()
 	pub.Unlock()
-	s.writeEntries(nil, te)
-	if s.indexDirty {
-		if err := s.writeIndexes(); err != nil {
-			return fmt.Errorf("log: rewrite indexes of segment %d: %w", s.base, err)
-		}
-		s.indexDirty = false
-	} else if s.sealer != nil {
-		if err := s.writeSealedTimeIndex(s.sealing); err != nil {
-			return err
-		}
+	if err := s.writeIndexes(true); err != nil {
+		return fmt.Errorf("log: write indexes of segment %d: %w", s.base, err)
 	}
-	for _, f := range []*os.File{s.f, s.idxF, s.tidxF} {
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("log: fsync %s: %w", s.f.Name(), err)
+	}
+	return nil
+}
+
+// writeIndexes writes both index files from memory (a sealed segment's time index as an
+// envelope file), fsyncing them when sync is set, and closes them again.
+func (s *segment) writeIndexes(sync bool) error {
+	files, err := s.openIndexes(os.O_RDWR | os.O_CREATE)
+	if err != nil {
+		return err
+	}
+	defer closeAll(files)
+	if err := writeOffsetIndex(files[0], s.idx); err != nil {
+		return err
+	}
+	if s.sealer != nil {
+		err = s.writeSealedTimeIndex(files[1], s.sealing)
+	} else {
+		err = writeTimeIndex(files[1], s.tidx)
+	}
+	if err != nil || !sync {
+		return err
+	}
+	for _, f := range files {
 		if err := f.Sync(); err != nil {
-			return fmt.Errorf("log: fsync %s: %w", f.Name(), err)
+			return fmt.Errorf("fsync %s: %w", f.Name(), err)
 		}
 	}
 	return nil
 }
 
-// writeIndexes rewrites both index files from memory.
-func (s *segment) writeIndexes() error {
-	if err := writeIndexes(s.idxF, s.tidxF, s.idx, s.tidx); err != nil {
-		return err
+// openIndexes opens the .index and .timeindex files; the caller closes them (closeAll).
+func (s *segment) openIndexes(flag int) ([2]*os.File, error) {
+	var files [2]*os.File
+	for i, p := range s.paths[1:] {
+		f, err := os.OpenFile(p, flag, 0o644)
+		if err != nil {
+			closeAll(files)
+			return files, err
+		}
+		files[i] = f
 	}
-	if s.sealer != nil {
-		return s.writeSealedTimeIndex(s.sealing)
+	return files, nil
+}
+
+func closeAll(files [2]*os.File) {
+	for _, f := range files {
+		if f != nil {
+			_ = f.Close()
+		}
 	}
-	return nil
 }
 
 // view is a reader's snapshot of a segment, taken under Log.smu.
