@@ -161,6 +161,11 @@ func (c *cluster) openPartition(t *topic, mp meta.Partition) (*partition, error)
 // findPartitionDir returns the existing directory of a partition in any log dir, or a new one in
 // the log dir holding the fewest partitions.
 func (c *cluster) findPartitionDir(name string) string {
+	if len(c.cfg.LogDirs) == 1 {
+		// Nothing to choose; listing a directory of thousands of partitions for every new one
+		// made creating many partitions quadratic.
+		return filepath.Join(c.cfg.LogDirs[0], name)
+	}
 	best, bestCount := "", -1
 	for _, d := range c.cfg.LogDirs {
 		p := filepath.Join(d, name)

@@ -209,6 +209,10 @@ section "go test -race (unit + integration, fuzz seeds)"
 # The end-to-end package skips itself here; it runs on its own in the next step.
 BULWARK_E2E="" gotest -race -count=1 ./...
 
+# Scale tests (10,000 partitions under a lowered open-file limit) build only without -race.
+section "go test (scale, without -race)"
+gotest -count=1 -run '^TestTenThousandPartitions' ./broker
+
 # --- 4. end-to-end tests with real clients -------------------------------------------------------
 section "end-to-end tests (kcat, kafka-python, confluent-kafka, Prometheus, crash, drain)"
 BULWARK_E2E=1 gotest -count=1 -timeout 15m -run . ./e2e/...
