@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bulwark-kafka/bulwark/internal/bufpool"
 )
 
 func TestOffsetForTimestampAndMax(t *testing.T) {
@@ -187,5 +189,26 @@ func TestDecodeEpochCheckpoint(t *testing.T) {
 		if _, err := decodeEpochCheckpoint([]byte(in)); err == nil {
 			t.Fatalf("%q accepted", in)
 		}
+	}
+}
+
+// A large Read comes back in a buffer bufpool can take back: the Fetch handler returns it once
+// the response is written, so a consumer that is behind does not allocate a buffer per fetch.
+func TestLargeReadIsPoolable(t *testing.T) {
+	l := openTest(t, t.TempDir(), testConfig(), 0)
+	for range 40 {
+		if _, err := l.Append(testBatch(10, 1000, 1), AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := l.Read(0, 1<<20, l.HighWatermark(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < bufpool.MinPooled {
+		t.Fatalf("read %d bytes; the test needs at least %d", len(data), bufpool.MinPooled)
+	}
+	if c := cap(data); c&(c-1) != 0 {
+		t.Fatalf("capacity %d is not a pool size class: Put would drop the buffer", c)
 	}
 }

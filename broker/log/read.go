@@ -156,10 +156,11 @@ func (l *Log) readFrom(v view, pos, maxBytes, upTo int64, minOneBatch bool) ([]b
 
 // shrink returns buf[:n], moved to a smaller buffer when it would use less than half of buf:
 // a caller that keeps the data should not pin a mostly unused buffer. buf goes back to the pool
-// then. The result's capacity is its length, so an append never writes into pooled storage.
+// then. The result keeps its buffer's whole capacity, which is what lets bufpool.Put take it
+// back.
 func shrink(buf []byte, n int) []byte {
 	if n >= len(buf)/2 {
-		return buf[:n:n]
+		return buf[:n]
 	}
 	out := bufpool.Get(n)
 	copy(out, buf[:n])
