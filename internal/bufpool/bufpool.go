@@ -2,7 +2,7 @@ package bufpool
 
 import (
 	"math/bits"
-	"sync"
+	"sync/atomic"
 )
 
 // Size classes: buffers from MinPooled to MaxPooled bytes are pooled, each in the smallest
@@ -13,12 +13,26 @@ const (
 	maxShift  = 26 // 64 MiB
 	MinPooled = 1 << minShift
 	MaxPooled = 1 << maxShift
+	// MaxRetained bounds the bytes the pool keeps between uses, so that it adds at most this
+	// much to the broker's resident memory; a buffer Put beyond it is left to the collector.
+	MaxRetained = 32 << 20
 )
 
-var pools [maxShift - minShift + 1]sync.Pool
+// free holds, per class, the buffers waiting for reuse. Each channel could hold MaxRetained
+// bytes of its class alone; retained enforces the bound across classes.
+var (
+	free     [maxShift - minShift + 1]chan []byte
+	retained atomic.Int64
+)
 
-// class returns the pool index for a buffer of capacity c that holds at least n bytes, and
-// whether n is in the pooled range.
+func init() {
+	for i := range free {
+		free[i] = make(chan []byte, max(1, MaxRetained>>(i+minShift)))
+	}
+}
+
+// class returns the pool index for a buffer that holds at least n bytes, and whether n is in the
+// pooled range.
 func class(n int) (int, bool) {
 	if n < MinPooled || n > MaxPooled {
 		return 0, false
@@ -33,22 +47,32 @@ func Get(n int) []byte {
 	if !ok {
 		return make([]byte, n)
 	}
-	if p, _ := pools[i].Get().(*[]byte); p != nil {
-		return (*p)[:n]
+	select {
+	case b := <-free[i]:
+		retained.Add(-int64(cap(b)))
+		return b[:n]
+	default:
+		return make([]byte, n, 1<<(i+minShift))
 	}
-	return make([]byte, n, 1<<(i+minShift))
 }
 
 // Put returns b's storage for reuse. The caller must hold the only reference to it: nothing may
 // read or write b, or any slice of its storage, afterwards. Buffers whose capacity is not exactly
-// a pooled class (slices from the middle of one, or buffers allocated elsewhere) are left to the
-// garbage collector.
+// a pooled class (slices from the middle of one, or buffers allocated elsewhere), and buffers
+// beyond MaxRetained, are left to the garbage collector.
 func Put(b []byte) {
 	c := cap(b)
 	if c < MinPooled || c > MaxPooled || c&(c-1) != 0 {
 		return
 	}
+	if retained.Add(int64(c)) > MaxRetained {
+		retained.Add(-int64(c))
+		return
+	}
 	i, _ := class(c)
-	b = b[:0]
-	pools[i].Put(&b)
+	select {
+	case free[i] <- b[:0]:
+	default:
+		retained.Add(-int64(c))
+	}
 }

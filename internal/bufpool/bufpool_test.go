@@ -18,17 +18,41 @@ func TestGetSizes(t *testing.T) {
 }
 
 func TestPutReusesStorage(t *testing.T) {
-	// sync.Pool may drop items at any time, so reuse is checked over several tries.
-	for try := 0; try < 100; try++ {
-		b := Get(100 << 10)
-		b[0] = 42
-		Put(b)
-		c := Get(70 << 10)
-		if cap(c) == 128<<10 && c[:1][0] == 42 {
-			return
-		}
+	b := Get(100 << 10)
+	b[0] = 42
+	Put(b)
+	c := Get(70 << 10)
+	if cap(c) != 128<<10 || c[:1][0] != 42 {
+		t.Fatal("a buffer put back was not handed out again")
 	}
-	t.Fatal("a buffer put back was never handed out again")
+	Put(c)
+}
+
+func TestRetainedIsBounded(t *testing.T) {
+	var bufs [][]byte
+	for range 2 * MaxRetained / (4 << 20) {
+		bufs = append(bufs, Get(4<<20))
+	}
+	for _, b := range bufs {
+		Put(b)
+	}
+	if got := retained.Load(); got > MaxRetained {
+		t.Fatalf("retained %d bytes, bound %d", got, MaxRetained)
+	}
+	if got := len(free[6]); got*(4<<20) > MaxRetained { // class 6: 4 MiB
+		t.Fatalf("%d buffers of 4 MiB kept", got)
+	}
+	for range len(free[6]) {
+		Get(4 << 20)
+	}
+	// What is retained is exactly what waits in the free lists.
+	var held int64
+	for i := range free {
+		held += int64(len(free[i])) << (i + minShift)
+	}
+	if got := retained.Load(); got != held {
+		t.Fatalf("retained counts %d bytes, the free lists hold %d", got, held)
+	}
 }
 
 func TestPutIgnoresForeignBuffers(t *testing.T) {

@@ -7,6 +7,6 @@
 // once nothing refers to it. A buffer that is never Put is simply collected, so callers that do
 // not know a buffer's lifetime may drop it.
 //
-// The pools are sync.Pools: what they hold is released over two garbage collections once the
-// load stops, so an idle broker pins no memory for them.
+// The pool keeps at most MaxRetained bytes (32 MiB) between uses: a bound on what it adds to the
+// broker's resident memory, which sync.Pool would not give under a burst of large fetches.
 package bufpool
