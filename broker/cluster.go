@@ -361,13 +361,7 @@ func (c *cluster) close() error {
 		c.spareFD = nil
 	}
 	c.adminMu.Unlock()
-	for _, t := range c.topics {
-		for _, p := range t.partitions {
-			if err := p.log.Close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
+	errs = append(errs, closeLogs(c.topics)...)
 	// A snapshot at clean shutdown makes the next start replay nothing.
 	if err := c.store.Snapshot(); err != nil {
 		errs = append(errs, err)
@@ -376,6 +370,41 @@ func (c *cluster) close() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// closeWorkers is how many partition logs a shutdown closes at a time. Closing a log seals it
+// (its indexes written, three fsyncs); one after another, a broker with 10,000 partitions took
+// longer to stop than bulwark.shutdown.timeout.ms allows, and its next start then had to recover
+// every partition.
+const closeWorkers = 16
+
+// closeLogs closes every partition log of topics, closeWorkers at a time, and returns the errors.
+func closeLogs(topics map[string]*topic) []error {
+	work := make(chan *partition)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for range closeWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				if err := p.log.Close(); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, t := range topics {
+		for _, p := range t.partitions {
+			work <- p
+		}
+	}
+	close(work)
+	wg.Wait()
+	return errs
 }
 
 func writeFileSync(path string, data []byte) error {

@@ -44,7 +44,9 @@ func TestTenThousandPartitionsUnderALowLimit(t *testing.T) {
 			t.Fatalf("produce to every partition: %v", err)
 		}
 		t.Logf("one record produced to each partition in %v", time.Since(start))
+		start = time.Now()
 		b.stop(t)
+		t.Logf("clean shutdown in %v", time.Since(start))
 
 		start = time.Now()
 		b = startTestBroker(t, dir)
