@@ -127,7 +127,7 @@ func (e *fetchEncoder) partition(v int16, p *kmsg.FetchResponseTopicPartition) {
 	if v >= 5 {
 		e.int64(p.LogStartOffset)
 	}
-	e.nullableArrayLen(len(p.AbortedTransactions), p.AbortedTransactions == nil)
+	e.nullableLen(len(p.AbortedTransactions), p.AbortedTransactions == nil)
 	for _, a := range p.AbortedTransactions {
 		e.int64(a.ProducerID)
 		e.int64(a.FirstOffset)
@@ -136,7 +136,7 @@ func (e *fetchEncoder) partition(v int16, p *kmsg.FetchResponseTopicPartition) {
 	if v >= 11 {
 		e.int32(p.PreferredReadReplica)
 	}
-	e.nullableBytesLen(len(p.RecordBatches), p.RecordBatches == nil)
+	e.nullableLen(len(p.RecordBatches), p.RecordBatches == nil)
 	if len(p.RecordBatches) > 0 {
 		e.cuts = append(e.cuts, len(e.head))
 		e.batches = append(e.batches, p.RecordBatches)
@@ -165,7 +165,9 @@ func (e *fetchEncoder) arrayLen(n int) {
 	}
 }
 
-func (e *fetchEncoder) nullableArrayLen(n int, null bool) {
+// nullableLen writes the length prefix of a nullable array or nullable bytes field (the two are
+// encoded alike); for bytes, the data follows as a piece of its own.
+func (e *fetchEncoder) nullableLen(n int, null bool) {
 	switch {
 	case null && e.flexible:
 		e.uvarint(0)
@@ -183,21 +185,6 @@ func (e *fetchEncoder) string(s string) {
 		e.int16(int16(len(s)))
 	}
 	e.head = append(e.head, s...)
-}
-
-// nullableBytesLen writes the length prefix of a nullable bytes field; the bytes follow as a
-// piece of their own.
-func (e *fetchEncoder) nullableBytesLen(n int, null bool) {
-	switch {
-	case null && e.flexible:
-		e.uvarint(0)
-	case null:
-		e.int32(-1)
-	case e.flexible:
-		e.uvarint(n + 1)
-	default:
-		e.int32(int32(n))
-	}
 }
 
 // releaseFetchBatches hands the record batches of a written Fetch response back to the buffer
