@@ -5,13 +5,16 @@ package broker
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
 
@@ -69,10 +72,6 @@ func partitionDirs(t *testing.T, dir, topic string) []string {
 func TestCreateTopicsAllOrNothing(t *testing.T) {
 	dir := t.TempDir()
 	b := startTestBroker(t, dir)
-	// Admission would refuse these creations up front (TestCreateTopicsAdmission); here they
-	// must get through it and fail part-way, as when something else takes the descriptors
-	// between admission and creation.
-	b.cluster.files = fakeFiles{limit: 1 << 20}
 	rc := dialRaw(t, b.Addr) // opened before the limit is lowered
 	const parts = 10
 	succeeded, failed := 0, 0
@@ -174,17 +173,10 @@ func TestCrashBeforeTopicRecordLeavesNoTopic(t *testing.T) {
 	mustCreateTopic(t, b.Admin(t), "half", 3, nil)
 }
 
-// fakeFiles is an open-file budget with fixed figures.
-type fakeFiles struct{ limit, inUse uint64 }
-
-func (f fakeFiles) limitAndUse() (uint64, uint64, bool) { return f.limit, f.inUse, true }
-
-// TestCreateTopicsAdmission refuses creations whose files would not fit the open-file budget,
-// up front and naming the limit, validate_only included, and admits those that fit.
+// TestCreateTopicsAdmission refuses creations that would pass bulwark.max.partitions, up front
+// and naming the limit, validate_only included, and admits those that fit.
 func TestCreateTopicsAdmission(t *testing.T) {
-	b := newTestBroker(t)
-	// 1,000 descriptors, 100 in use, 250 reserved: room for 650 partitions.
-	b.cluster.files = fakeFiles{limit: 1000, inUse: 100}
+	b := newTestBroker(t, withConfig(func(c *config.Config) { c.MaxPartitions = 700 }))
 	rc := dialRaw(t, b.Addr)
 	create := func(name string, parts int32, validateOnly bool) kmsg.CreateTopicsResponseTopic {
 		req := kmsg.NewPtrCreateTopicsRequest()
@@ -193,50 +185,84 @@ func TestCreateTopicsAdmission(t *testing.T) {
 		req.SetVersion(7)
 		return rc.roundTrip(req).(*kmsg.CreateTopicsResponse).Topics[0]
 	}
+	have := int32(b.cluster.partitionCount())
 	for _, validateOnly := range []bool{true, false} {
-		r := create("big", 700, validateOnly)
-		wantCode(t, "700 partitions", r.ErrorCode, kerr.PolicyViolation)
-		if r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "open-file limit is 1000") {
+		r := create("big", 701-have, validateOnly)
+		wantCode(t, "one partition over the limit", r.ErrorCode, kerr.PolicyViolation)
+		if r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "limit of 700 (bulwark.max.partitions)") {
 			t.Errorf("message %v does not name the limit", r.ErrorMessage)
 		}
 	}
 	if dirs := partitionDirs(t, b.Dir, "big"); len(dirs) != 0 {
 		t.Fatalf("a refused creation left %v", dirs)
 	}
-	wantCode(t, "600 partitions", create("fits", 600, false).ErrorCode, nil)
+	wantCode(t, "up to the limit", create("fits", 600-have, false).ErrorCode, nil)
 
-	req := kmsg.NewPtrCreatePartitionsRequest()
-	rt := kmsg.NewCreatePartitionsRequestTopic()
-	rt.Topic, rt.Count = "fits", 700
-	req.Topics = []kmsg.CreatePartitionsRequestTopic{rt}
-	req.SetVersion(3)
-	b.cluster.files = fakeFiles{limit: 1000, inUse: 700} // the 600 partitions' files are in use now
-	wantCode(t, "growing to 700", rc.roundTrip(req).(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode, kerr.PolicyViolation)
-	if got := len(b.cluster.lookupTopic("fits").partitions); got != 600 {
+	grow := func(total int32) int16 {
+		req := kmsg.NewPtrCreatePartitionsRequest()
+		rt := kmsg.NewCreatePartitionsRequestTopic()
+		rt.Topic, rt.Count = "fits", total
+		req.Topics = []kmsg.CreatePartitionsRequestTopic{rt}
+		req.SetVersion(3)
+		return rc.roundTrip(req).(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode
+	}
+	wantCode(t, "growing past the limit", grow(700-have+1), kerr.PolicyViolation)
+	if got := len(b.cluster.lookupTopic("fits").partitions); got != int(600-have) {
 		t.Fatalf("refused growth left %d partitions", got)
+	}
+	wantCode(t, "growing to the limit", grow(700-have), nil)
+
+	// A log directory under its free-space minimum takes no new partitions either.
+	b.cluster.space.setSpace(func(string) (int64, int64, error) { return 1 << 40, 1 << 20, nil })
+	b.cluster.space.check(b.cluster)
+	b.cluster.cfg.MaxPartitions = 0
+	r := create("onfulldisk", 1, false)
+	wantCode(t, "a disk under its minimum", r.ErrorCode, kerr.PolicyViolation)
+	if r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "bulwark.log.dirs.min.free.bytes") {
+		t.Errorf("message %v does not name the limit", r.ErrorMessage)
 	}
 }
 
-// TestTooManyPartitionsForTheLimit is the operator's case from issue 17 against the real
-// budget: under a lowered open-file limit, a topic with more partitions than the limit allows is
-// refused up front, nothing is left on disk, and the broker restarts.
-func TestTooManyPartitionsForTheLimit(t *testing.T) {
+// TestMorePartitionsThanOpenFiles is the operator's case from issue 17 against the real limit:
+// a broker started under a low open-file limit creates a topic with more partitions than it may
+// open files, produces to every partition, restarts and reads them all back. Idle partitions
+// hold no descriptor; the cache of open files stays within its budget throughout.
+func TestMorePartitionsThanOpenFiles(t *testing.T) {
+	const parts = 2000
 	dir := t.TempDir()
-	b := startTestBroker(t, dir)
-	rc := dialRaw(t, b.Addr)
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.Topics = []kmsg.CreateTopicsRequestTopic{newCreateTopic("wide", 2000, 1)}
-	req.SetVersion(7)
-	var r kmsg.CreateTopicsResponseTopic
 	withFileLimit(t, openFiles(t)+1500, func() {
-		r = rc.roundTrip(req).(*kmsg.CreateTopicsResponse).Topics[0]
+		b := startTestBroker(t, dir)
+		budget := b.cluster.files.Stats().Budget
+		if budget >= parts {
+			t.Fatalf("budget %d: the limit was not lowered enough to matter", budget)
+		}
+		mustCreateTopic(t, b.Admin(t), "wide", parts, nil)
+		cl := b.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+		recs := make([]*kgo.Record, parts)
+		for i := range recs {
+			recs[i] = &kgo.Record{Topic: "wide", Value: []byte(strconv.Itoa(i))}
+		}
+		if err := cl.ProduceSync(testContext(t), recs...).FirstErr(); err != nil {
+			t.Fatalf("produce to every partition: %v", err)
+		}
+		if st := b.cluster.files.Stats(); st.Open > budget || st.Evictions == 0 {
+			t.Fatalf("cache %+v: want at most %d open and some evicted", st, budget)
+		}
+		cl.Close()
+		b.stop(t)
+
+		b = startTestBroker(t, dir)
+		consumer := b.Client(t, kgo.ConsumeTopics("wide"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		seen := map[string]bool{}
+		for len(seen) < parts {
+			fs := consumer.PollFetches(testContext(t))
+			if err := fs.Err0(); err != nil {
+				t.Fatalf("consume after restart: %v (%d of %d read)", err, len(seen), parts)
+			}
+			fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+		}
+		if st := b.cluster.files.Stats(); st.Open > st.Budget {
+			t.Fatalf("cache %+v after reading every partition", st)
+		}
 	})
-	wantCode(t, "2,000 partitions under a limit of 1,500 more files", r.ErrorCode, kerr.PolicyViolation)
-	if dirs := partitionDirs(t, dir, "wide"); len(dirs) != 0 {
-		t.Fatalf("%d partition directories left", len(dirs))
-	}
-	rc.nc.Close()
-	b.stop(t)
-	b = startTestBroker(t, dir)
-	mustCreateTopic(t, b.Admin(t), "wide", 20, nil)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
+	"github.com/bulwark-kafka/bulwark/internal/fsutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -40,7 +42,9 @@ type cluster struct {
 	// live is the configuration in force (file reloads and dynamic broker configs applied).
 	live   *liveConfig
 	logger *slog.Logger
-	store  *meta.Store
+	// logLogger is what partition logs write to (component=log; each adds its name).
+	logLogger *slog.Logger
+	store     *meta.Store
 	// keys wraps the data keys of everything written at rest; nil when encryption is off.
 	keys keys.Provider
 
@@ -48,8 +52,8 @@ type cluster struct {
 	// spareFD is a descriptor held in reserve and given up to clean up after a creation that ran
 	// out of descriptors (removing a directory needs one); adminMu guards it.
 	spareFD *os.File
-	// files is the open-file budget creations are admitted against.
-	files fileBudget
+	// files is the cache every partition log opens its segment files through.
+	files *filecache.Cache
 	// space refuses produce into log directories that are low on space.
 	space  *spaceGuard
 	mu     sync.RWMutex
@@ -103,22 +107,19 @@ func openCluster(cfg *config.Config, logger *slog.Logger, kp keys.Provider, st *
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{cfg: cfg, live: newLiveConfig(cfg, strconv.Itoa(int(cfg.NodeID))), logger: logger, store: store, keys: kp,
+	c := &cluster{cfg: cfg, live: newLiveConfig(cfg, strconv.Itoa(int(cfg.NodeID))), logger: logger, logLogger: logger.With("component", "log"), store: store, keys: kp,
 		topics: make(map[string]*topic), byID: make(map[meta.TopicID]*topic), drain: make(chan struct{}), stats: st,
-		files: processFiles, space: newSpaceGuard(cfg.LogDirs, cfg.LogDirsMinFreeBytes)}
+		space: newSpaceGuard(cfg.LogDirs, cfg.LogDirsMinFreeBytes)}
+	var openFiles string
+	c.files, openFiles = newFileCache(processFiles)
 	ms := store.State()
-	for _, mt := range ms.Topics {
-		t, err := c.openTopic(mt, ms)
-		if err != nil {
-			_ = c.close()
-			return nil, err
-		}
-		c.topics[t.name] = t
-		c.byID[t.id] = t
+	if err := c.openTopics(ms); err != nil {
+		_ = c.close()
+		return nil, err
 	}
 	c.removeOrphans()
 	c.spareFD, _ = os.Open(os.DevNull) // best effort: without it, cleanup simply has no reserve
-	logger.Info("storage open", "cluster_id", ms.ClusterID, "topics", len(c.topics), "open_files", describeFileBudget(c.files))
+	logger.Info("storage open", "cluster_id", ms.ClusterID, "topics", len(c.topics), "partitions", c.partitionCount(), "open_files", openFiles)
 	return c, nil
 }
 
@@ -127,19 +128,42 @@ func (c *cluster) effectiveConfig(st *meta.State, overrides map[string]string) c
 	return c.live.effective(st).EffectiveTopic(overrides)
 }
 
-func (c *cluster) openTopic(mt *meta.Topic, st *meta.State) (*topic, error) {
-	t := &topic{name: mt.Name, id: mt.ID, overrides: mt.Configs, cfg: c.effectiveConfig(st, mt.Configs), counters: c.stats.NewTopic()}
-	for _, mp := range mt.Partitions {
-		p, err := c.openPartition(t, mp)
-		if err != nil {
-			for _, q := range t.partitions {
-				_ = q.log.Close()
-			}
-			return nil, err
-		}
-		t.partitions = append(t.partitions, p)
+// openTopics opens every topic's partition logs, storageWorkers at a time, and fills the topic
+// maps. On failure it closes what it opened.
+func (c *cluster) openTopics(st *meta.State) error {
+	type job struct {
+		t   *topic
+		mp  meta.Partition
+		pos int
 	}
-	return t, nil
+	var jobs []job
+	for _, mt := range st.Topics {
+		t := &topic{name: mt.Name, id: mt.ID, overrides: mt.Configs, cfg: c.effectiveConfig(st, mt.Configs), counters: c.stats.NewTopic(),
+			partitions: make([]*partition, len(mt.Partitions))}
+		for pos, mp := range mt.Partitions {
+			jobs = append(jobs, job{t, mp, pos})
+		}
+		c.topics[t.name] = t
+		c.byID[t.id] = t
+	}
+	errs := forEachParallel(len(jobs), storageWorkers, true, func(i int) error {
+		j := jobs[i]
+		p, err := c.openPartition(j.t, j.mp)
+		if err == nil {
+			j.t.partitions[j.pos] = p
+		}
+		return err
+	})
+	if err := errors.Join(errs...); err != nil {
+		for _, j := range jobs {
+			if p := j.t.partitions[j.pos]; p != nil {
+				_ = p.log.Close()
+			}
+		}
+		c.topics, c.byID = make(map[string]*topic), make(map[meta.TopicID]*topic)
+		return err
+	}
+	return nil
 }
 
 func (c *cluster) openPartition(t *topic, mp meta.Partition) (*partition, error) {
@@ -150,7 +174,7 @@ func (c *cluster) openPartition(t *topic, mp meta.Partition) (*partition, error)
 	}
 	lc := c.logConfig(t.cfg)
 	lc.Sealing = c.partitionSealing(t, mp.Index)
-	l, err := plog.Open(dir, lc, mp.LogStartOffset, c.logger.With("component", "log", "partition", name))
+	l, err := plog.Open(dir, lc, mp.LogStartOffset, c.logLogger)
 	if err != nil {
 		return nil, fmt.Errorf("broker: open %s: %w", name, err)
 	}
@@ -180,11 +204,16 @@ func (c *cluster) findPartitionDir(name string) string {
 	return best
 }
 
+// partitionMetadata is the partition.metadata file's content, as Kafka writes it.
+func partitionMetadata(id meta.TopicID) []byte {
+	return []byte("version: 0\ntopic_id: " + id.String() + "\n")
+}
+
 // claimPartitionDir makes dir belong to topic id: a directory left by an earlier topic of the
 // same name (whose deletion was interrupted) is wiped first.
 func claimPartitionDir(dir string, id meta.TopicID) error {
-	want := "version: 0\ntopic_id: " + id.String() + "\n"
-	got, err := os.ReadFile(filepath.Join(dir, partitionMetadataFile))
+	want := string(partitionMetadata(id))
+	got, err := fsutil.ReadFile(filepath.Join(dir, partitionMetadataFile))
 	switch {
 	case err == nil && string(got) == want:
 		return nil
@@ -205,34 +234,26 @@ func claimPartitionDir(dir string, id meta.TopicID) error {
 // DeleteTopic record and the directory removal). Only directories carrying partition metadata
 // are touched.
 func (c *cluster) removeOrphans() {
+	owned := make(map[string]bool)
+	for _, t := range c.topics {
+		for _, p := range t.partitions {
+			owned[p.dir] = true
+		}
+	}
 	for _, d := range c.cfg.LogDirs {
-		entries, _ := os.ReadDir(d)
+		entries, _ := fsutil.ReadDir(d)
 		for _, e := range entries {
-			if !e.IsDir() || e.Name() == metadataDirName {
-				continue
-			}
 			dir := filepath.Join(d, e.Name())
-			if _, err := os.Stat(filepath.Join(dir, partitionMetadataFile)); err != nil {
+			if !e.IsDir() || e.Name() == metadataDirName || owned[dir] {
 				continue
 			}
-			if c.ownsDir(dir) {
+			if _, err := os.Stat(filepath.Join(dir, partitionMetadataFile)); err != nil {
 				continue
 			}
 			c.logger.Info("removing orphaned partition directory", "dir", dir)
 			_ = os.RemoveAll(dir)
 		}
 	}
-}
-
-func (c *cluster) ownsDir(dir string) bool {
-	for _, t := range c.topics {
-		for _, p := range t.partitions {
-			if p.dir == dir {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (c *cluster) logConfig(tc config.TopicConfig) plog.Config {
@@ -246,6 +267,7 @@ func (c *cluster) logConfig(tc config.TopicConfig) plog.Config {
 		RetentionBytes:         tc.RetentionBytes,
 		FileDeleteDelay:        time.Duration(tc.FileDeleteDelayMs) * time.Millisecond,
 		Stats:                  c.stats.StorageStats(),
+		Files:                  c.files,
 	}
 }
 
@@ -372,38 +394,19 @@ func (c *cluster) close() error {
 	return errors.Join(errs...)
 }
 
-// closeWorkers is how many partition logs a shutdown closes at a time. Closing a log seals it
-// (its indexes written, three fsyncs); one after another, a broker with 10,000 partitions took
-// longer to stop than bulwark.shutdown.timeout.ms allows, and its next start then had to recover
-// every partition.
-const closeWorkers = 16
-
-// closeLogs closes every partition log of topics, closeWorkers at a time, and returns the errors.
+// closeLogs closes every partition log of topics, storageWorkers at a time, and returns the
+// errors.
 func closeLogs(topics map[string]*topic) []error {
-	work := make(chan *partition)
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
-	for range closeWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range work {
-				if err := p.log.Close(); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	var ps []*partition
 	for _, t := range topics {
-		for _, p := range t.partitions {
-			work <- p
+		ps = append(ps, t.partitions...)
+	}
+	var errs []error
+	for _, err := range forEachParallel(len(ps), storageWorkers, false, func(i int) error { return ps[i].log.Close() }) {
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
-	close(work)
-	wg.Wait()
 	return errs
 }
 

@@ -80,6 +80,19 @@ func (g *spaceGuard) forPartition(partitionDir string) *dirSpace {
 	return g.dirs[filepath.Dir(filepath.Clean(partitionDir))]
 }
 
+// lowDir returns a log directory refusing writes for lack of space, or nil.
+func (g *spaceGuard) lowDir() *dirSpace {
+	if g.minFree == 0 {
+		return nil
+	}
+	for _, d := range g.dirs {
+		if d.known.Load() && d.low.Load() {
+			return d
+		}
+	}
+	return nil
+}
+
 // check refreshes every directory and logs each change of state.
 func (g *spaceGuard) check(c *cluster) {
 	for _, d := range g.dirs {

@@ -1,59 +1,45 @@
 package broker
 
-// The open-file budget. Every segment of every partition holds one descriptor (its .log file;
-// the indexes are read and written whole, not kept open) for as long as the broker runs, so the
-// process's open-file limit caps how many partitions it can hold. A creation that would cross that cap used to fail part-way with "too
-// many open files". Admission now refuses it up front with POLICY_VIOLATION, keeping a reserve
-// for connections and the broker's own files, and the limit and reserve are logged at start-up.
+// The open-file budget. Partition logs open their segment files through one cache
+// (internal/filecache) that keeps at most a budget of them open and closes idle ones, so the
+// process's open-file limit no longer caps how many partitions the broker holds (issue 17). The
+// budget is the limit less a reserve for connections and the broker's own files, less what is
+// already open when the cluster opens; it is logged at start-up and exported as metrics.
 
 import (
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
 )
 
-// filesPerPartition is what a new, empty partition holds open: its first segment's log.
-const filesPerPartition = 1
-
-// fileReserve is how many descriptors admission keeps free for everything but partitions:
-// connections, the metadata and coordinator logs, the audit trail and log shipping. A quarter of
-// the limit, at most 4096 and at least 64.
+// fileReserve is how many descriptors the cache leaves for everything but partition logs:
+// connections, the metadata and coordinator logs, the audit trail, log shipping and the files a
+// creation or a snapshot opens for a moment. A quarter of the limit, at most 4096 and at least 64.
 func fileReserve(limit uint64) uint64 {
 	return max(64, min(limit/4, 4096))
 }
 
+// unknownLimitBudget is the cache's budget where the platform does not report the limit.
+const unknownLimitBudget = 4096
+
 // fileBudget reports the open-file limit and how many descriptors are in use, as far as the
-// platform tells (ok false: it does not, and admission is skipped).
+// platform tells (ok false: it does not).
 type fileBudget interface {
 	limitAndUse() (limit, inUse uint64, ok bool)
 }
 
-// admitPartitions refuses to create n partitions when their files would eat into the reserve.
-func admitPartitions(b fileBudget, n int32) error {
-	limit, inUse, ok := b.limitAndUse()
-	if !ok || n <= 0 {
-		return nil
-	}
-	need := uint64(n) * filesPerPartition
-	reserve := fileReserve(limit)
-	if inUse+need+reserve <= limit {
-		return nil
-	}
-	free := uint64(0)
-	if limit > inUse+reserve {
-		free = limit - inUse - reserve
-	}
-	return newAPIError(kerr.PolicyViolation,
-		"%d new partitions need %d open files but only %d are free: the process open-file limit is %d, %d are in use and %d are kept for connections (raise the limit, ulimit -n)",
-		n, need, free, limit, inUse, reserve)
-}
-
-// describeFileBudget is the start-up log line's summary.
-func describeFileBudget(b fileBudget) string {
+// newFileCache sizes the partition files' cache from the process limit, and describes the
+// figures for the start-up log line.
+func newFileCache(b fileBudget) (*filecache.Cache, string) {
 	limit, inUse, ok := b.limitAndUse()
 	if !ok {
-		return "unknown on this platform"
+		return filecache.New(unknownLimitBudget), fmt.Sprintf("limit unknown on this platform; partition files kept open at most %d", unknownLimitBudget)
 	}
-	return fmt.Sprintf("limit %d, %d in use, %d reserved for connections, room for about %d more partitions",
-		limit, inUse, fileReserve(limit), (limit-min(limit, inUse+fileReserve(limit)))/filesPerPartition)
+	reserve := fileReserve(limit)
+	budget := 1
+	if limit > inUse+reserve {
+		budget = int(limit - inUse - reserve)
+	}
+	return filecache.New(budget), fmt.Sprintf("limit %d, %d in use, %d reserved for connections and the broker's own files, partition files kept open at most %d (idle ones are closed)",
+		limit, inUse, reserve, budget)
 }

@@ -54,6 +54,12 @@ func (s *Server) Rebalances() (classic, consumer uint64) { return s.coord.groups
 // LogDirs lists log.dirs.
 func (s *Server) LogDirs() []string { return s.cfg.LogDirs }
 
+// OpenFiles reports the partition logs' cache of open files.
+func (s *Server) OpenFiles() stats.OpenFilesView {
+	st := s.cluster.files.Stats()
+	return stats.OpenFilesView{Budget: st.Budget, Open: st.Open, Opens: st.Opens, Evictions: st.Evictions, Waits: st.Waits}
+}
+
 // RecordTimestamp reads the batch holding offset and returns its first timestamp (its append
 // time for LogAppendTime topics): within one batch of the record's own, which is what a time
 // lag needs. An offset below the log start (a consumer that fell off retention) reads the first

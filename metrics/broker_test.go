@@ -188,12 +188,24 @@ func TestBrokerTopicAndRequestMetrics(t *testing.T) {
 	// The unconsumed records are given an age: time lag is measured from their timestamps.
 	time.Sleep(20 * time.Millisecond)
 
+	// The group's commit has the coordinator create __consumer_offsets (50 partitions) in the
+	// background; Kafka counts internal topics in these gauges too.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		found := false
+		b.srv.Topics(func(v *stats.TopicView) { found = found || v.Name == "__consumer_offsets" })
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("__consumer_offsets was not created")
+		}
+	}
 	got := scrape(t, b.reg)
 	want(t, got, `kafka_server_BrokerTopicMetrics_Count{name=MessagesInPerSec}`, 40)
-	want(t, got, `kafka_controller_KafkaController_Value{name=GlobalTopicCount}`, 2)
-	want(t, got, `kafka_controller_KafkaController_Value{name=GlobalPartitionCount}`, 4)
+	want(t, got, `kafka_controller_KafkaController_Value{name=GlobalTopicCount}`, 3)
+	want(t, got, `kafka_controller_KafkaController_Value{name=GlobalPartitionCount}`, 54)
 	want(t, got, `kafka_controller_KafkaController_Value{name=ActiveControllerCount}`, 1)
-	want(t, got, `kafka_server_ReplicaManager_Value{name=PartitionCount}`, 4)
+	want(t, got, `kafka_server_ReplicaManager_Value{name=PartitionCount}`, 54)
 	want(t, got, `kafka_server_ReplicaManager_Value{name=UnderReplicatedPartitions}`, 0)
 	want(t, got, `kafka_consumer_group_ConsumerLagMetrics_Value{groupId=billing,name=SumOffsetLag,topic=orders}`, 5)
 	if v := got[`kafka_consumer_group_ConsumerLagMetrics_Value{groupId=billing,name=MaxOffsetLag,topic=orders}`]; v < 1 || v > 5 {
@@ -239,6 +251,10 @@ func TestBrokerTopicAndRequestMetrics(t *testing.T) {
 	// The log directory's bytes are the partitions' (log.dirs is a temporary directory).
 	if v := got[`bulwark_log_dir_bytes{dir=`+b.srv.LogDirs()[0]+`}`]; v <= 0 {
 		t.Errorf("bulwark_log_dir_bytes = %v", v)
+	}
+	// The partitions written to opened their files through the cache, within its budget.
+	if open, budget := got[`bulwark_log_open_files{}`], got[`bulwark_log_open_files_budget{}`]; open < 1 || budget < open {
+		t.Errorf("bulwark_log_open_files = %v with a budget of %v", open, budget)
 	}
 }
 

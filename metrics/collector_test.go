@@ -231,6 +231,11 @@ func TestSocketServerAndLogDirFigures(t *testing.T) {
 		"bulwark_authentication_attempts_total,SASL_SSL,success":                        2,
 		"bulwark_log_dir_partitions,./data/":                                            6,
 		"bulwark_log_dir_bytes,./data/":                                                 6 << 20,
+		"bulwark_log_open_files":                                                        3,
+		"bulwark_log_open_files_budget":                                                 100,
+		"bulwark_log_file_opens_total":                                                  7,
+		"bulwark_log_file_evictions_total":                                              4,
+		"bulwark_log_file_open_waits_total":                                             1,
 	} {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)

@@ -54,6 +54,10 @@ func (f *fakeSource) ClusterID() string         { return "fake-cluster" }
 func (f *fakeSource) BrokerID() int32           { return 1 }
 func (f *fakeSource) Counters() *stats.Broker   { return f.counters }
 func (f *fakeSource) Groups() []stats.GroupView { return f.groups }
+func (f *fakeSource) OpenFiles() stats.OpenFilesView {
+	return stats.OpenFilesView{Budget: 100, Open: 3, Opens: 7, Evictions: 4, Waits: 1}
+}
+
 func (f *fakeSource) LogDirs() []string {
 	if f.dirs != nil {
 		return f.dirs

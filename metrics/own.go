@@ -15,6 +15,7 @@ type ownFamilies struct {
 	fsyncErrors, dirBytes, dirPartitions, transactions                *family
 	hookDelivered, hookDropped, hookPanics, hookQueued, level         *family
 	fsyncSeconds, groupCommit                                         *family
+	openFiles, openFilesBudget, fileOpens, fileEvictions, fileWaits   *family
 	auditRecords, shipSent, shipFailed, shipPending                   *family
 }
 
@@ -41,6 +42,11 @@ func newOwnFamilies() *ownFamilies {
 		fsyncErrors:     counterFamily("bulwark_log_fsync_errors_total", "Failed fsyncs of partition logs (each stops its log accepting writes)."),
 		fsyncSeconds:    &family{name: "bulwark_log_fsync_duration_seconds", help: "Time each fsync of a partition log took.", kind: prometheus.UntypedValue},
 		groupCommit:     &family{name: "bulwark_log_group_commit_appends", help: "Appends made durable by each fsync (group commit size).", kind: prometheus.UntypedValue},
+		openFiles:       gaugeFamily("bulwark_log_open_files", "Partition log files open now (idle partitions hold none; see bulwark_log_open_files_budget)."),
+		openFilesBudget: gaugeFamily("bulwark_log_open_files_budget", "Most partition log files kept open at once: the open-file limit less a reserve for connections."),
+		fileOpens:       counterFamily("bulwark_log_file_opens_total", "Partition log files opened, reopens of files closed while idle included."),
+		fileEvictions:   counterFamily("bulwark_log_file_evictions_total", "Idle partition log files closed to stay within the budget."),
+		fileWaits:       counterFamily("bulwark_log_file_open_waits_total", "Opens that waited because every file within the budget was in use."),
 		dirBytes:        gaugeFamily("bulwark_log_dir_bytes", "Bytes of partition logs in each log directory.", "dir"),
 		dirPartitions:   gaugeFamily("bulwark_log_dir_partitions", "Partitions in each log directory.", "dir"),
 		transactions:    gaugeFamily("bulwark_transactions", "Transactional ids by transaction state.", "state"),
@@ -92,6 +98,12 @@ func (c *Collector) ownMetrics(e *emitter, level Level, b *stats.Broker, topics 
 	e.emit(f.fsyncErrors, float64(b.Storage.FsyncErrors.Load()))
 	c.nativeHistogram(e, f.fsyncSeconds, &b.Storage.Fsync, fsyncBoundsMicros, 1e-6)
 	c.nativeHistogram(e, f.groupCommit, &b.Storage.GroupCommit, groupCommitBounds, 1)
+	of := c.src.OpenFiles()
+	e.emit(f.openFiles, float64(of.Open))
+	e.emit(f.openFilesBudget, float64(of.Budget))
+	e.emit(f.fileOpens, float64(of.Opens))
+	e.emit(f.fileEvictions, float64(of.Evictions))
+	e.emit(f.fileWaits, float64(of.Waits))
 	for _, d := range c.src.LogDirs() {
 		clean := filepath.Clean(d) // the partitions' directories are clean ("./data" is "data")
 		e.emit(f.dirBytes, float64(topics.dirBytes[clean]), d)

@@ -145,7 +145,9 @@ type Config struct {
 	FlushAcksAll bool // bulwark.log.flush.acks.all: acks=all waits for fsync
 	// LogDirsMinFreeBytes is bulwark.log.dirs.min.free.bytes (-1: 1 GiB or 5 %, the smaller).
 	LogDirsMinFreeBytes int64
-	MetricsListen       string // bulwark.metrics.listen, 127.0.0.1:11001 ("": off)
+	// MaxPartitions is bulwark.max.partitions (0: no limit).
+	MaxPartitions int32
+	MetricsListen string // bulwark.metrics.listen, 127.0.0.1:11001 ("": off)
 	// MetricsLevel is bulwark.metrics.level (DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER,
 	// PER_TOPIC_PER_PARTITION), dynamic.
 	MetricsLevel              string

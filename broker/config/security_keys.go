@@ -67,6 +67,8 @@ func bulwarkDefs() []*Def {
 			setBool(func(c *Config) *bool { return &c.FlushAcksAll })),
 		def("bulwark.log.dirs.min.free.bytes", TypeLong, "-1", "Free space a log directory's file system must keep: under it, produce to the directory's partitions is refused with KAFKA_STORAGE_ERROR (retriable) until space is freed, while reads, groups and admin operations go on. -1: the smaller of 1 GiB and 5% of the file system; 0: never refuse.",
 			check(atLeast(-1)), setI64(1, func(c *Config) *int64 { return &c.LogDirsMinFreeBytes })),
+		def("bulwark.max.partitions", TypeInt, "200000", "Most partitions the broker holds, internal topics included: CreateTopics and CreatePartitions that would pass it are refused up front with POLICY_VIOLATION. Each partition costs memory (about 10 KiB idle) and start-up time, not open files; 0: no limit.",
+			check(atLeast(0)), setI32(func(c *Config) *int32 { return &c.MaxPartitions })),
 		def("bulwark.metrics.listen", TypeString, "127.0.0.1:11001", "Address of the Prometheus metrics endpoint, Kafka's metrics under the JMX exporter's names (MSK's open-monitoring port); empty turns metrics off.",
 			check(emptyOr(validHostPort)), setStr(func(c *Config) *string { return &c.MetricsListen })),
 		def("bulwark.metrics.level", TypeString, "DEFAULT", "How much detail the metrics endpoint serves, as MSK's monitoring levels: DEFAULT, PER_BROKER, PER_TOPIC_PER_BROKER or PER_TOPIC_PER_PARTITION (docs/metrics.md). Applies from the next scrape.",

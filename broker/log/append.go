@@ -124,6 +124,9 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 	if now.IsZero() {
 		now = time.Now()
 	}
+	if err := l.leaveCleanState(); err != nil {
+		return AppendResult{}, err
+	}
 	n := int64(len(batch))
 	if l.cfg.Sealing != nil {
 		n += sealedPrefix + envelope.FrameOverhead
@@ -155,7 +158,7 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 	if l.epochs.assign(opts.LeaderEpoch, res.BaseOffset) {
 		if err := l.writeEpochs(); err != nil {
 			// The batches carry their epochs; recovery rebuilds the cache if this write is lost.
-			l.logger.Error("leader epoch checkpoint not written", "err", err)
+			l.log().Error("leader epoch checkpoint not written", "err", err)
 		}
 	}
 	l.smu.Lock()
@@ -237,7 +240,7 @@ func (l *Log) roll(now time.Time) error {
 	if err := old.seal(&l.smu); err != nil {
 		return err
 	}
-	s, _, err := openSegment(l.dir, l.end, true, now, l.cfg.Sealing)
+	s, err := openSegment(l.dir, l.end, true, now, l.cfg.Sealing, l.cfg.Files)
 	if err != nil {
 		return fmt.Errorf("log: roll at %d: %w", l.end, err)
 	}
@@ -252,6 +255,6 @@ func (l *Log) roll(now time.Time) error {
 	l.smu.Unlock()
 	l.setFlushed(s.base, nil)
 	l.writeProducerSnapshot()
-	l.logger.Debug("rolled segment", "base", s.base, "previous", old.base, "previous_bytes", old.size)
+	l.log().Debug("rolled segment", "base", s.base, "previous", old.base, "previous_bytes", old.size)
 	return nil
 }

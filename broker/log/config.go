@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/stats"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
 )
 
 // Config holds the topic-level settings a log obeys. They follow Kafka's topic configs of the
@@ -37,6 +38,9 @@ type Config struct {
 	// Stats receives fsync durations and group-commit sizes (nil: not counted). Like Sealing it
 	// is fixed when the log opens.
 	Stats *stats.Storage
+	// Files is the cache of open files the log's segments open through, shared by every log of
+	// a broker (nil: each segment holds its file open while the log is open). Fixed at Open.
+	Files *filecache.Cache
 }
 
 // DefaultConfig returns Kafka's defaults.

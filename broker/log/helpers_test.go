@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
 	"hash/crc32"
 	"os"
 	"testing"
@@ -75,8 +76,13 @@ func testConfig() Config {
 	return c
 }
 
+// openTest opens a log for a test. Unless the test brings its own, the log gets a cache of one
+// open file, so that every test also runs with segments closed and reopened between uses.
 func openTest(t testing.TB, dir string, cfg Config, start int64) *Log {
 	t.Helper()
+	if cfg.Files == nil {
+		cfg.Files = filecache.New(1)
+	}
 	l, err := Open(dir, cfg, start, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -124,8 +130,7 @@ func readAll(t testing.TB, l *Log) []batchInfo {
 
 // crash abandons the log as a killed process would: no final fsync, no marker.
 func crash(l *Log) {
-	close(l.stop)
-	<-l.flushEnd
+	l.stopFlusher()
 	l.mu.Lock()
 	l.smu.Lock()
 	l.closed = true

@@ -3,6 +3,7 @@ package log
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -170,8 +171,9 @@ func TestReopenAfterClose(t *testing.T) {
 		t.Fatalf("Append after Close: %v", err)
 	}
 	l = openTest(t, dir, cfg, 0)
-	if _, err := os.Stat(filepath.Join(dir, cleanShutdownName)); !os.IsNotExist(err) {
-		t.Fatalf("marker still present after Open: %v", err)
+	// The marker stays until the files change: the log opened exactly as it was closed.
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownName)); err != nil {
+		t.Fatalf("marker gone after a clean Open, before any change: %v", err)
 	}
 	if l.NumSegments() != segs || l.Size() != size || l.LogEndOffset() != 100 || l.FlushedOffset() != 100 {
 		t.Fatalf("reopened: %d segments, %d bytes, LEO %d", l.NumSegments(), l.Size(), l.LogEndOffset())
@@ -191,6 +193,53 @@ func TestReopenAfterClose(t *testing.T) {
 	res := mustAppend(t, l, testBatch(1, 1, 1), AppendOptions{LeaderEpoch: 2})
 	if res.BaseOffset != 100 {
 		t.Fatalf("append after reopen at %d", res.BaseOffset)
+	}
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownName)); !os.IsNotExist(err) {
+		t.Fatalf("marker still present after an append: %v", err)
+	}
+}
+
+// TestIdleReopenKeepsCleanState: a log closed cleanly, opened and closed again without a change
+// writes nothing, stays clean, and a crash after an append that follows it recovers as any crash
+// does (the append removed the marker first).
+func TestIdleReopenKeepsCleanState(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	l := openTest(t, dir, cfg, 0)
+	for i := range 10 {
+		mustAppend(t, l, testBatch(1, 40, int64(i)), AppendOptions{})
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stamp := func() map[string]time.Time {
+		out := map[string]time.Time{}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if info, err := e.Info(); err == nil {
+				out[e.Name()] = info.ModTime()
+			}
+		}
+		return out
+	}
+	before := stamp()
+	l = openTest(t, dir, cfg, 0)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := stamp(); !maps.Equal(before, after) {
+		t.Fatalf("an idle open and close changed the directory:\n%v\n%v", before, after)
+	}
+	l = openTest(t, dir, cfg, 0)
+	mustAppend(t, l, testBatch(1, 40, 10), AppendOptions{})
+	mustSync(t, l)
+	crash(l)
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownName)); !os.IsNotExist(err) {
+		t.Fatalf("marker survived an append: %v", err)
+	}
+	l = openTest(t, dir, cfg, 0)
+	if got := l.LogEndOffset(); got != 11 {
+		t.Fatalf("after the crash: log end %d, want 11", got)
 	}
 }
 

@@ -48,10 +48,15 @@ func producerSnapshotName(offset int64) string {
 
 // listProducerSnapshots returns the offsets of the snapshot files in dir, ascending.
 func listProducerSnapshots(dir string) []int64 {
-	ents, err := os.ReadDir(dir)
+	ents, err := fsutil.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
+	return producerSnapshotOffsets(ents)
+}
+
+// producerSnapshotOffsets returns the offsets of the snapshot files listed, ascending.
+func producerSnapshotOffsets(ents []os.DirEntry) []int64 {
 	var offs []int64
 	for _, e := range ents {
 		name := e.Name()
@@ -69,6 +74,9 @@ func listProducerSnapshots(dir string) []int64 {
 // writeProducerSnapshot writes the producer state as of the log end offset and removes old
 // snapshots. mu is held. A failure is logged, not returned: snapshots only shorten Open.
 func (l *Log) writeProducerSnapshot() {
+	if l.end == 0 {
+		return // loadProducers reads none for a log that was never appended to
+	}
 	l.producers.expire(time.Now().UnixMilli(), l.cfg.ProducerIDExpirationMs)
 	doc := producerSnapshotDoc{Version: producerSnapshotVersion, Offset: l.end, Aborted: l.producers.aborted}
 	for _, e := range l.producers.entries {
@@ -81,20 +89,20 @@ func (l *Log) writeProducerSnapshot() {
 		err = fsutil.WriteFileAtomic(l.dir, producerSnapshotName(l.end), append(data, body...))
 	}
 	if err != nil {
-		l.logger.Warn("producer snapshot not written", "offset", l.end, "err", err)
+		l.log().Warn("producer snapshot not written", "offset", l.end, "err", err)
 		return
 	}
 	offs := listProducerSnapshots(l.dir)
 	for i := 0; i+producerSnapshotsKept < len(offs); i++ {
 		if err := os.Remove(filepath.Join(l.dir, producerSnapshotName(offs[i]))); err != nil && !errors.Is(err, os.ErrNotExist) {
-			l.logger.Warn("old producer snapshot not removed", "offset", offs[i], "err", err)
+			l.log().Warn("old producer snapshot not removed", "offset", offs[i], "err", err)
 		}
 	}
 }
 
 // readProducerSnapshot reads and decodes one snapshot file; any damage is an error.
 func readProducerSnapshot(path string) (producerSnapshotDoc, error) {
-	f, err := os.Open(path)
+	f, err := fsutil.Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return producerSnapshotDoc{}, err
 	}
@@ -136,10 +144,13 @@ func decodeProducerSnapshot(data []byte) (producerSnapshotDoc, error) {
 // loadProducers rebuilds the producer state at Open: the newest snapshot at or below the log
 // end offset (newer ones describe data a crash took away and are deleted), then every batch
 // from there to the log end. Without a usable snapshot the whole log is replayed.
-func (l *Log) loadProducers() error {
+func (l *Log) loadProducers(snapshots []int64) error {
 	l.producers = newProducerState()
+	if l.end == 0 {
+		return nil // nothing was ever appended: no producer to know about, no snapshot to read
+	}
 	from := l.start
-	offs := listProducerSnapshots(l.dir)
+	offs := snapshots
 	for i := len(offs) - 1; i >= 0; i-- {
 		path := filepath.Join(l.dir, producerSnapshotName(offs[i]))
 		if offs[i] > l.end {
@@ -148,7 +159,7 @@ func (l *Log) loadProducers() error {
 		}
 		doc, err := readProducerSnapshot(path)
 		if err != nil {
-			l.logger.Warn("ignoring producer snapshot", "file", path, "err", err)
+			l.log().Warn("ignoring producer snapshot", "file", path, "err", err)
 			continue
 		}
 		for _, e := range doc.Producers {

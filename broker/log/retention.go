@@ -27,7 +27,7 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	l.smu.Unlock()
 	if l.epochs.truncateFromStart(offset) {
 		if err := l.writeEpochs(); err != nil {
-			l.logger.Error("leader epoch checkpoint not written", "err", err)
+			l.log().Error("leader epoch checkpoint not written", "err", err)
 		}
 	}
 	if _, err := l.deletePrefix(l.belowStart(), time.Now()); err != nil {
@@ -131,13 +131,13 @@ func (l *Log) deletePrefix(n int, now time.Time) (int, error) {
 	l.smu.Unlock()
 	if l.epochs.truncateFromStart(start) {
 		if err := l.writeEpochs(); err != nil {
-			l.logger.Error("leader epoch checkpoint not written", "err", err)
+			l.log().Error("leader epoch checkpoint not written", "err", err)
 		}
 	}
 	delay := l.cfg.FileDeleteDelay
 	for _, s := range victims {
-		l.logger.Info("deleting segment", "base", s.base, "bytes", s.size)
-		s.remove(delay, func(err error) { l.logger.Warn("segment removal failed", "segment", s.base, "err", err) })
+		l.log().Info("deleting segment", "base", s.base, "bytes", s.size)
+		s.remove(delay, func(err error) { l.log().Warn("segment removal failed", "segment", s.base, "err", err) })
 	}
 	return n, nil
 }

@@ -28,7 +28,7 @@ type scanLimits struct {
 // mismatch, or offsets that do not increase — and returns the position where the valid data
 // ends. Only an I/O error is returned as an error; damage just ends the scan. Nothing is
 // allocated from lengths read off the disk: bodies stream through the CRC in fixed chunks.
-func scanBatches(f *os.File, pos int64, lim scanLimits, fn func(batchInfo)) (int64, error) {
+func scanBatches(f io.ReaderAt, pos int64, lim scanLimits, fn func(batchInfo)) (int64, error) {
 	if pos >= lim.fileSize {
 		return pos, nil
 	}
@@ -117,7 +117,7 @@ func (l *Log) recoverSegment(s *segment, maxLast int64, onBatch func(batchInfo))
 	}
 	truncated := end < st.Size()
 	if truncated {
-		l.logger.Warn("truncating damaged segment", "segment", s.paths[0], "valid_bytes", end, "file_bytes", st.Size())
+		l.log().Warn("truncating damaged segment", "segment", s.paths[0], "valid_bytes", end, "file_bytes", st.Size())
 		if err := s.f.Truncate(end); err != nil {
 			return false, fmt.Errorf("log: truncate %s: %w", s.paths[0], err)
 		}
@@ -149,6 +149,12 @@ func (l *Log) loadSegment(s *segment, maxLast int64) (bool, error) {
 	relLimit := int64(-1)
 	if maxLast >= 0 {
 		relLimit = maxLast - s.base
+	}
+	if size == s.dataStart && (maxLast < 0 || maxLast == s.base) {
+		// No batch, so nothing for the indexes to hold: an idle partition's segment is loaded
+		// without opening them.
+		s.size = size
+		return true, nil
 	}
 	files, err := s.openIndexes(os.O_RDONLY)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
+	"github.com/bulwark-kafka/bulwark/internal/fsutil"
 )
 
 const (
@@ -23,14 +25,15 @@ const (
 // segment is one .log file and its two indexes. Fields marked "published" are written under
 // Log.mu and Log.smu together and read under either; the rest belong to Log.mu.
 //
-// Only the .log file stays open. The indexes live in memory and are written whole when the
+// Only the .log file is opened through the cache of open files (Config.Files), which closes it
+// while the partition is idle and reopens it on use. The indexes live in memory and are written whole when the
 // segment is sealed (rolled, or the log closed cleanly), and read once when a log opens: holding
 // their files open would triple the descriptors every partition costs (issue 17). After a crash
 // the active segment is rescanned and its indexes rebuilt, as before.
 type segment struct {
 	base  int64
 	paths [3]string // .log, .index, .timeindex (renamed to *.deleted when deleted)
-	f     *os.File
+	f     *filecache.File
 
 	// published
 	size        int64
@@ -74,9 +77,8 @@ func parseSegmentName(name string) (int64, bool) {
 	return base, true
 }
 
-// openSegment opens (creating when create is set) a segment's three files. It reports whether
-// both index files already existed.
-func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing) (*segment, bool, error) {
+// openSegment opens (creating when create is set) a segment's .log file through files.
+func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing, files *filecache.Cache) (*segment, error) {
 	s := &segment{base: base, next: base, maxTs: -1, maxTsOffset: -1, firstTs: -1, created: now, sealing: z}
 	s.paths = [3]string{segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix)}
 	s.refs.Store(1)
@@ -85,28 +87,12 @@ func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing)
 		flag |= os.O_CREATE | os.O_TRUNC
 	}
 	var err error
-	if s.f, err = os.OpenFile(s.paths[0], flag, 0o644); err != nil {
-		return nil, false, err
+	if s.f, err = files.Open(s.paths[0], flag, 0o644); err != nil {
+		return nil, err
 	}
-	indexesExisted := true
-	for _, p := range s.paths[1:] {
-		if _, statErr := os.Stat(p); statErr != nil {
-			indexesExisted = false
-		}
-		if !create {
-			continue
-		}
-		// A new segment gets empty index files at once, so that every segment on disk has
-		// all three files (deletion renames them together).
-		idx, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err == nil {
-			err = idx.Close()
-		}
-		if err != nil {
-			s.closeFiles()
-			return nil, false, err
-		}
-	}
+	// A new segment's index files are first written when it is sealed: while it is active they
+	// would hold nothing, and creating two empty files for every new partition doubled the cost
+	// of creating one (issue 17). A segment found without them is rescanned, as after a crash.
 	switch {
 	case create && z != nil:
 		err = s.sealNew(z)
@@ -121,9 +107,14 @@ func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing)
 				_ = os.Remove(p)
 			}
 		}
-		return nil, false, err
+		return nil, err
 	}
-	return s, indexesExisted, nil
+	return s, nil
+}
+
+// createSegment creates a new, empty segment at base.
+func createSegment(dir string, base int64, now time.Time, z *Sealing, files *filecache.Cache) (*segment, error) {
+	return openSegment(dir, base, true, now, z, files)
 }
 
 func (s *segment) closeFiles() error {
@@ -166,7 +157,13 @@ func (s *segment) release() {
 // still holding references keep the files open until they finish.
 func (s *segment) remove(delay time.Duration, logErr func(error)) {
 	for i, p := range s.paths {
-		if err := os.Rename(p, p+deletedSuffix); err != nil {
+		var err error
+		if i == 0 {
+			err = s.f.Rename(p + deletedSuffix) // a reopen after eviction must find it
+		} else {
+			err = os.Rename(p, p+deletedSuffix)
+		}
+		if err != nil && !(i > 0 && errors.Is(err, os.ErrNotExist)) { // an active segment has no index files yet
 			logErr(err)
 			continue
 		}
@@ -258,7 +255,7 @@ func (s *segment) writeIndexes(sync bool) error {
 func (s *segment) openIndexes(flag int) ([2]*os.File, error) {
 	var files [2]*os.File
 	for i, p := range s.paths[1:] {
-		f, err := os.OpenFile(p, flag, 0o644)
+		f, err := fsutil.Open(p, flag, 0o644)
 		if err != nil {
 			closeAll(files)
 			return files, err

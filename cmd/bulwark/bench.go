@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/bulwark-kafka/bulwark/cmd/internal/bench"
@@ -17,6 +19,9 @@ import (
 func cmdBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "sweep" {
 		return cmdBenchSweep(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "partitions" {
+		return cmdBenchPartitions(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -102,6 +107,45 @@ func cmdBenchSweep(args []string, stdout, stderr io.Writer) int {
 	}
 	if runErr != nil {
 		fmt.Fprintln(stderr, "bulwark bench sweep:", runErr)
+		return 1
+	}
+	return 0
+}
+
+// cmdBenchPartitions creates many partitions and times it, and Metadata for all of them.
+func cmdBenchPartitions(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench partitions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := bench.PartitionsOptions{Brokers: []string{"127.0.0.1:9092"}}
+	brokers := fs.String("brokers", "127.0.0.1:9092", "comma-separated seed brokers (host:port)")
+	fs.IntVar(&opts.Topics, "topics", 100, "topics to create")
+	partitions := fs.Int("partitions", 1000, "partitions per topic")
+	fs.StringVar(&opts.Prefix, "prefix", "bulwark-scale", "topic name prefix (<prefix>-<n>)")
+	fs.IntVar(&opts.MetadataRuns, "metadata-runs", 5, "all-topics Metadata requests to time after the creation")
+	fs.IntVar(&opts.BrokerPID, "broker-pid", 0, "broker process id whose peak RSS to report (0 = off)")
+	var cf clientFlags
+	cf.registerSecurity(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	sec, err := cf.securityOptions()
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark bench partitions:", err)
+		return 2
+	}
+	opts.Brokers = strings.Split(*brokers, ",")
+	opts.PartitionsPerTopic = int32(min(*partitions, math.MaxInt32))
+	opts.ClientOpts, opts.Out = sec, stdout
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.RunPartitions(ctx, opts)
+	if res != nil {
+		if rerr := res.Report(stdout); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bulwark bench partitions:", err)
 		return 1
 	}
 	return 0

@@ -4,6 +4,7 @@ package fsutil
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -41,4 +42,23 @@ func WriteFileAtomic(dir, name string, data []byte) error {
 		return err
 	}
 	return SyncDir(dir)
+}
+
+// ReadFile is os.ReadFile through Open: for the many small files read at start-up.
+func ReadFile(path string) ([]byte, error) {
+	f, err := Open(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, st.Size())
+	n, err := io.ReadFull(f, data)
+	if err == io.ErrUnexpectedEOF { // the file shrank since Stat: return what it holds
+		err = nil
+	}
+	return data[:n], err
 }

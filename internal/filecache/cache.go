@@ -1,0 +1,359 @@
+package filecache
+
+import (
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-kafka/bulwark/internal/fsutil"
+)
+
+// Cache keeps at most its budget of Files open. It is safe for concurrent use.
+type Cache struct {
+	budget int
+
+	mu      sync.Mutex // guards ring, hand, opening and freed; taken after a File's mu, never before one (see evictOne)
+	ring    []*File    // the open files; a File's slot is its index here
+	hand    int
+	opening int           // slots reserved by opens in progress
+	freed   chan struct{} // closed (and replaced) when a file is unpinned or closed while an open waits for room
+
+	opens     atomic.Uint64
+	evictions atomic.Uint64
+	waits     atomic.Uint64
+}
+
+// New returns a cache that keeps at most budget files open (at least one).
+func New(budget int) *Cache {
+	return &Cache{budget: max(budget, 1), freed: make(chan struct{})}
+}
+
+// Stats is a snapshot of a cache's counters.
+type Stats struct {
+	Budget    int    // files the cache keeps open at most
+	Open      int    // files open now
+	Opens     uint64 // opens since the cache was made, first ones included
+	Evictions uint64 // files closed to stay within the budget
+	Waits     uint64 // opens that waited because every open file was in use
+}
+
+// Stats returns the cache's counters. A nil cache reports zeros.
+func (c *Cache) Stats() Stats {
+	if c == nil {
+		return Stats{}
+	}
+	c.mu.Lock()
+	open := len(c.ring)
+	c.mu.Unlock()
+	return Stats{Budget: c.budget, Open: open, Opens: c.opens.Load(), Evictions: c.evictions.Load(), Waits: c.waits.Load()}
+}
+
+// File is a file that is opened on use and may be closed by its cache between uses. Its methods
+// are safe for concurrent use.
+type File struct {
+	c *Cache
+
+	mu     sync.Mutex
+	path   string
+	flag   int      // how to reopen it
+	f      *os.File // nil while closed by the cache
+	pins   int      // calls using f right now; the cache closes only an unpinned file
+	used   bool     // the clock's reference bit
+	slot   int      // index in c.ring while open (guarded by c.mu)
+	closed bool     // Close was called
+}
+
+// Open opens path with flag now, so that creation and permission errors surface here. Later
+// reopens use the same flag without O_CREATE, O_TRUNC and O_EXCL.
+func (c *Cache) Open(path string, flag int, perm os.FileMode) (*File, error) {
+	h := &File{c: c, path: path, flag: flag}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.open(perm); err != nil {
+		return nil, err
+	}
+	h.flag &^= os.O_CREATE | os.O_TRUNC | os.O_EXCL
+	return h, nil
+}
+
+// Name returns the file's current path.
+func (h *File) Name() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.path
+}
+
+// ReadAt reads from the file at off, opening it if the cache closed it.
+func (h *File) ReadAt(p []byte, off int64) (int, error) {
+	f, err := h.pin()
+	if err != nil {
+		return 0, err
+	}
+	defer h.unpin()
+	return f.ReadAt(p, off)
+}
+
+// WriteAt writes to the file at off.
+func (h *File) WriteAt(p []byte, off int64) (int, error) {
+	f, err := h.pin()
+	if err != nil {
+		return 0, err
+	}
+	defer h.unpin()
+	return f.WriteAt(p, off)
+}
+
+// Truncate changes the file's size.
+func (h *File) Truncate(size int64) error {
+	f, err := h.pin()
+	if err != nil {
+		return err
+	}
+	defer h.unpin()
+	return f.Truncate(size)
+}
+
+// Sync fsyncs the file. Writes made through a descriptor the cache has since closed are covered:
+// fsync flushes the file, not the descriptor.
+func (h *File) Sync() error {
+	f, err := h.pin()
+	if err != nil {
+		return err
+	}
+	defer h.unpin()
+	return f.Sync()
+}
+
+// Stat returns the file's metadata.
+func (h *File) Stat() (os.FileInfo, error) {
+	f, err := h.pin()
+	if err != nil {
+		return nil, err
+	}
+	defer h.unpin()
+	return f.Stat()
+}
+
+// Size returns the file's size.
+func (h *File) Size() (int64, error) {
+	st, err := h.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// Rename moves the file to path; later reopens use the new name.
+func (h *File) Rename(path string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := os.Rename(h.path, path); err != nil {
+		return err
+	}
+	h.path = path
+	return nil
+}
+
+// Close closes the file for good. A call still using it finishes first; the descriptor closes
+// when it does.
+func (h *File) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return os.ErrClosed
+	}
+	h.closed = true
+	if h.pins > 0 || h.f == nil {
+		return nil
+	}
+	return h.release()
+}
+
+// pin returns the open descriptor, reopening it if needed, and keeps the cache from closing it
+// until unpin.
+func (h *File) pin() (*os.File, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, os.ErrClosed
+	}
+	if h.f == nil {
+		if err := h.open(0); err != nil {
+			return nil, &ReopenError{Err: err}
+		}
+	}
+	h.pins++
+	h.used = true
+	return h.f, nil
+}
+
+func (h *File) unpin() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pins--
+	if h.pins > 0 {
+		return
+	}
+	if h.closed && h.f != nil {
+		_ = h.release()
+		return
+	}
+	h.c.signalFreed()
+}
+
+// release closes the descriptor and takes the file off the ring; h.mu is held.
+func (h *File) release() error {
+	err := h.f.Close()
+	h.f = nil
+	if h.c != nil {
+		h.c.mu.Lock()
+		h.c.removeLocked(h)
+		h.c.signalFreedLocked()
+		h.c.mu.Unlock()
+	}
+	return err
+}
+
+// maxOpenAttempts bounds how often an open that failed for lack of descriptors (the process ran
+// out, though the cache was within its budget: connections took the rest) is retried after
+// closing one of the cache's own files.
+const maxOpenAttempts = 64
+
+// open opens h's descriptor in a slot of the budget; h.mu is held and h.f is nil. With the ring
+// full it closes an idle file, or waits until a call in progress finishes with one.
+func (h *File) open(perm os.FileMode) error {
+	c := h.c
+	if c == nil {
+		f, err := fsutil.Open(h.path, h.flag, perm)
+		h.f = f
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		if err := c.reserveSlot(h); err != nil {
+			return err
+		}
+		f, err := fsutil.Open(h.path, h.flag, perm)
+		c.mu.Lock()
+		c.opening--
+		if err == nil {
+			h.f, h.used = f, true
+			h.slot = len(c.ring)
+			c.ring = append(c.ring, h)
+			c.mu.Unlock()
+			c.opens.Add(1)
+			return nil
+		}
+		if !tooManyFiles(err) || attempt == maxOpenAttempts || (len(c.ring) == 0 && c.opening == 0) {
+			c.signalFreedLocked() // the reserved slot is free again
+			c.mu.Unlock()
+			return err
+		}
+		// Give one of ours back to the process, or wait for a call to finish with one.
+		evicted := c.evictOne(h, true)
+		wait := c.freed
+		c.mu.Unlock()
+		if !evicted {
+			c.waitFreed(wait)
+		}
+	}
+}
+
+// reserveSlot takes one of the budget's slots for an open about to run, closing an idle file
+// when none is free and waiting when every open file is in use.
+func (c *Cache) reserveSlot(h *File) error {
+	c.mu.Lock()
+	for len(c.ring)+c.opening >= c.budget {
+		if c.evictOne(h, false) {
+			continue
+		}
+		wait := c.freed
+		c.mu.Unlock()
+		c.waits.Add(1)
+		c.waitFreed(wait)
+		c.mu.Lock()
+	}
+	c.opening++
+	c.mu.Unlock()
+	return nil
+}
+
+// waitFreed waits until a file is unpinned or closed. The timeout covers the rare case where the
+// only candidates were briefly locked rather than pinned: no unpin would then wake the waiter.
+func (c *Cache) waitFreed(ch <-chan struct{}) {
+	t := time.NewTimer(time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+func (c *Cache) signalFreed() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.signalFreedLocked()
+	c.mu.Unlock()
+}
+
+func (c *Cache) signalFreedLocked() {
+	close(c.freed)
+	c.freed = make(chan struct{})
+}
+
+// evictOne moves the clock hand until it closes one file, and reports whether it did: a file in
+// use is passed over, and one used since the hand last passed gets a second chance unless force
+// is set. keep (whose lock the caller holds) is never chosen; other files' locks are only tried,
+// since an open in progress elsewhere holds its own file's lock and may be waiting for c.mu.
+// c.mu is held.
+func (c *Cache) evictOne(keep *File, force bool) bool {
+	for steps := 2 * len(c.ring); steps > 0 && len(c.ring) > 0; steps-- {
+		if c.hand >= len(c.ring) {
+			c.hand = 0
+		}
+		v := c.ring[c.hand]
+		if v == keep || !v.mu.TryLock() {
+			c.hand++
+			continue
+		}
+		if v.pins > 0 || (v.used && !force) {
+			v.used = false
+			v.mu.Unlock()
+			c.hand++
+			continue
+		}
+		_ = v.f.Close()
+		v.f = nil
+		c.removeLocked(v) // the last file moves into this slot, and the hand stays to look at it
+		v.mu.Unlock()
+		c.evictions.Add(1)
+		return true
+	}
+	return false
+}
+
+func (c *Cache) removeLocked(h *File) {
+	last := len(c.ring) - 1
+	moved := c.ring[last]
+	c.ring[h.slot] = moved
+	moved.slot = h.slot
+	c.ring[last] = nil
+	c.ring = c.ring[:last]
+}
+
+// ReopenError is a failure to reopen a file the cache had closed: the operation asked for did
+// not run, so it says nothing about the file's data (an fsync that could not start is not an
+// fsync that failed).
+type ReopenError struct{ Err error }
+
+func (e *ReopenError) Error() string { return "reopen: " + e.Err.Error() }
+func (e *ReopenError) Unwrap() error { return e.Err }
+
+// Check that File can stand in for the *os.File methods the log uses.
+var (
+	_ io.ReaderAt = (*File)(nil)
+	_ io.WriterAt = (*File)(nil)
+)

@@ -1,0 +1,193 @@
+package filecache
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openN(t *testing.T, c *Cache, n int) []*File {
+	t.Helper()
+	dir := t.TempDir()
+	files := make([]*File, n)
+	for i := range files {
+		f, err := c.Open(filepath.Join(dir, fmt.Sprint(i)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[i] = f
+		t.Cleanup(func() { _ = f.Close() })
+	}
+	return files
+}
+
+func TestBudgetHoldsAndDataSurvivesEviction(t *testing.T) {
+	c := New(4)
+	files := openN(t, c, 20)
+	for i, f := range files {
+		if _, err := f.WriteAt([]byte(fmt.Sprintf("file %d", i)), 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Stats().Open; got > 4 {
+			t.Fatalf("%d files open with a budget of 4", got)
+		}
+	}
+	for round := 0; round < 2; round++ {
+		for i, f := range files {
+			want := fmt.Sprintf("file %d", i)
+			got := make([]byte, len(want))
+			if _, err := f.ReadAt(got, 0); err != nil || string(got) != want {
+				t.Fatalf("file %d reads %q, %v", i, got, err)
+			}
+			if err := f.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st := c.Stats()
+	if st.Open > 4 || st.Evictions < 16 || st.Opens != st.Evictions+uint64(st.Open) {
+		t.Fatalf("stats %+v: want at most 4 open and every open either evicted or still open", st)
+	}
+}
+
+func TestReopenDoesNotTruncate(t *testing.T) {
+	c := New(1)
+	files := openN(t, c, 2)
+	if _, err := files[0].WriteAt([]byte("kept"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := files[1].Stat(); err != nil { // evicts files[0]
+		t.Fatal(err)
+	}
+	if n, err := files[0].Size(); err != nil || n != 4 {
+		t.Fatalf("after reopening: size %d, %v", n, err)
+	}
+}
+
+// TestPinnedFileIsNotEvicted: with the budget taken by a file in use, an open waits until the
+// use ends instead of closing the descriptor under its user or passing the budget.
+func TestPinnedFileIsNotEvicted(t *testing.T) {
+	c := New(1)
+	files := openN(t, c, 2)
+	f, err := files[0].pin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := files[1].Stat()
+		done <- err
+	}()
+	for c.Stats().Waits == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := f.Stat(); err != nil {
+		t.Fatalf("a pinned descriptor was closed under its user: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("an open passed the budget while the only slot was in use (%v)", err)
+	default:
+	}
+	files[0].unpin()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Open != 1 {
+		t.Fatalf("stats %+v, want 1 open", st)
+	}
+}
+
+func TestCloseWhilePinnedClosesAfterUse(t *testing.T) {
+	c := New(8)
+	files := openN(t, c, 1)
+	f, err := files[0].pin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := files[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Stat(); err != nil {
+		t.Fatalf("closed while in use: %v", err)
+	}
+	files[0].unpin()
+	if _, err := f.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("descriptor still open after the last use: %v", err)
+	}
+	if _, err := files[0].ReadAt(make([]byte, 1), 0); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("read after Close: %v", err)
+	}
+	if got := c.Stats().Open; got != 0 {
+		t.Fatalf("%d open after Close", got)
+	}
+}
+
+func TestRenameFollowsEviction(t *testing.T) {
+	c := New(1)
+	files := openN(t, c, 2)
+	if _, err := files[0].WriteAt([]byte("moved"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := files[1].Stat(); err != nil { // evicts files[0]
+		t.Fatal(err)
+	}
+	to := files[0].Name() + ".deleted"
+	if err := files[0].Rename(to); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	if _, err := files[0].ReadAt(got, 0); err != nil || string(got) != "moved" || files[0].Name() != to {
+		t.Fatalf("after rename: %q %v %s", got, err, files[0].Name())
+	}
+}
+
+func TestNilCacheKeepsFilesOpen(t *testing.T) {
+	var c *Cache
+	files := openN(t, c, 3)
+	for _, f := range files {
+		if _, err := f.WriteAt([]byte("x"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); st != (Stats{}) {
+		t.Fatalf("nil cache stats %+v", st)
+	}
+}
+
+// TestConcurrentUse runs readers and writers on more files than the budget (run it with -race):
+// every read must see what its own goroutine wrote.
+func TestConcurrentUse(t *testing.T) {
+	c := New(3)
+	files := openN(t, c, 12)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				f := files[(g*7+i)%len(files)]
+				want := []byte(fmt.Sprintf("g%d-%03d", g, i))
+				off := int64(g * 16)
+				if _, err := f.WriteAt(want, off); err != nil {
+					t.Error(err)
+					return
+				}
+				got := make([]byte, len(want))
+				if _, err := f.ReadAt(got, off); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("read %q, %v; want %q", got, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if st := c.Stats(); st.Open > 3 {
+		t.Fatalf("%d open: more than the budget", st.Open)
+	}
+}
