@@ -3,9 +3,11 @@ package log
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -327,5 +329,43 @@ func TestConcurrentReadsAppendsRetention(t *testing.T) {
 	}
 	if l.Size() > 3000+1000 {
 		t.Fatalf("retention.bytes not enforced: %d bytes", l.Size())
+	}
+}
+
+// TestCreatedLogIsCleanUntilFirstAppend: a log made by Create carries the clean-shutdown marker,
+// so closing it writes nothing and reopening it rescans nothing; its first append removes the
+// marker before writing, so a crash after it recovers the segment.
+func TestCreatedLogIsCleanUntilFirstAppend(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.Files = filecache.New(4)
+	l, err := Create(dir, cfg, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{cleanShutdownName, "00000000000000000000.log"}; !slices.Equal(names, want) {
+		t.Fatalf("after Create and Close: %v, want %v", names, want)
+	}
+	l = openTest(t, dir, cfg, 0)
+	if l.changedAtOpen || !l.cleanOnDisk {
+		t.Fatalf("reopening a created log: changed %v, clean %v", l.changedAtOpen, l.cleanOnDisk)
+	}
+	mustAppend(t, l, testBatch(1, 40, 0), AppendOptions{})
+	mustSync(t, l)
+	crash(l)
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownName)); !os.IsNotExist(err) {
+		t.Fatalf("marker survived the first append: %v", err)
+	}
+	l = openTest(t, dir, cfg, 0)
+	if got := l.LogEndOffset(); got != 1 {
+		t.Fatalf("after the crash: log end %d, want 1", got)
 	}
 }

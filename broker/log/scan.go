@@ -140,7 +140,7 @@ func (l *Log) recoverSegment(s *segment, maxLast int64, onBatch func(batchInfo))
 // loadSegment loads a segment's indexes after a clean shutdown and checks them. For the last
 // segment it also walks the batch headers after the last index entry to find the log end. It
 // returns false when anything is inconsistent; the caller then recovers the segment.
-func (l *Log) loadSegment(s *segment, maxLast int64) (bool, error) {
+func (l *Log) loadSegment(s *segment, maxLast int64, indexesExisted bool) (bool, error) {
 	st, err := s.f.Stat()
 	if err != nil {
 		return false, err
@@ -155,6 +155,9 @@ func (l *Log) loadSegment(s *segment, maxLast int64) (bool, error) {
 		// without opening them.
 		s.size = size
 		return true, nil
+	}
+	if !indexesExisted {
+		return false, nil
 	}
 	files, err := s.openIndexes(os.O_RDONLY)
 	if err != nil {
