@@ -23,6 +23,7 @@ type Cache struct {
 	opens     atomic.Uint64
 	evictions atomic.Uint64
 	waits     atomic.Uint64
+	waiting   atomic.Int32 // opens waiting for room: only then does an unpin take c.mu to wake them
 }
 
 // New returns a cache that keeps at most budget files open (at least one).
@@ -253,9 +254,13 @@ func (h *File) open(perm os.FileMode) error {
 		// Give one of ours back to the process, or wait for a call to finish with one.
 		evicted := c.evictOne(h, true)
 		wait := c.freed
+		if !evicted {
+			c.waiting.Add(1)
+		}
 		c.mu.Unlock()
 		if !evicted {
 			c.waitFreed(wait)
+			c.waiting.Add(-1)
 		}
 	}
 }
@@ -269,9 +274,11 @@ func (c *Cache) reserveSlot(h *File) error {
 			continue
 		}
 		wait := c.freed
+		c.waiting.Add(1)
 		c.mu.Unlock()
 		c.waits.Add(1)
 		c.waitFreed(wait)
+		c.waiting.Add(-1)
 		c.mu.Lock()
 	}
 	c.opening++
@@ -291,8 +298,8 @@ func (c *Cache) waitFreed(ch <-chan struct{}) {
 }
 
 func (c *Cache) signalFreed() {
-	if c == nil {
-		return
+	if c == nil || c.waiting.Load() == 0 {
+		return // the common case: nobody waits, and the hot path takes no global lock
 	}
 	c.mu.Lock()
 	c.signalFreedLocked()
