@@ -11,9 +11,11 @@
 // # Durability
 //
 // Append never fsyncs: it writes the batch with pwrite and publishes the new log end offset.
-// Durability comes from Sync, which hands the work to one flusher goroutine per log. The flusher
-// fsyncs the active segment once for every waiter that queued since the previous fsync (group
-// commit), so N concurrent acks=all producers share one fsync. A segment is fsynced (data and
+// Durability comes from Sync, which hands the work to the log's flusher, a goroutine that runs
+// while the log has appends to sync (none for an idle log). The flusher fsyncs the active segment
+// once for every waiter that queued since the previous fsync (group commit), so N concurrent
+// acks=all producers share one fsync. Segment files are opened through Config.Files, a cache of
+// open files that closes idle ones, so an idle partition holds no descriptor. A segment is fsynced (data and
 // indexes) before a roll completes, so only the active segment ever holds unsynced data. Without
 // the clean-shutdown marker, Open rescans the active segment (and any segment whose indexes are
 // missing or inconsistent), checks every batch's length, magic, CRC-32C and offsets, and
