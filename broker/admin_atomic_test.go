@@ -237,32 +237,45 @@ func TestMorePartitionsThanOpenFiles(t *testing.T) {
 			t.Fatalf("budget %d: the limit was not lowered enough to matter", budget)
 		}
 		mustCreateTopic(t, b.Admin(t), "wide", parts, nil)
-		cl := b.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-		recs := make([]*kgo.Record, parts)
-		for i := range recs {
-			recs[i] = &kgo.Record{Topic: "wide", Value: []byte(strconv.Itoa(i))}
-		}
-		if err := cl.ProduceSync(testContext(t), recs...).FirstErr(); err != nil {
-			t.Fatalf("produce to every partition: %v", err)
-		}
+		produceOneEach(t, b, "wide", parts)
 		if st := b.cluster.files.Stats(); st.Open > budget || st.Evictions == 0 {
 			t.Fatalf("cache %+v: want at most %d open and some evicted", st, budget)
 		}
-		cl.Close()
 		b.stop(t)
 
 		b = startTestBroker(t, dir)
-		consumer := b.Client(t, kgo.ConsumeTopics("wide"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-		seen := map[string]bool{}
-		for len(seen) < parts {
-			fs := consumer.PollFetches(testContext(t))
-			if err := fs.Err0(); err != nil {
-				t.Fatalf("consume after restart: %v (%d of %d read)", err, len(seen), parts)
-			}
-			fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
-		}
+		consumeOneEach(t, b, "wide", parts)
 		if st := b.cluster.files.Stats(); st.Open > st.Budget {
 			t.Fatalf("cache %+v after reading every partition", st)
 		}
 	})
+}
+
+// produceOneEach produces one record to each of a topic's n partitions (values "0" to "n-1").
+func produceOneEach(t *testing.T, b *testBroker, topic string, n int) {
+	t.Helper()
+	cl := b.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	defer cl.Close()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Value: []byte(strconv.Itoa(i))}
+	}
+	if err := cl.ProduceSync(testContext(t), recs...).FirstErr(); err != nil {
+		t.Fatalf("produce to every partition of %s: %v", topic, err)
+	}
+}
+
+// consumeOneEach reads a topic from the start until it has seen the n distinct values
+// produceOneEach wrote.
+func consumeOneEach(t *testing.T, b *testBroker, topic string, n int) {
+	t.Helper()
+	consumer := b.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]bool{}
+	for len(seen) < n {
+		fs := consumer.PollFetches(testContext(t))
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("consume %s: %v (%d of %d read)", topic, err, len(seen), n)
+		}
+		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+	}
 }

@@ -6,11 +6,8 @@ package broker
 // without it. scripts/test.sh runs them in a step of their own.
 
 import (
-	"strconv"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestTenThousandPartitionsUnderALowLimit is issue 17's case: a 10,000-partition topic under an
@@ -26,15 +23,8 @@ func TestTenThousandPartitionsUnderALowLimit(t *testing.T) {
 		start := time.Now()
 		mustCreateTopic(t, adm, "many", parts, nil)
 		t.Logf("%d partitions created in %v", parts, time.Since(start))
-		cl := b.Client(t, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-		recs := make([]*kgo.Record, parts)
-		for i := range recs {
-			recs[i] = &kgo.Record{Topic: "many", Value: []byte(strconv.Itoa(i))}
-		}
 		start = time.Now()
-		if err := cl.ProduceSync(testContext(t), recs...).FirstErr(); err != nil {
-			t.Fatalf("produce to every partition: %v", err)
-		}
+		produceOneEach(t, b, "many", parts)
 		t.Logf("one record produced to each partition in %v", time.Since(start))
 		start = time.Now()
 		b.stop(t)
@@ -47,15 +37,7 @@ func TestTenThousandPartitionsUnderALowLimit(t *testing.T) {
 		if got := len(b.cluster.lookupTopic("many").partitions); got != parts {
 			t.Fatalf("after restart: %d partitions", got)
 		}
-		consumer := b.Client(t, kgo.ConsumeTopics("many"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-		seen := map[string]bool{}
-		for len(seen) < parts {
-			fs := consumer.PollFetches(testContext(t))
-			if err := fs.Err0(); err != nil {
-				t.Fatalf("consume after restart: %v (%d of %d read)", err, len(seen), parts)
-			}
-			fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
-		}
+		consumeOneEach(t, b, "many", parts)
 		t.Logf("consumed in %v", time.Since(start))
 		if st := b.cluster.files.Stats(); st.Open > st.Budget || st.Budget >= parts {
 			t.Fatalf("open files %+v: want a budget below the partition count, and kept", st)

@@ -237,6 +237,9 @@ func (l *Log) roll(now time.Time) error {
 	if old.empty() {
 		return nil // an empty segment already starts at the log end offset
 	}
+	if err := l.leaveCleanState(); err != nil { // a retention roll changes the files too
+		return err
+	}
 	if err := old.seal(&l.smu); err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/bulwark-kafka/bulwark/cmd/internal/bench"
 )
 
@@ -26,14 +28,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	opts := bench.RegisterFlags(fs)
-	var cf clientFlags
-	cf.registerSecurity(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	sec, err := cf.securityOptions()
-	if err != nil {
-		fmt.Fprintln(stderr, "bulwark bench:", err)
+	sec, ok := parseBenchFlags("bulwark bench", fs, args, stderr)
+	if !ok {
 		return 2
 	}
 	opts.ClientOpts = sec
@@ -66,17 +62,11 @@ func cmdBenchSweep(args []string, stdout, stderr io.Writer) int {
 	svgPath := fs.String("svg", "sweep.svg", "where to write the SVG chart")
 	title := fs.String("title", "", "chart title (default: the run's shape)")
 	stop := fs.Bool("stop-at-saturation", true, "stop after the first rate whose achieved throughput is under 90% of the offered rate")
-	var cf clientFlags
-	cf.registerSecurity(fs)
-	if err := fs.Parse(args); err != nil {
+	sec, ok := parseBenchFlags("bulwark bench sweep", fs, args, stderr)
+	if !ok {
 		return 2
 	}
 	list, err := bench.ParseRates(*rates)
-	if err != nil {
-		fmt.Fprintln(stderr, "bulwark bench sweep:", err)
-		return 2
-	}
-	sec, err := cf.securityOptions()
 	if err != nil {
 		fmt.Fprintln(stderr, "bulwark bench sweep:", err)
 		return 2
@@ -123,14 +113,8 @@ func cmdBenchPartitions(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Prefix, "prefix", "bulwark-scale", "topic name prefix (<prefix>-<n>)")
 	fs.IntVar(&opts.MetadataRuns, "metadata-runs", 5, "all-topics Metadata requests to time after the creation")
 	fs.IntVar(&opts.BrokerPID, "broker-pid", 0, "broker process id whose peak RSS to report (0 = off)")
-	var cf clientFlags
-	cf.registerSecurity(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	sec, err := cf.securityOptions()
-	if err != nil {
-		fmt.Fprintln(stderr, "bulwark bench partitions:", err)
+	sec, ok := parseBenchFlags("bulwark bench partitions", fs, args, stderr)
+	if !ok {
 		return 2
 	}
 	opts.Brokers = strings.Split(*brokers, ",")
@@ -149,6 +133,22 @@ func cmdBenchPartitions(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseBenchFlags adds the TLS and SASL flags to fs, parses args and returns the client options
+// they ask for; false (after saying why on stderr) means the command line is wrong.
+func parseBenchFlags(name string, fs *flag.FlagSet, args []string, stderr io.Writer) ([]kgo.Opt, bool) {
+	var cf clientFlags
+	cf.registerSecurity(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, false
+	}
+	sec, err := cf.securityOptions()
+	if err != nil {
+		fmt.Fprintln(stderr, name+":", err)
+		return nil, false
+	}
+	return sec, true
 }
 
 func writeFile(path string, fn func(io.Writer) error) error {
