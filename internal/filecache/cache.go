@@ -232,9 +232,7 @@ func (h *File) open(perm os.FileMode) error {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		if err := c.reserveSlot(h); err != nil {
-			return err
-		}
+		c.reserveSlot(h)
 		f, err := fsutil.Open(h.path, h.flag, perm)
 		c.mu.Lock()
 		c.opening--
@@ -267,7 +265,7 @@ func (h *File) open(perm os.FileMode) error {
 
 // reserveSlot takes one of the budget's slots for an open about to run, closing an idle file
 // when none is free and waiting when every open file is in use.
-func (c *Cache) reserveSlot(h *File) error {
+func (c *Cache) reserveSlot(h *File) {
 	c.mu.Lock()
 	for len(c.ring)+c.opening >= c.budget {
 		if c.evictOne(h, false) {
@@ -283,7 +281,6 @@ func (c *Cache) reserveSlot(h *File) error {
 	}
 	c.opening++
 	c.mu.Unlock()
-	return nil
 }
 
 // waitFreed waits until a file is unpinned or closed. The timeout covers the rare case where the
