@@ -1,12 +1,13 @@
 package log
 
 import (
-	"github.com/bulwark-kafka/bulwark/internal/fsutil"
-
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
+	"github.com/bulwark-kafka/bulwark/internal/fsutil"
 )
 
 // AppendResult describes an appended batch.
@@ -185,6 +186,11 @@ func (l *Log) write(s *segment, batch []byte) error {
 	_, err := s.f.WriteAt(batch, s.size)
 	if err == nil {
 		return nil
+	}
+	if reopen := (*filecache.ReopenError)(nil); errors.As(err, &reopen) {
+		// Nothing was written (the file could not be reopened: the process is out of
+		// descriptors for now), so there is nothing to undo and the log stays usable.
+		return fmt.Errorf("log: write %s: %w", s.paths[0], err)
 	}
 	err = fmt.Errorf("log: write %s: %w", s.paths[0], err)
 	if terr := s.f.Truncate(s.size); terr != nil {

@@ -431,6 +431,13 @@ func (l *Log) Close() error { return l.shutdown(true) }
 
 // Delete closes the log without syncing and removes its directory (topic deletion).
 func (l *Log) Delete() error {
+	// Readers still holding a segment finish from descriptors already open; a closed one must
+	// not be reopened by name once the directory is gone (the name may be reused).
+	l.smu.RLock()
+	for _, s := range l.segs {
+		s.f.Unlinked()
+	}
+	l.smu.RUnlock()
 	if err := l.shutdown(false); err != nil && !errors.Is(err, ErrClosed) {
 		l.log().Warn("closing deleted log", "err", err)
 	}

@@ -369,3 +369,26 @@ func TestCreatedLogIsCleanUntilFirstAppend(t *testing.T) {
 		t.Fatalf("after the crash: log end %d, want 1", got)
 	}
 }
+
+// TestWriteThatCouldNotReopenDoesNotFailTheLog: an append whose segment file could not be
+// reopened wrote nothing, so it returns an error without marking the log failed.
+func TestWriteThatCouldNotReopenDoesNotFailTheLog(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.Files = filecache.New(1)
+	l := openTest(t, dir, cfg, 0)
+	mustAppend(t, l, testBatch(1, 40, 0), AppendOptions{})
+	l.segs[0].f.Unlinked() // stands in for a reopen that fails (EMFILE past the retries)
+	other, err := cfg.Files.Open(filepath.Join(t.TempDir(), "other"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close() // opening it closed the segment's descriptor (budget 1)
+	var reopen *filecache.ReopenError
+	if _, err := l.Append(testBatch(1, 40, 1), AppendOptions{}); !errors.As(err, &reopen) {
+		t.Fatalf("append without a descriptor: %v", err)
+	}
+	if l.failed != nil {
+		t.Fatalf("the log was failed by a write that never ran: %v", l.failed)
+	}
+}

@@ -1,6 +1,7 @@
 package filecache
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -64,6 +65,9 @@ type File struct {
 	used   bool     // the clock's reference bit
 	slot   int      // index in c.ring while open (guarded by c.mu)
 	closed bool     // Close was called
+	// gone: the path no longer names this file (Unlinked), so it must not be reopened by name;
+	// a file created under the same name since (a deleted topic recreated) is another file.
+	gone bool
 }
 
 // Open opens path with flag now, so that creation and permission errors surface here. Later
@@ -157,6 +161,15 @@ func (h *File) Rename(path string) error {
 	return nil
 }
 
+// Unlinked records that the file's path is about to be removed while calls may still use the
+// file: a descriptor still open keeps serving them, but a closed one is not reopened by name,
+// since whatever is created under that name later is another file.
+func (h *File) Unlinked() {
+	h.mu.Lock()
+	h.gone = true
+	h.mu.Unlock()
+}
+
 // Close closes the file for good. A call still using it finishes first; the descriptor closes
 // when it does.
 func (h *File) Close() error {
@@ -181,6 +194,9 @@ func (h *File) pin() (*os.File, error) {
 		return nil, os.ErrClosed
 	}
 	if h.f == nil {
+		if h.gone {
+			return nil, &ReopenError{Err: fmt.Errorf("%s was removed: %w", h.path, os.ErrNotExist)}
+		}
 		if err := h.open(0); err != nil {
 			return nil, &ReopenError{Err: err}
 		}

@@ -191,3 +191,31 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("%d open: more than the budget", st.Open)
 	}
 }
+
+// TestUnlinkedFileIsNotReopened: a file whose path was removed and recreated while the cache
+// had it closed is not reopened by name; one still open keeps serving.
+func TestUnlinkedFileIsNotReopened(t *testing.T) {
+	c := New(1)
+	files := openN(t, c, 2)
+	if _, err := files[0].WriteAt([]byte("old"), 0); err != nil {
+		t.Fatal(err)
+	}
+	files[0].Unlinked()
+	if _, err := files[0].ReadAt(make([]byte, 3), 0); err != nil {
+		t.Fatalf("an open descriptor stops serving once unlinked: %v", err)
+	}
+	if _, err := files[1].Stat(); err != nil { // evicts files[0]
+		t.Fatal(err)
+	}
+	path := files[0].Name()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var reopen *ReopenError
+	if _, err := files[0].ReadAt(make([]byte, 3), 0); !errors.As(err, &reopen) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("reading a file recreated under the removed one's name: %v", err)
+	}
+}

@@ -12,8 +12,15 @@
 // lock, so hot partitions do not contend on a global one.
 //
 // Closing a descriptor that has unsynced writes loses nothing: the data is in the page cache,
-// and a later fsync through a new descriptor of the same file flushes it (on Linux since 4.16 a
-// new descriptor also reports a writeback error that no one has seen yet).
+// and a later fsync through a new descriptor of the same file flushes it. On Linux since 4.16 a
+// new descriptor also reports a writeback error that no one has seen yet, as long as the kernel
+// still holds the file's inode; an error in background writeback followed by the inode's
+// eviction from memory, while no descriptor is open, would go unreported (the PostgreSQL
+// "fsyncgate" case). Files with writes that are synced promptly (acks=all) are rarely closed
+// in that window; flushing a file before closing it is a possible hardening not done yet.
+//
+// A file whose path was removed (Unlinked) is never reopened by name, so a reader of a deleted
+// partition never reads a file created under its name since.
 //
 // A nil *Cache is valid: its files open once and stay open until closed, as before.
 package filecache
