@@ -268,7 +268,7 @@ func (c *cluster) createPartition(t *topic, index int32, dir string) (*partition
 	if err := os.Mkdir(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("broker: partition dir: %w", err)
 	}
-	if err := writeNewFile(filepath.Join(dir, partitionMetadataFile), partitionMetadata(t.id)); err != nil {
+	if err := fsutil.WriteNew(filepath.Join(dir, partitionMetadataFile), partitionMetadata(t.id), 0o640); err != nil {
 		return nil, fmt.Errorf("broker: partition metadata: %w", err)
 	}
 	lc := c.logConfig(t.cfg)
@@ -301,7 +301,7 @@ func (c *cluster) syncNewPartitions(ps []*partition) error {
 		return nil
 	}
 	for _, p := range ps {
-		if err := syncTree(p.dir); err != nil {
+		if err := fsutil.SyncTree(p.dir); err != nil {
 			return err
 		}
 	}
@@ -311,41 +311,6 @@ func (c *cluster) syncNewPartitions(ps []*partition) error {
 		}
 	}
 	return nil
-}
-
-// syncTree fsyncs every file in dir, then dir.
-func syncTree(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		f, err := os.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return fsutil.SyncDir(dir)
-}
-
-// writeNewFile creates path with data, without fsync.
-func writeNewFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	return errors.Join(err, f.Close())
 }
 
 // discardPartitions closes and removes logs that no metadata names.

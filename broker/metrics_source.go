@@ -6,6 +6,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/config"
 	"github.com/bulwark-kafka/bulwark/broker/record"
 	"github.com/bulwark-kafka/bulwark/broker/stats"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
 )
 
 // The Server is the metrics' view of the broker (stats.Source): counters kept as it runs, and
@@ -55,10 +56,7 @@ func (s *Server) Rebalances() (classic, consumer uint64) { return s.coord.groups
 func (s *Server) LogDirs() []string { return s.cfg.LogDirs }
 
 // OpenFiles reports the partition logs' cache of open files.
-func (s *Server) OpenFiles() stats.OpenFilesView {
-	st := s.cluster.files.Stats()
-	return stats.OpenFilesView{Budget: st.Budget, Open: st.Open, Opens: st.Opens, Evictions: st.Evictions, Waits: st.Waits}
-}
+func (s *Server) OpenFiles() filecache.Stats { return s.cluster.files.Stats() }
 
 // RecordTimestamp reads the batch holding offset and returns its first timestamp (its append
 // time for LogAppendTime topics): within one batch of the record's own, which is what a time

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwark-kafka/bulwark/broker/stats"
+	"github.com/bulwark-kafka/bulwark/internal/filecache"
 )
 
 // fakeSource is a broker of the given shape with no I/O behind it: topics × partitions, each
@@ -54,8 +55,8 @@ func (f *fakeSource) ClusterID() string         { return "fake-cluster" }
 func (f *fakeSource) BrokerID() int32           { return 1 }
 func (f *fakeSource) Counters() *stats.Broker   { return f.counters }
 func (f *fakeSource) Groups() []stats.GroupView { return f.groups }
-func (f *fakeSource) OpenFiles() stats.OpenFilesView {
-	return stats.OpenFilesView{Budget: 100, Open: 3, Opens: 7, Evictions: 4, Waits: 1}
+func (f *fakeSource) OpenFiles() filecache.Stats {
+	return filecache.Stats{Budget: 100, Open: 3, Opens: 7, Evictions: 4, Waits: 1}
 }
 
 func (f *fakeSource) LogDirs() []string {

@@ -160,21 +160,12 @@ func Create(dir string, cfg Config, startOffset int64, logger *slog.Logger) (*Lo
 	// An empty log is in its clean state from the start: with the marker, a shutdown before the
 	// first append has nothing to write and the next Open trusts the empty segment, instead of
 	// 100,000 new partitions costing a few fsyncs each at shutdown and a rescan at start-up.
-	if err := writeNewFile(filepath.Join(dir, cleanShutdownName)); err != nil {
+	if err := fsutil.WriteNew(filepath.Join(dir, cleanShutdownName), nil, 0o644); err != nil {
 		l.closeSegments()
 		return nil, fmt.Errorf("log: write clean-shutdown marker: %w", err)
 	}
 	l.cleanOnDisk = true
 	return l, nil
-}
-
-// writeNewFile creates an empty file, without fsync.
-func writeNewFile(path string) error {
-	f, err := fsutil.Open(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 // log returns the logger for a message about this log, naming it by its directory ("topic-3").

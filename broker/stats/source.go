@@ -1,5 +1,7 @@
 package stats
 
+import "github.com/bulwark-kafka/bulwark/internal/filecache"
+
 // Source is what package metrics reads from a broker at scrape time, beyond the counters: the
 // current shape of its topics, groups and transactions. *broker.Server implements it.
 type Source interface {
@@ -23,14 +25,8 @@ type Source interface {
 	RecordTimestamp(topic string, partition int32, offset int64) (ms int64, ok bool)
 	// LogDirs lists the broker's log directories.
 	LogDirs() []string
-	// OpenFiles reports the cache of partition files kept open.
-	OpenFiles() OpenFilesView
-}
-
-// OpenFilesView is the partition logs' cache of open files at scrape time.
-type OpenFilesView struct {
-	Budget, Open            int    // most kept open, and open now
-	Opens, Evictions, Waits uint64 // opens (reopens included), idle files closed, opens that waited
+	// OpenFiles reports the partition logs' cache of open files.
+	OpenFiles() filecache.Stats
 }
 
 // TopicView is one topic at scrape time.

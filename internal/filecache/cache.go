@@ -141,15 +141,6 @@ func (h *File) Stat() (os.FileInfo, error) {
 	return f.Stat()
 }
 
-// Size returns the file's size.
-func (h *File) Size() (int64, error) {
-	st, err := h.Stat()
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
-}
-
 // Rename moves the file to path; later reopens use the new name.
 func (h *File) Rename(path string) error {
 	h.mu.Lock()

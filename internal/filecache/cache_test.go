@@ -64,8 +64,8 @@ func TestReopenDoesNotTruncate(t *testing.T) {
 	if _, err := files[1].Stat(); err != nil { // evicts files[0]
 		t.Fatal(err)
 	}
-	if n, err := files[0].Size(); err != nil || n != 4 {
-		t.Fatalf("after reopening: size %d, %v", n, err)
+	if st, err := files[0].Stat(); err != nil || st.Size() != 4 {
+		t.Fatalf("after reopening: %v, %v", st, err)
 	}
 }
 

@@ -62,3 +62,40 @@ func ReadFile(path string) ([]byte, error) {
 	}
 	return data[:n], err
 }
+
+// WriteNew creates (or truncates) path with data, without fsync: for files made durable later,
+// together with many others (SyncFS).
+func WriteNew(path string, data []byte, perm os.FileMode) error {
+	f, err := Open(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, f.Close())
+}
+
+// SyncTree fsyncs every regular file directly in dir, then dir: SyncFS's fallback where the
+// platform has no syncfs.
+func SyncTree(dir string) error {
+	entries, err := ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		f, err := Open(filepath.Join(dir, e.Name()), os.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return SyncDir(dir)
+}
