@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
@@ -148,8 +149,10 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 	stampBatch(batch, res.BaseOffset, opts.LeaderEpoch, res.LogAppendTime, opts.LogAppendTime)
 	stored := batch
 	if s.sealer != nil {
-		l.sealBuf = sealRecord(l.sealBuf[:0], s.sealer, batch, res.BaseOffset)
-		stored, n = l.sealBuf, int64(len(l.sealBuf))
+		buf := sealBuffers.Get().(*[]byte)
+		defer releaseSealBuffer(buf)
+		*buf = sealRecord((*buf)[:0], s.sealer, batch, res.BaseOffset)
+		stored, n = *buf, int64(len(*buf))
 	}
 	if err := l.write(s, stored); err != nil {
 		return AppendResult{}, err
@@ -173,10 +176,23 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 	}
 	l.wakeLocked()
 	l.smu.Unlock()
-	if cap(l.sealBuf) > 1<<20 {
-		l.sealBuf = nil // do not keep a large batch's buffer per partition
-	}
 	return res, nil
+}
+
+// sealBuffers holds the buffers appends seal their batches into, shared by every log: one per
+// partition, kept between appends, cost 64 MiB with a thousand partitions taking 64 KiB batches
+// (issue 17); shared, they cost what the appends running at once need.
+var sealBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledSealBuffer is the largest seal buffer kept for reuse; a rare large batch's buffer is
+// left to the collector rather than held by the pool.
+const maxPooledSealBuffer = 1 << 20
+
+func releaseSealBuffer(buf *[]byte) {
+	if cap(*buf) > maxPooledSealBuffer {
+		return
+	}
+	sealBuffers.Put(buf)
 }
 
 // write puts the batch at the end of the active segment. A failed or short write is cut back

@@ -58,7 +58,6 @@ type Log struct {
 	// unsynced counts appends since the flusher last started an fsync: its group-commit size.
 	unsynced atomic.Uint64
 	stats    *stats.Storage // Config.Stats as the log opened (read without a lock)
-	sealBuf  []byte         // the sealed frame being appended (mu)
 
 	producers     producerState // idempotent/transactional producer table (mu; aborted also smu)
 	firstUnstable int64         // first offset of the earliest open transaction, -1 if none (smu)
