@@ -236,6 +236,7 @@ func TestSocketServerAndLogDirFigures(t *testing.T) {
 		"bulwark_log_file_opens_total":                                                  7,
 		"bulwark_log_file_evictions_total":                                              4,
 		"bulwark_log_file_open_waits_total":                                             1,
+		"bulwark_log_file_eviction_fsyncs_total":                                        2,
 	} {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)

@@ -56,7 +56,7 @@ func (f *fakeSource) BrokerID() int32           { return 1 }
 func (f *fakeSource) Counters() *stats.Broker   { return f.counters }
 func (f *fakeSource) Groups() []stats.GroupView { return f.groups }
 func (f *fakeSource) OpenFiles() filecache.Stats {
-	return filecache.Stats{Budget: 100, Open: 3, Opens: 7, Evictions: 4, Waits: 1}
+	return filecache.Stats{Budget: 100, Open: 3, Opens: 7, Evictions: 4, Waits: 1, Syncs: 2}
 }
 
 func (f *fakeSource) LogDirs() []string {

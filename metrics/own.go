@@ -16,6 +16,7 @@ type ownFamilies struct {
 	hookDelivered, hookDropped, hookPanics, hookQueued, level         *family
 	fsyncSeconds, groupCommit                                         *family
 	openFiles, openFilesBudget, fileOpens, fileEvictions, fileWaits   *family
+	fileEvictionSyncs                                                 *family
 	auditRecords, shipSent, shipFailed, shipPending                   *family
 }
 
@@ -47,18 +48,20 @@ func newOwnFamilies() *ownFamilies {
 		fileOpens:       counterFamily("bulwark_log_file_opens_total", "Partition log files opened, reopens of files closed while idle included."),
 		fileEvictions:   counterFamily("bulwark_log_file_evictions_total", "Idle partition log files closed to stay within the budget."),
 		fileWaits:       counterFamily("bulwark_log_file_open_waits_total", "Opens that waited because every file within the budget was in use."),
-		dirBytes:        gaugeFamily("bulwark_log_dir_bytes", "Bytes of partition logs in each log directory.", "dir"),
-		dirPartitions:   gaugeFamily("bulwark_log_dir_partitions", "Partitions in each log directory.", "dir"),
-		transactions:    gaugeFamily("bulwark_transactions", "Transactional ids by transaction state.", "state"),
-		hookDelivered:   counterFamily("bulwark_hook_events_delivered_total", "Broker events delivered to each observer (audit, metrics).", "hook"),
-		hookDropped:     counterFamily("bulwark_hook_events_dropped_total", "Broker events an observer lost (full queue, or back-pressure timed out).", "hook"),
-		hookPanics:      counterFamily("bulwark_hook_panics_total", "Panics recovered in an observer.", "hook"),
-		hookQueued:      gaugeFamily("bulwark_hook_queue_length", "Events waiting in each observer's queue.", "hook"),
-		level:           gaugeFamily("bulwark_metrics_level", "The monitoring level in force (bulwark.metrics.level): 1 for the level named.", "level"),
-		auditRecords:    counterFamily("bulwark_audit_records_total", "Records written to the audit trail (its last sequence number)."),
-		shipSent:        counterFamily("bulwark_logship_sent_total", "Records delivered to a sink, by stream and sink.", "stream", "sink"),
-		shipFailed:      counterFamily("bulwark_logship_failures_total", "Delivery attempts that failed (retried until they succeed), by stream and sink.", "stream", "sink"),
-		shipPending:     gaugeFamily("bulwark_logship_pending_records", "Records of a stream a sink has yet to receive: the backlog the stream's files hold for it.", "stream", "sink"),
+		fileEvictionSyncs: counterFamily("bulwark_log_file_eviction_fsyncs_total",
+			"Fsyncs run to close a partition log file with unsynced writes (so that no writeback error is lost with its descriptor)."),
+		dirBytes:      gaugeFamily("bulwark_log_dir_bytes", "Bytes of partition logs in each log directory.", "dir"),
+		dirPartitions: gaugeFamily("bulwark_log_dir_partitions", "Partitions in each log directory.", "dir"),
+		transactions:  gaugeFamily("bulwark_transactions", "Transactional ids by transaction state.", "state"),
+		hookDelivered: counterFamily("bulwark_hook_events_delivered_total", "Broker events delivered to each observer (audit, metrics).", "hook"),
+		hookDropped:   counterFamily("bulwark_hook_events_dropped_total", "Broker events an observer lost (full queue, or back-pressure timed out).", "hook"),
+		hookPanics:    counterFamily("bulwark_hook_panics_total", "Panics recovered in an observer.", "hook"),
+		hookQueued:    gaugeFamily("bulwark_hook_queue_length", "Events waiting in each observer's queue.", "hook"),
+		level:         gaugeFamily("bulwark_metrics_level", "The monitoring level in force (bulwark.metrics.level): 1 for the level named.", "level"),
+		auditRecords:  counterFamily("bulwark_audit_records_total", "Records written to the audit trail (its last sequence number)."),
+		shipSent:      counterFamily("bulwark_logship_sent_total", "Records delivered to a sink, by stream and sink.", "stream", "sink"),
+		shipFailed:    counterFamily("bulwark_logship_failures_total", "Delivery attempts that failed (retried until they succeed), by stream and sink.", "stream", "sink"),
+		shipPending:   gaugeFamily("bulwark_logship_pending_records", "Records of a stream a sink has yet to receive: the backlog the stream's files hold for it.", "stream", "sink"),
 	}
 }
 
@@ -104,6 +107,7 @@ func (c *Collector) ownMetrics(e *emitter, level Level, b *stats.Broker, topics 
 	e.emit(f.fileOpens, float64(of.Opens))
 	e.emit(f.fileEvictions, float64(of.Evictions))
 	e.emit(f.fileWaits, float64(of.Waits))
+	e.emit(f.fileEvictionSyncs, float64(of.Syncs))
 	for _, d := range c.src.LogDirs() {
 		clean := filepath.Clean(d) // the partitions' directories are clean ("./data" is "data")
 		e.emit(f.dirBytes, float64(topics.dirBytes[clean]), d)

@@ -1,6 +1,7 @@
 package filecache
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -24,7 +25,8 @@ type Cache struct {
 	opens     atomic.Uint64
 	evictions atomic.Uint64
 	waits     atomic.Uint64
-	waiting   atomic.Int32 // opens waiting for room: only then does an unpin take c.mu to wake them
+	syncs     atomic.Uint64 // fsyncs run to evict a file with unsynced writes
+	waiting   atomic.Int32  // opens waiting for room: only then does an unpin take c.mu to wake them
 }
 
 // New returns a cache that keeps at most budget files open (at least one).
@@ -39,6 +41,7 @@ type Stats struct {
 	Opens     uint64 // opens since the cache was made, first ones included
 	Evictions uint64 // files closed to stay within the budget
 	Waits     uint64 // opens that waited because every open file was in use
+	Syncs     uint64 // fsyncs run before evicting a file with unsynced writes
 }
 
 // Stats returns the cache's counters. A nil cache reports zeros.
@@ -49,7 +52,8 @@ func (c *Cache) Stats() Stats {
 	c.mu.Lock()
 	open := len(c.ring)
 	c.mu.Unlock()
-	return Stats{Budget: c.budget, Open: open, Opens: c.opens.Load(), Evictions: c.evictions.Load(), Waits: c.waits.Load()}
+	return Stats{Budget: c.budget, Open: open, Opens: c.opens.Load(), Evictions: c.evictions.Load(), Waits: c.waits.Load(),
+		Syncs: c.syncs.Load()}
 }
 
 // File is a file that is opened on use and may be closed by its cache between uses. Its methods
@@ -68,6 +72,13 @@ type File struct {
 	// gone: the path no longer names this file (Unlinked), so it must not be reopened by name;
 	// a file created under the same name since (a deleted topic recreated) is another file.
 	gone bool
+	// writes counts WriteAt and Truncate calls finished, synced the writes the last successful
+	// fsync covered: the file is dirty while they differ, and the cache fsyncs a dirty file
+	// before closing it.
+	writes, synced uint64
+	// syncErr is the failure of an fsync the cache ran to close the file. The next Sync returns
+	// it (and every one after), so the failure reaches the file's owner.
+	syncErr error
 }
 
 // Open opens path with flag now, so that creation and permission errors surface here. Later
@@ -106,7 +117,7 @@ func (h *File) WriteAt(p []byte, off int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer h.unpin()
+	defer h.unpinWrite()
 	return f.WriteAt(p, off)
 }
 
@@ -116,19 +127,40 @@ func (h *File) Truncate(size int64) error {
 	if err != nil {
 		return err
 	}
-	defer h.unpin()
+	defer h.unpinWrite()
 	return f.Truncate(size)
 }
 
 // Sync fsyncs the file. Writes made through a descriptor the cache has since closed are covered:
-// fsync flushes the file, not the descriptor.
+// fsync flushes the file, not the descriptor, and the cache fsynced it before closing it; if
+// that fsync failed, Sync returns its error.
 func (h *File) Sync() error {
 	f, err := h.pin()
 	if err != nil {
 		return err
 	}
 	defer h.unpin()
-	return f.Sync()
+	h.mu.Lock()
+	gen, serr := h.writes, h.syncErr
+	h.mu.Unlock()
+	if serr != nil {
+		return serr
+	}
+	err = f.Sync()
+	h.syncDone(gen, err)
+	return err
+}
+
+// syncDone records the outcome of an fsync that began when writes was gen.
+func (h *File) syncDone(gen uint64, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err != nil && h.syncErr == nil:
+		h.syncErr = err
+	case err == nil && gen > h.synced:
+		h.synced = gen
+	}
 }
 
 // Stat returns the file's metadata.
@@ -181,6 +213,10 @@ func (h *File) Close() error {
 func (h *File) pin() (*os.File, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.pinLocked()
+}
+
+func (h *File) pinLocked() (*os.File, error) {
 	if h.closed {
 		return nil, os.ErrClosed
 	}
@@ -200,15 +236,35 @@ func (h *File) pin() (*os.File, error) {
 func (h *File) unpin() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.unpinLocked() {
+		h.c.signalFreed()
+	}
+}
+
+// unpinWrite is unpin for a call that changed the file. The write is counted once it has
+// happened, so an fsync that began before it cannot mark it synced: the file stays dirty until
+// an fsync that starts after it succeeds.
+func (h *File) unpinWrite() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.writes++
+	if h.unpinLocked() {
+		h.c.signalFreed()
+	}
+}
+
+// unpinLocked drops a pin, closing the file if Close came while it was pinned; it reports
+// whether the file is now unpinned and open, so waiters may want it. h.mu is held.
+func (h *File) unpinLocked() bool {
 	h.pins--
 	if h.pins > 0 {
-		return
+		return false
 	}
 	if h.closed && h.f != nil {
 		_ = h.release()
-		return
+		return false
 	}
-	h.c.signalFreed()
+	return true
 }
 
 // release closes the descriptor and takes the file off the ring; h.mu is held.
@@ -315,12 +371,15 @@ func (c *Cache) signalFreedLocked() {
 	c.freed = make(chan struct{})
 }
 
-// evictOne moves the clock hand until it closes one file, and reports whether it did: a file in
-// use is passed over, and one used since the hand last passed gets a second chance unless force
-// is set. keep (whose lock the caller holds) is never chosen; other files' locks are only tried,
-// since an open in progress elsewhere holds its own file's lock and may be waiting for c.mu.
-// c.mu is held.
+// evictOne moves the clock hand until it closes one file, and reports whether it made progress:
+// a file in use is passed over, and one used since the hand last passed gets a second chance
+// unless force is set. A file with unsynced writes is closed only when no clean one can be: it is
+// fsynced first (without c.mu, which is released and retaken), and closed by a later pass unless
+// it was used meanwhile. keep (whose lock the caller holds) is never chosen; other files' locks
+// are only tried, since an open in progress elsewhere holds its own file's lock and may be
+// waiting for c.mu. c.mu is held.
 func (c *Cache) evictOne(keep *File, force bool) bool {
+	var dirty *File
 	for steps := 2 * len(c.ring); steps > 0 && len(c.ring) > 0; steps-- {
 		if c.hand >= len(c.ring) {
 			c.hand = 0
@@ -336,6 +395,12 @@ func (c *Cache) evictOne(keep *File, force bool) bool {
 			c.hand++
 			continue
 		}
+		if v.writes != v.synced && v.syncErr == nil {
+			dirty = cmp.Or(dirty, v)
+			v.mu.Unlock()
+			c.hand++
+			continue
+		}
 		_ = v.f.Close()
 		v.f = nil
 		c.removeLocked(v) // the last file moves into this slot, and the hand stays to look at it
@@ -343,9 +408,36 @@ func (c *Cache) evictOne(keep *File, force bool) bool {
 		c.evictions.Add(1)
 		return true
 	}
-	return false
+	if dirty == nil {
+		return false
+	}
+	return c.syncForEviction(dirty)
 }
 
+// syncForEviction fsyncs v, a dirty file the clock would close, so that closing it loses no
+// writeback error: once no descriptor is open the kernel may drop the file's error along with its
+// inode, and a later fsync through a new descriptor would succeed. A failure is kept for v's next
+// Sync. It reports whether v is still there to be closed (clean now) by the next pass. c.mu is
+// held on entry and on return, but not during the fsync.
+func (c *Cache) syncForEviction(v *File) bool {
+	if !v.mu.TryLock() {
+		return false
+	}
+	if v.pins > 0 || v.f == nil || v.closed {
+		v.mu.Unlock()
+		return false
+	}
+	v.pins++ // keeps the descriptor open through the fsync; not a use, so v.used is left alone
+	f, gen := v.f, v.writes
+	v.mu.Unlock()
+	c.mu.Unlock()
+	err := f.Sync()
+	c.syncs.Add(1)
+	v.syncDone(gen, err)
+	v.unpin()
+	c.mu.Lock()
+	return true
+}
 func (c *Cache) removeLocked(h *File) {
 	last := len(c.ring) - 1
 	moved := c.ring[last]

@@ -219,3 +219,87 @@ func TestUnlinkedFileIsNotReopened(t *testing.T) {
 		t.Fatalf("reading a file recreated under the removed one's name: %v", err)
 	}
 }
+
+// A file with unsynced writes is fsynced before the cache closes it, so a writeback error cannot
+// vanish with the descriptor; a clean file is closed without one, and clean files go first.
+func TestDirtyFileIsSyncedBeforeEviction(t *testing.T) {
+	c := New(2)
+	files := openN(t, c, 2)
+	dirty, clean := files[0], files[1]
+	if _, err := dirty.WriteAt([]byte("unsynced"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clean.WriteAt([]byte("synced"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := clean.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats()
+	// A third file needs a slot: the clean file gives up its own, with no fsync.
+	third := openN(t, c, 1)[0]
+	if st := c.Stats(); st.Syncs != before.Syncs || st.Evictions != before.Evictions+1 || isOpen(clean) || !isOpen(dirty) {
+		t.Fatalf("stats %+v, clean open %v, dirty open %v: want the clean file evicted without an fsync",
+			st, isOpen(clean), isOpen(dirty))
+	}
+	// Now the dirty file is the only candidate: it is fsynced, then closed.
+	if _, err := third.WriteAt([]byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clean.ReadAt(make([]byte, 6), 0); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Syncs != before.Syncs+1 || isOpen(dirty) || st.Open > 2 {
+		t.Fatalf("stats %+v, dirty open %v: want the dirty file fsynced, then evicted", st, isOpen(dirty))
+	}
+	got := make([]byte, 8)
+	if _, err := dirty.ReadAt(got, 0); err != nil || string(got) != "unsynced" {
+		t.Fatalf("dirty file reads %q, %v", got, err)
+	}
+	if err := dirty.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// When the fsync the cache runs before closing a file fails, the file's next Sync reports it.
+func TestEvictionSyncFailureReachesSync(t *testing.T) {
+	c := New(1)
+	special, err := c.Open(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer special.Close()
+	if _, err := special.WriteAt([]byte("x"), 0); err != nil {
+		t.Skipf("%s takes no positioned writes here: %v", os.DevNull, err)
+	}
+	if err := syncOf(t, os.DevNull); err == nil {
+		t.Skipf("fsync of %s succeeds here: no failure to inject", os.DevNull)
+	}
+	other := openN(t, c, 1)[0]
+	if _, err := other.ReadAt(make([]byte, 1), 0); err == nil {
+		t.Fatal("reading an empty file: want EOF")
+	}
+	if isOpen(special) || c.Stats().Syncs != 1 {
+		t.Fatalf("stats %+v: want %s fsynced and evicted", c.Stats(), os.DevNull)
+	}
+	for range 2 {
+		if err := special.Sync(); err == nil {
+			t.Fatal("Sync after a failed eviction fsync: want its error")
+		}
+	}
+}
+
+func isOpen(f *File) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.f != nil
+}
+
+func syncOf(t *testing.T, path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return f.Sync()
+}

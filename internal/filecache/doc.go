@@ -11,13 +11,14 @@
 // and that no call is using at that moment. An access to an open file takes only that file's own
 // lock, so hot partitions do not contend on a global one.
 //
-// Closing a descriptor that has unsynced writes loses nothing: the data is in the page cache,
-// and a later fsync through a new descriptor of the same file flushes it. On Linux since 4.16 a
-// new descriptor also reports a writeback error that no one has seen yet, as long as the kernel
-// still holds the file's inode; an error in background writeback followed by the inode's
-// eviction from memory, while no descriptor is open, would go unreported (the PostgreSQL
-// "fsyncgate" case). Files with writes that are synced promptly (acks=all) are rarely closed
-// in that window; flushing a file before closing it is a possible hardening not done yet.
+// Closing a descriptor loses no data: unsynced writes stay in the page cache, and a later fsync
+// through a new descriptor of the same file flushes them. It could lose an error, though: if
+// background writeback of those pages failed while no descriptor was open and the kernel then
+// dropped the file's inode from memory, the failure would go with it and the later fsync would
+// succeed (the PostgreSQL "fsyncgate" case). So a file with writes no successful fsync has
+// covered is dirty, the clock closes clean files first, and it closes a dirty one only after
+// fsyncing it; a failure of that fsync is kept and returned by the file's next Sync, where the
+// log treats it like any failed fsync.
 //
 // A file whose path was removed (Unlinked) is never reopened by name, so a reader of a deleted
 // partition never reads a file created under its name since.
