@@ -27,11 +27,14 @@ type Cache struct {
 	waits     atomic.Uint64
 	syncs     atomic.Uint64 // fsyncs run to evict a file with unsynced writes
 	waiting   atomic.Int32  // opens waiting for room: only then does an unpin take c.mu to wake them
+
+	// fsync runs every fsync of the cache's files; tests replace it to inject failures and delays.
+	fsync func(*os.File) error
 }
 
 // New returns a cache that keeps at most budget files open (at least one).
 func New(budget int) *Cache {
-	return &Cache{budget: max(budget, 1), freed: make(chan struct{})}
+	return &Cache{budget: max(budget, 1), freed: make(chan struct{}), fsync: (*os.File).Sync}
 }
 
 // Stats is a snapshot of a cache's counters.
@@ -76,9 +79,12 @@ type File struct {
 	// fsync covered: the file is dirty while they differ, and the cache fsyncs a dirty file
 	// before closing it.
 	writes, synced uint64
-	// syncErr is the failure of an fsync the cache ran to close the file. The next Sync returns
-	// it (and every one after), so the failure reaches the file's owner.
+	// syncErr is the first fsync failure, whether the caller's or the cache's own before closing
+	// the file: every later Sync returns it, since the kernel reports a writeback error once.
 	syncErr error
+	// syncMu runs the file's fsyncs one at a time, so an error reported to one is recorded
+	// before another can start and succeed.
+	syncMu sync.Mutex
 }
 
 // Open opens path with flag now, so that creation and permission errors surface here. Later
@@ -135,26 +141,39 @@ func (h *File) Truncate(size int64) error {
 // fsync flushes the file, not the descriptor, and the cache fsynced it before closing it; if
 // that fsync failed, Sync returns its error.
 func (h *File) Sync() error {
+	h.syncMu.Lock()
+	defer h.syncMu.Unlock()
+	h.mu.Lock()
+	serr := h.syncErr
+	h.mu.Unlock()
+	if serr != nil {
+		return serr // checked before pin: a failed reopen must not hide it
+	}
 	f, err := h.pin()
 	if err != nil {
 		return err
 	}
 	defer h.unpin()
 	h.mu.Lock()
-	gen, serr := h.writes, h.syncErr
+	gen := h.writes
 	h.mu.Unlock()
-	if serr != nil {
-		return serr
-	}
-	err = f.Sync()
-	h.syncDone(gen, err)
+	err = h.fsync(f)
+	h.mu.Lock()
+	h.syncDoneLocked(gen, err)
+	h.mu.Unlock()
 	return err
 }
 
-// syncDone records the outcome of an fsync that began when writes was gen.
-func (h *File) syncDone(gen uint64, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// fsync runs the cache's fsync (a plain one for a File of a nil cache).
+func (h *File) fsync(f *os.File) error {
+	if h.c == nil {
+		return f.Sync()
+	}
+	return h.c.fsync(f)
+}
+
+// syncDoneLocked records the outcome of an fsync that began when writes was gen; h.mu is held.
+func (h *File) syncDoneLocked(gen uint64, err error) {
 	switch {
 	case err != nil && h.syncErr == nil:
 		h.syncErr = err
@@ -371,13 +390,12 @@ func (c *Cache) signalFreedLocked() {
 	c.freed = make(chan struct{})
 }
 
-// evictOne moves the clock hand until it closes one file, and reports whether it made progress:
-// a file in use is passed over, and one used since the hand last passed gets a second chance
-// unless force is set. A file with unsynced writes is closed only when no clean one can be: it is
-// fsynced first (without c.mu, which is released and retaken), and closed by a later pass unless
-// it was used meanwhile. keep (whose lock the caller holds) is never chosen; other files' locks
-// are only tried, since an open in progress elsewhere holds its own file's lock and may be
-// waiting for c.mu. c.mu is held.
+// evictOne moves the clock hand until it closes one file, and reports whether it did: a file in
+// use is passed over, and one used since the hand last passed gets a second chance unless force
+// is set. A file with unsynced writes is closed only when no clean one can be, and fsynced first
+// (see closeDirty). keep (whose lock the caller holds) is never chosen; other files' locks are
+// only tried, since an open in progress elsewhere holds its own file's lock and may be waiting
+// for c.mu. c.mu is held, but is released during an fsync.
 func (c *Cache) evictOne(keep *File, force bool) bool {
 	var dirty *File
 	for steps := 2 * len(c.ring); steps > 0 && len(c.ring) > 0; steps-- {
@@ -395,49 +413,57 @@ func (c *Cache) evictOne(keep *File, force bool) bool {
 			c.hand++
 			continue
 		}
-		if v.writes != v.synced && v.syncErr == nil {
+		if v.dirty() {
 			dirty = cmp.Or(dirty, v)
 			v.mu.Unlock()
 			c.hand++
 			continue
 		}
-		_ = v.f.Close()
-		v.f = nil
-		c.removeLocked(v) // the last file moves into this slot, and the hand stays to look at it
+		c.closeLocked(v)
 		v.mu.Unlock()
-		c.evictions.Add(1)
 		return true
 	}
-	if dirty == nil {
+	// Only dirty files can go. The candidate may have changed since the sweep passed it.
+	if dirty == nil || !dirty.mu.TryLock() {
 		return false
 	}
-	return c.syncForEviction(dirty)
-}
-
-// syncForEviction fsyncs v, a dirty file the clock would close, so that closing it loses no
-// writeback error: once no descriptor is open the kernel may drop the file's error along with its
-// inode, and a later fsync through a new descriptor would succeed. A failure is kept for v's next
-// Sync. It reports whether v is still there to be closed (clean now) by the next pass. c.mu is
-// held on entry and on return, but not during the fsync.
-func (c *Cache) syncForEviction(v *File) bool {
-	if !v.mu.TryLock() {
+	if dirty.pins > 0 || dirty.f == nil {
+		dirty.mu.Unlock()
 		return false
 	}
-	if v.pins > 0 || v.f == nil || v.closed {
-		v.mu.Unlock()
-		return false
-	}
-	v.pins++ // keeps the descriptor open through the fsync; not a use, so v.used is left alone
-	f, gen := v.f, v.writes
-	v.mu.Unlock()
-	c.mu.Unlock()
-	err := f.Sync()
-	c.syncs.Add(1)
-	v.syncDone(gen, err)
-	v.unpin()
-	c.mu.Lock()
+	c.closeDirty(dirty)
 	return true
 }
+
+// dirty reports whether the file has writes no successful fsync covered (a failed fsync's error
+// is kept, so there is nothing more to lose by closing it); h.mu is held.
+func (h *File) dirty() bool { return h.writes != h.synced && h.syncErr == nil }
+
+// closeDirty fsyncs v and closes it. Without the fsync, a writeback error could vanish: once no
+// descriptor is open the kernel may drop the file's inode, and its error with it, and a later
+// fsync through a new descriptor would succeed (the PostgreSQL "fsyncgate" case). A failure is
+// kept for v's next Sync. v's lock is held throughout, so nothing can use, write or sync v
+// meanwhile; c.mu, held on entry and return, is released during the fsync (the lock order is a
+// file's lock before c.mu, so taking it back is safe). v.mu is released on return.
+func (c *Cache) closeDirty(v *File) {
+	f, gen := v.f, v.writes
+	c.mu.Unlock()
+	err := c.fsync(f)
+	c.syncs.Add(1)
+	v.syncDoneLocked(gen, err)
+	c.mu.Lock()
+	c.closeLocked(v)
+	v.mu.Unlock()
+}
+
+// closeLocked closes v's descriptor and takes it off the ring; v.mu and c.mu are held.
+func (c *Cache) closeLocked(v *File) {
+	_ = v.f.Close()
+	v.f = nil
+	c.removeLocked(v) // the last file moves into this slot, and the hand stays to look at it
+	c.evictions.Add(1)
+}
+
 func (c *Cache) removeLocked(h *File) {
 	last := len(c.ring) - 1
 	moved := c.ring[last]

@@ -242,50 +242,106 @@ func TestDirtyFileIsSyncedBeforeEviction(t *testing.T) {
 		t.Fatalf("stats %+v, clean open %v, dirty open %v: want the clean file evicted without an fsync",
 			st, isOpen(clean), isOpen(dirty))
 	}
-	// Now the dirty file is the only candidate: it is fsynced, then closed.
-	if _, err := third.WriteAt([]byte("x"), 0); err != nil {
+	// Now both open files are dirty: one of them is fsynced, then closed.
+	if _, err := third.WriteAt([]byte("third"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := clean.ReadAt(make([]byte, 6), 0); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Stats(); st.Syncs != before.Syncs+1 || isOpen(dirty) || st.Open > 2 {
-		t.Fatalf("stats %+v, dirty open %v: want the dirty file fsynced, then evicted", st, isOpen(dirty))
+	if st := c.Stats(); st.Syncs != before.Syncs+1 || st.Open > 2 || isOpen(dirty) == isOpen(third) {
+		t.Fatalf("stats %+v, open: first %v, third %v: want one dirty file fsynced, then evicted", st, isOpen(dirty), isOpen(third))
 	}
-	got := make([]byte, 8)
-	if _, err := dirty.ReadAt(got, 0); err != nil || string(got) != "unsynced" {
-		t.Fatalf("dirty file reads %q, %v", got, err)
-	}
-	if err := dirty.Sync(); err != nil {
-		t.Fatal(err)
+	for f, want := range map[*File]string{dirty: "unsynced", third: "third"} {
+		got := make([]byte, len(want))
+		if _, err := f.ReadAt(got, 0); err != nil || string(got) != want {
+			t.Fatalf("%s reads %q, %v", f.Name(), got, err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
-// When the fsync the cache runs before closing a file fails, the file's next Sync reports it.
+// When the fsync the cache runs before closing a file fails, the file's next Sync reports it,
+// and every one after, though a fresh fsync of the file would succeed.
 func TestEvictionSyncFailureReachesSync(t *testing.T) {
 	c := New(1)
-	special, err := c.Open(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
+	errInjected := errors.New("injected writeback error")
+	failNext := true
+	c.fsync = func(f *os.File) error {
+		if failNext {
+			failNext = false
+			return errInjected
+		}
+		return f.Sync()
+	}
+	files := openN(t, c, 2)
+	if _, err := files[0].WriteAt([]byte("x"), 0); err != nil {
 		t.Fatal(err)
 	}
-	defer special.Close()
-	if _, err := special.WriteAt([]byte("x"), 0); err != nil {
-		t.Skipf("%s takes no positioned writes here: %v", os.DevNull, err)
-	}
-	if err := syncOf(t, os.DevNull); err == nil {
-		t.Skipf("fsync of %s succeeds here: no failure to inject", os.DevNull)
-	}
-	other := openN(t, c, 1)[0]
-	if _, err := other.ReadAt(make([]byte, 1), 0); err == nil {
+	if _, err := files[1].ReadAt(make([]byte, 1), 0); err == nil {
 		t.Fatal("reading an empty file: want EOF")
 	}
-	if isOpen(special) || c.Stats().Syncs != 1 {
-		t.Fatalf("stats %+v: want %s fsynced and evicted", c.Stats(), os.DevNull)
+	if isOpen(files[0]) || c.Stats().Syncs != 1 {
+		t.Fatalf("stats %+v: want the written file fsynced and evicted", c.Stats())
 	}
 	for range 2 {
-		if err := special.Sync(); err == nil {
-			t.Fatal("Sync after a failed eviction fsync: want its error")
+		if err := files[0].Sync(); !errors.Is(err, errInjected) {
+			t.Fatalf("Sync after a failed eviction fsync: %v, want %v", err, errInjected)
 		}
+	}
+	if err := files[1].Sync(); err != nil {
+		t.Fatalf("the other file's Sync: %v", err)
+	}
+}
+
+// An open that has to evict a file which is written all the time gets its slot: the file is
+// fsynced and closed in one step, with no write in between to make it dirty again.
+func TestOpenIsNotStarvedByAFileBeingWritten(t *testing.T) {
+	c := New(1)
+	c.fsync = func(f *os.File) error {
+		time.Sleep(2 * time.Millisecond) // a disk's fsync latency, for writes to land during it
+		return f.Sync()
+	}
+	files := openN(t, c, 2)
+	busy, other := files[0], files[1]
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for off := int64(0); ; off++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := busy.WriteAt([]byte{'b'}, off); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	done := make(chan error, 1)
+	go func() {
+		for range 20 {
+			if _, err := other.WriteAt([]byte("o"), 0); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // a hang detector, not a speed check
+		t.Fatalf("20 writes to a second file did not finish while the first was written: stats %+v", c.Stats())
 	}
 }
 
@@ -293,13 +349,4 @@ func isOpen(f *File) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.f != nil
-}
-
-func syncOf(t *testing.T, path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	return f.Sync()
 }
