@@ -227,7 +227,7 @@ func claimPartitionDir(dir string, id meta.TopicID) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("broker: partition dir: %w", err)
 	}
-	return writeFileSync(filepath.Join(dir, partitionMetadataFile), []byte(want))
+	return fsutil.WriteFileAtomic(dir, partitionMetadataFile, []byte(want))
 }
 
 // removeOrphans deletes partition directories whose topic no longer exists (a crash between the
@@ -408,33 +408,6 @@ func closeLogs(topics map[string]*topic) []error {
 		}
 	}
 	return errs
-}
-
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // validTopicName reports why name cannot be a topic, or "" if it can (Kafka's Topic.validate).

@@ -159,7 +159,7 @@ func Create(dir string, cfg Config, startOffset int64, logger *slog.Logger) (*Lo
 	// An empty log is in its clean state from the start: with the marker, a shutdown before the
 	// first append has nothing to write and the next Open trusts the empty segment, instead of
 	// 100,000 new partitions costing a few fsyncs each at shutdown and a rescan at start-up.
-	if err := fsutil.WriteNew(filepath.Join(dir, cleanShutdownName), nil, 0o644); err != nil {
+	if err := fsutil.WriteNew(filepath.Join(dir, cleanShutdownName), nil, 0o640); err != nil {
 		l.closeSegments()
 		return nil, fmt.Errorf("log: write clean-shutdown marker: %w", err)
 	}

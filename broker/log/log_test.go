@@ -392,3 +392,39 @@ func TestWriteThatCouldNotReopenDoesNotFailTheLog(t *testing.T) {
 		t.Fatalf("the log was failed by a write that never ran: %v", l.failed)
 	}
 }
+
+// A log's files are not readable by other users (THREAT_MODEL: 0640 files): segments, indexes,
+// checkpoints, producer snapshots and the clean-shutdown marker.
+func TestLogFilesAreNotWorldReadable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 300
+	l := openTest(t, dir, cfg, 0)
+	for i := range 10 {
+		mustAppend(t, l, testBatch(1, 40, int64(i)), AppendOptions{LeaderEpoch: int32(i / 5)})
+	}
+	mustSync(t, l)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds[filepath.Ext(e.Name())] = true
+		if info.Mode().Perm()&0o007 != 0 {
+			t.Errorf("%s has mode %v: others may read it", e.Name(), info.Mode().Perm())
+		}
+	}
+	for _, ext := range []string{".log", ".index", ".timeindex"} {
+		if !kinds[ext] {
+			t.Errorf("no %s file was written (files: %v): the test did not see every kind", ext, kinds)
+		}
+	}
+}

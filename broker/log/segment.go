@@ -87,7 +87,7 @@ func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing,
 		flag |= os.O_CREATE | os.O_TRUNC
 	}
 	var err error
-	if s.f, err = files.Open(s.paths[0], flag, 0o644); err != nil {
+	if s.f, err = files.Open(s.paths[0], flag, 0o640); err != nil {
 		return nil, err
 	}
 	// A new segment's index files are first written when it is sealed: while it is active they
@@ -255,7 +255,7 @@ func (s *segment) writeIndexes(sync bool) error {
 func (s *segment) openIndexes(flag int) ([2]*os.File, error) {
 	var files [2]*os.File
 	for i, p := range s.paths[1:] {
-		f, err := fsutil.Open(p, flag, 0o644)
+		f, err := fsutil.Open(p, flag, 0o640)
 		if err != nil {
 			closeAll(files)
 			return files, err
