@@ -155,8 +155,11 @@ func (h *File) Sync() error {
 	}
 	defer h.unpin()
 	h.mu.Lock()
-	gen := h.writes
+	gen, serr := h.writes, h.syncErr // again: an eviction may have fsynced and failed before the pin
 	h.mu.Unlock()
+	if serr != nil {
+		return serr
+	}
 	err = h.fsync(f)
 	h.mu.Lock()
 	h.syncDoneLocked(gen, err)

@@ -350,3 +350,39 @@ func isOpen(f *File) bool {
 	defer f.mu.Unlock()
 	return f.f != nil
 }
+
+// A Sync that starts while the cache is fsyncing the same file to close it, and that fsync
+// fails, returns the failure rather than the success of its own fsync on a fresh descriptor.
+// (Here the Sync waits on the file's lock and sees the error at its first check; Sync checks
+// again after pinning, for an eviction that slips in between the two, which this test cannot
+// time without a hook in Sync.)
+func TestSyncDuringAFailingEvictionFsync(t *testing.T) {
+	c := New(1)
+	errInjected := errors.New("injected writeback error")
+	inEviction, release := make(chan struct{}), make(chan struct{})
+	first := true
+	c.fsync = func(f *os.File) error {
+		if first { // the eviction's fsync: hold it until the Sync below is under way
+			first = false
+			close(inEviction)
+			<-release
+			return errInjected
+		}
+		return f.Sync()
+	}
+	files := openN(t, c, 2)
+	if _, err := files[0].WriteAt([]byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	evicted := make(chan error, 1)
+	go func() { _, err := files[1].ReadAt(make([]byte, 1), 0); evicted <- err }()
+	<-inEviction
+	synced := make(chan error, 1)
+	go func() { synced <- files[0].Sync() }()
+	time.Sleep(20 * time.Millisecond) // lets the Sync reach the file's lock; if it is later, it still sees the error
+	close(release)
+	<-evicted
+	if err := <-synced; !errors.Is(err, errInjected) {
+		t.Fatalf("Sync during a failing eviction fsync: %v, want %v", err, errInjected)
+	}
+}
