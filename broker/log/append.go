@@ -179,9 +179,9 @@ func (l *Log) appendLocked(batch []byte, opts AppendOptions, publish func(Append
 	return res, nil
 }
 
-// sealBuffers holds the buffers appends seal their batches into, shared by every log: one per
-// partition, kept between appends, cost 64 MiB with a thousand partitions taking 64 KiB batches
-// (issue 17); shared, they cost what the appends running at once need.
+// sealBuffers holds the buffers appends seal their batches into, shared by every log. A buffer
+// kept per partition between appends cost 64 MiB with a thousand partitions taking 64 KiB
+// batches (issue 17); shared, they cost what the appends running at once need.
 var sealBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledSealBuffer is the largest seal buffer kept for reuse; a rare large batch's buffer is
