@@ -233,15 +233,22 @@ func TestIdleReopenKeepsCleanState(t *testing.T) {
 		t.Fatalf("an idle open and close changed the directory:\n%v\n%v", before, after)
 	}
 	l = openTest(t, dir, cfg, 0)
-	mustAppend(t, l, testBatch(1, 40, 10), AppendOptions{})
+	appendThenCrash(t, l, dir, cfg, 11)
+}
+
+// appendThenCrash appends one batch to l, which then ends at wantEnd, syncs it and crashes: the
+// append must have removed the clean-shutdown marker, and recovery must find the batch.
+func appendThenCrash(t *testing.T, l *Log, dir string, cfg Config, wantEnd int64) {
+	t.Helper()
+	mustAppend(t, l, testBatch(1, 40, wantEnd-1), AppendOptions{}) // timestamps follow offsets here
 	mustSync(t, l)
 	crash(l)
 	if _, err := os.Stat(filepath.Join(dir, cleanShutdownName)); !os.IsNotExist(err) {
 		t.Fatalf("marker survived an append: %v", err)
 	}
 	l = openTest(t, dir, cfg, 0)
-	if got := l.LogEndOffset(); got != 11 {
-		t.Fatalf("after the crash: log end %d, want 11", got)
+	if got := l.LogEndOffset(); got != wantEnd {
+		t.Fatalf("after the crash: log end %d, want %d", got, wantEnd)
 	}
 }
 
@@ -358,16 +365,7 @@ func TestCreatedLogIsCleanUntilFirstAppend(t *testing.T) {
 	if l.changedAtOpen || !l.cleanOnDisk {
 		t.Fatalf("reopening a created log: changed %v, clean %v", l.changedAtOpen, l.cleanOnDisk)
 	}
-	mustAppend(t, l, testBatch(1, 40, 0), AppendOptions{})
-	mustSync(t, l)
-	crash(l)
-	if _, err := os.Stat(filepath.Join(dir, cleanShutdownName)); !os.IsNotExist(err) {
-		t.Fatalf("marker survived the first append: %v", err)
-	}
-	l = openTest(t, dir, cfg, 0)
-	if got := l.LogEndOffset(); got != 1 {
-		t.Fatalf("after the crash: log end %d, want 1", got)
-	}
+	appendThenCrash(t, l, dir, cfg, 1)
 }
 
 // TestWriteThatCouldNotReopenDoesNotFailTheLog: an append whose segment file could not be
