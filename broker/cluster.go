@@ -79,6 +79,8 @@ type topic struct {
 	// counters are the topic's BrokerTopicMetrics; they outlive configuration changes (the
 	// topic value is replaced, the counters are shared) and are nil with metrics off.
 	counters *stats.Topic
+	// sealContext is the encryption context its partitions' files share (nil: encryption off).
+	sealContext keys.EncryptionContext
 }
 
 // partition is one topic-partition this broker leads.
@@ -139,7 +141,7 @@ func (c *cluster) openTopics(st *meta.State) error {
 	var jobs []job
 	for _, mt := range st.Topics {
 		t := &topic{name: mt.Name, id: mt.ID, overrides: mt.Configs, cfg: c.effectiveConfig(st, mt.Configs), counters: c.stats.NewTopic(),
-			partitions: make([]*partition, len(mt.Partitions))}
+			partitions: make([]*partition, len(mt.Partitions)), sealContext: c.topicSealContext(mt.Name, mt.ID)}
 		for pos, mp := range mt.Partitions {
 			jobs = append(jobs, job{t, mp, pos})
 		}

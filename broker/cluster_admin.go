@@ -79,7 +79,8 @@ func (c *cluster) createTopic(name string, numPartitions int32, overrides map[st
 	// creating the logs removes them and leaves no record, and a crash before the record leaves
 	// only directories that the next start removes as orphans. Either way the name stays free.
 	id := meta.NewTopicID()
-	t := &topic{name: name, id: id, overrides: overrides, cfg: c.effectiveConfig(c.store.State(), overrides), counters: c.stats.NewTopic()}
+	t := &topic{name: name, id: id, overrides: overrides, cfg: c.effectiveConfig(c.store.State(), overrides), counters: c.stats.NewTopic(),
+		sealContext: c.topicSealContext(name, id)}
 	ps, err := c.openNewPartitions(t, 0, numPartitions)
 	if err != nil {
 		c.logger.Error("create topic: creating logs failed; nothing was created", "topic", name, "partitions", numPartitions, "err", err)
@@ -200,6 +201,11 @@ func (c *cluster) partitionCount() int {
 // partition. On failure it removes everything it made, failed partitions' directories included.
 func (c *cluster) openNewPartitions(t *topic, from, to int32) ([]*partition, error) {
 	dirs := c.placeNewPartitions(t.name, from, to)
+	syncers, err := openFSSyncs(dirs)
+	if err != nil {
+		return nil, fmt.Errorf("broker: open log directory: %w", err)
+	}
+	defer closeFSSyncs(syncers)
 	ps := make([]*partition, to-from)
 	errs := forEachParallel(int(to-from), storageWorkers, true, func(i int) (err error) {
 		ps[i], err = c.createPartition(t, from+int32(i), dirs[i])
@@ -222,7 +228,7 @@ func (c *cluster) openNewPartitions(t *topic, from, to int32) ([]*partition, err
 		}
 		return nil, err
 	}
-	if err := c.syncNewPartitions(ps); err != nil {
+	if err := syncNewPartitions(ps, syncers); err != nil {
 		c.discardPartitions(ps)
 		return nil, fmt.Errorf("broker: make new partitions durable: %w", err)
 	}
@@ -280,24 +286,66 @@ func (c *cluster) createPartition(t *topic, index int32, dir string) (*partition
 	return &partition{topicName: t.name, topicID: t.id, index: index, dir: dir, log: l, counters: t.counters}, nil
 }
 
+// openFSSyncs opens, for each log directory among the new partitions' dirs, the descriptor that
+// syncNewPartitions syncs its file system through. They are opened before anything is written, so
+// a writeback error during the creation cannot slip past the syncfs (see fsutil.FSSync).
+func openFSSyncs(dirs []string) (map[string]*fsutil.FSSync, error) {
+	syncers := map[string]*fsutil.FSSync{}
+	for _, d := range dirs {
+		logDir := filepath.Dir(d)
+		if syncers[logDir] != nil {
+			continue
+		}
+		s, err := fsutil.OpenFSSync(logDir)
+		if err != nil {
+			closeFSSyncs(syncers)
+			return nil, err
+		}
+		syncers[logDir] = s
+	}
+	return syncers, nil
+}
+
+func closeFSSyncs(syncers map[string]*fsutil.FSSync) {
+	for _, s := range syncers {
+		_ = s.Close()
+	}
+}
+
 // syncNewPartitions makes new partitions' directories and files durable: a syncfs of each log
 // directory's file system where the platform has one, else an fsync of every file and directory.
-func (c *cluster) syncNewPartitions(ps []*partition) error {
-	logDirs := map[string]bool{}
+// Then, where a syncfs reports writeback errors, it tells each log its files are durable, so
+// that the cache of open files closes them without an fsync each when later partitions need the
+// room; elsewhere the cache still fsyncs them, since a lost error would go unseen.
+func syncNewPartitions(ps []*partition, syncers map[string]*fsutil.FSSync) error {
+	var marks []plog.WriteMark
 	for _, p := range ps {
-		logDirs[filepath.Dir(p.dir)] = true
+		if syncers[filepath.Dir(p.dir)].ReportsErrors() {
+			marks = append(marks, p.log.WriteMark())
+		}
 	}
-	for d := range logDirs {
-		err := fsutil.SyncFS(d)
+	if err := syncLogDirs(ps, syncers); err != nil {
+		return err
+	}
+	for _, m := range marks {
+		m.Synced()
+	}
+	return nil
+}
+
+func syncLogDirs(ps []*partition, syncers map[string]*fsutil.FSSync) error {
+	unsynced := map[string]bool{}
+	for d, s := range syncers {
+		err := s.Sync()
 		if errors.Is(err, errors.ErrUnsupported) {
-			break
+			unsynced[d] = true
+			continue
 		}
 		if err != nil {
 			return err
 		}
-		delete(logDirs, d)
 	}
-	if len(logDirs) == 0 {
+	if len(unsynced) == 0 {
 		return nil
 	}
 	for _, p := range ps {
@@ -305,7 +353,7 @@ func (c *cluster) syncNewPartitions(ps []*partition) error {
 			return err
 		}
 	}
-	for d := range logDirs {
+	for d := range unsynced {
 		if err := fsutil.SyncDir(d); err != nil {
 			return err
 		}

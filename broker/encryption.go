@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/broker/envelope"
 	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/broker/keys"
+	"github.com/bulwark-kafka/bulwark/broker/meta"
 )
 
 // KeyHook observes every key-service call (data key generation, unwrapping, rewrapping), for
@@ -108,9 +109,17 @@ func (c *cluster) partitionSealing(t *topic, index int32) *envelope.Config {
 	if c.keys == nil {
 		return nil
 	}
-	return &envelope.Config{Provider: c.keys, Timeout: c.cfg.EncryptionKMSTimeout, Context: keys.EncryptionContext{
-		"bulwark:cluster": c.store.State().ClusterID, "bulwark:topic": t.name,
-		"bulwark:topic-id": t.id.String(), "bulwark:partition": strconv.Itoa(int(index))}}
+	return &envelope.Config{Provider: c.keys, Timeout: c.cfg.EncryptionKMSTimeout, Context: t.sealContext,
+		Partition: strconv.Itoa(int(index))}
+}
+
+// topicSealContext is the encryption context a topic's partitions share (nil with encryption
+// off); each partition adds its index (envelope.Config.Partition).
+func (c *cluster) topicSealContext(name string, id meta.TopicID) keys.EncryptionContext {
+	if c.keys == nil {
+		return nil
+	}
+	return keys.EncryptionContext{"bulwark:cluster": c.store.State().ClusterID, "bulwark:topic": name, "bulwark:topic-id": id.String()}
 }
 
 // describeProvider names the provider for the start-up log line.

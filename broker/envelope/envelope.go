@@ -384,16 +384,25 @@ func Shred(path string) error {
 // key-service call. Stores hold a *Config; nil means plaintext.
 type Config struct {
 	Provider keys.Provider
-	Context  keys.EncryptionContext
+	// Context may be shared by many Configs (a topic's partitions share their topic's), so
+	// nothing modifies it.
+	Context keys.EncryptionContext
+	// Partition, when set, is added to each file's context as "bulwark:partition". It is kept
+	// apart from Context so that a broker's 100,000 partitions do not hold a copy of their
+	// topic's context each: a third of a megabyte of heap per thousand partitions (issue 17).
+	Partition string
 	// Timeout bounds each key-service call (default 5 s).
 	Timeout time.Duration
 }
 
-// ContextFor is the encryption context of one file: Context plus the file's name.
+// ContextFor is the encryption context of one file: Context and Partition plus the file's name.
 func (c *Config) ContextFor(file string) keys.EncryptionContext {
-	ec := make(keys.EncryptionContext, len(c.Context)+1)
+	ec := make(keys.EncryptionContext, len(c.Context)+2)
 	for k, v := range c.Context {
 		ec[k] = v
+	}
+	if c.Partition != "" {
+		ec["bulwark:partition"] = c.Partition
 	}
 	ec["bulwark:file"] = filepath.Base(file)
 	return ec

@@ -206,9 +206,9 @@ func (l *Log) write(s *segment, batch []byte) error {
 	if reopen := (*filecache.ReopenError)(nil); errors.As(err, &reopen) {
 		// Nothing was written (the file could not be reopened: the process is out of
 		// descriptors for now), so there is nothing to undo and the log stays usable.
-		return fmt.Errorf("log: write %s: %w", s.paths[0], err)
+		return fmt.Errorf("log: write %s: %w", s.path(0), err)
 	}
-	err = fmt.Errorf("log: write %s: %w", s.paths[0], err)
+	err = fmt.Errorf("log: write %s: %w", s.path(0), err)
 	if terr := s.f.Truncate(s.size); terr != nil {
 		l.failed = fmt.Errorf("%w (and undoing it failed: %v)", err, terr)
 		return l.failed

@@ -36,19 +36,21 @@ type Log struct {
 	// after a clean Open (mu).
 	cleanOnDisk bool
 
-	smu      sync.RWMutex
-	segs     []*segment // copy-on-write; the last one is active
-	start    int64      // log start offset
-	end      int64      // log end offset
-	size     int64      // total bytes of all segments
-	waitCh   chan struct{}
+	smu   sync.RWMutex
+	segs  []*segment // copy-on-write; the last one is active
+	start int64      // log start offset
+	end   int64      // log end offset
+	size  int64      // total bytes of all segments
+	// waitCh is the channel Wait hands out, made by the first caller and closed and dropped by
+	// the next append (wakeLocked): an idle partition holds none.
+	waitCh   atomic.Pointer[chan struct{}]
 	closed   bool
 	readHint atomic.Pointer[readHint]
 
 	fmu      sync.Mutex
 	flushed  int64
 	flushErr error
-	flushCh  chan struct{} // closed and replaced whenever flushed or flushErr change
+	flushCh  chan struct{} // Sync's waiters' channel: closed and dropped whenever flushed or flushErr change
 	fclosed  bool
 	// The flusher goroutine's state (fmu): whether one runs, whether another round is wanted,
 	// and whether the log stopped taking rounds; flushers waits for a running one.
@@ -139,7 +141,7 @@ func (l *Log) leaveCleanState() error {
 // Create makes a new, empty log in dir, which must hold no log yet (other files may be there).
 // Unlike Open it fsyncs nothing: the caller makes dir and what it holds durable before anything
 // depends on the log, as the broker does once for all the partitions of a CreateTopics
-// (fsutil.SyncFS) instead of a few fsyncs for each.
+// (fsutil.FSSync) instead of a few fsyncs for each, then tells the log so (WriteMark).
 func Create(dir string, cfg Config, startOffset int64, logger *slog.Logger) (*Log, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -175,8 +177,7 @@ func (l *Log) log() *slog.Logger {
 }
 
 func newLog(dir string, cfg Config, logger *slog.Logger) *Log {
-	return &Log{dir: dir, logger: logger, cfg: cfg.sanitize(), stats: cfg.Stats, waitCh: make(chan struct{}),
-		flushCh: make(chan struct{})}
+	return &Log{dir: dir, logger: logger, cfg: cfg.sanitize(), stats: cfg.Stats}
 }
 
 // cleanDir removes leftovers of interrupted deletions and checkpoint writes, and returns the
@@ -224,7 +225,7 @@ func (l *Log) loadSegments(bases []int64, clean, haveEpochs bool, names map[stri
 		if err != nil {
 			return fmt.Errorf("log: open segment %d: %w", base, err)
 		}
-		indexesExisted := names[filepath.Base(s.paths[1])] && names[filepath.Base(s.paths[2])]
+		indexesExisted := names[filepath.Base(s.path(1))] && names[filepath.Base(s.path(2))]
 		l.segs = append(l.segs, s)
 		last := i == len(bases)-1
 		maxLast := int64(-1)
@@ -390,16 +391,33 @@ func (l *Log) NumSegments() int {
 // Wait returns a channel closed by the next append, or when the log is closed or deleted.
 // Fetch long-polls by taking the channel, checking for data, then selecting on it.
 func (l *Log) Wait() <-chan struct{} {
-	l.smu.RLock()
+	l.smu.RLock() // keeps wakeLocked out: a channel made here is closed by the next append
 	defer l.smu.RUnlock()
-	return l.waitCh
+	if l.closed {
+		return closedChan
+	}
+	for {
+		if ch := l.waitCh.Load(); ch != nil {
+			return *ch
+		}
+		ch := make(chan struct{})
+		if l.waitCh.CompareAndSwap(nil, &ch) {
+			return ch
+		}
+	}
 }
+
+// closedChan is what Wait returns for a closed log.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // wakeLocked wakes Wait callers; smu must be held for writing.
 func (l *Log) wakeLocked() {
-	close(l.waitCh)
-	if !l.closed {
-		l.waitCh = make(chan struct{})
+	if ch := l.waitCh.Swap(nil); ch != nil {
+		close(*ch)
 	}
 }
 
@@ -459,7 +477,7 @@ func (l *Log) shutdown(clean bool) error {
 		l.flushed = max(l.flushed, end)
 	}
 	l.fclosed = true
-	close(l.flushCh)
+	l.wakeSyncersLocked()
 	l.fmu.Unlock()
 	l.closeSegments()
 	return err

@@ -22,7 +22,7 @@ func buildCrashed(t *testing.T, cfg Config, batches int) (string, []AppendResult
 	}
 	mustSync(t, l)
 	l.smu.RLock()
-	active := l.segs[len(l.segs)-1].paths[0]
+	active := l.segs[len(l.segs)-1].path(0)
 	l.smu.RUnlock()
 	crash(l)
 	return dir, res, active

@@ -100,7 +100,7 @@ func (s *segment) largestTimestamp() int64 {
 	if s.maxTs >= 0 {
 		return s.maxTs
 	}
-	if st, err := os.Stat(s.paths[0]); err == nil {
+	if st, err := os.Stat(s.path(0)); err == nil {
 		return st.ModTime().UnixMilli()
 	}
 	return time.Now().UnixMilli()

@@ -113,20 +113,20 @@ func (l *Log) recoverSegment(s *segment, maxLast int64, onBatch func(batchInfo))
 		onBatch(b)
 	})
 	if err != nil {
-		return false, fmt.Errorf("log: scan %s: %w", s.paths[0], err)
+		return false, fmt.Errorf("log: scan %s: %w", s.path(0), err)
 	}
 	truncated := end < st.Size()
 	if truncated {
-		l.log().Warn("truncating damaged segment", "segment", s.paths[0], "valid_bytes", end, "file_bytes", st.Size())
+		l.log().Warn("truncating damaged segment", "segment", s.path(0), "valid_bytes", end, "file_bytes", st.Size())
 		if err := s.f.Truncate(end); err != nil {
-			return false, fmt.Errorf("log: truncate %s: %w", s.paths[0], err)
+			return false, fmt.Errorf("log: truncate %s: %w", s.path(0), err)
 		}
 	}
 	s.addTimeEntry()
 	// A non-active segment's rebuilt indexes must be durable, since only the active segment is
 	// rescanned after a crash; the active segment's are rebuilt after every crash anyway.
 	if err := s.writeIndexes(maxLast >= 0); err != nil {
-		return false, fmt.Errorf("log: rebuild indexes of %s: %w", s.paths[0], err)
+		return false, fmt.Errorf("log: rebuild indexes of %s: %w", s.path(0), err)
 	}
 	// The truncation must be durable before new appends land after it.
 	if truncated {

@@ -33,13 +33,13 @@ var ErrSealedWithoutKey = errors.New("log: segment is encrypted but encryption i
 
 // sealNew writes a fresh envelope header into an empty segment file.
 func (s *segment) sealNew(z *Sealing) error {
-	b, sealer, err := z.NewFile(envelope.KindSegment, s.paths[0])
+	b, sealer, err := z.NewFile(envelope.KindSegment, s.path(0))
 	if err != nil {
-		return fmt.Errorf("log: new data key for %s: %w", s.paths[0], err)
+		return fmt.Errorf("log: new data key for %s: %w", s.path(0), err)
 	}
 	if _, err = s.f.WriteAt(b, 0); err != nil {
 		sealer.Close()
-		return fmt.Errorf("log: write header of %s: %w", s.paths[0], err)
+		return fmt.Errorf("log: write header of %s: %w", s.path(0), err)
 	}
 	s.sealer, s.dataStart, s.size = sealer, envelope.HeaderSize, envelope.HeaderSize
 	return nil
@@ -66,13 +66,13 @@ func (s *segment) openSealed(z *Sealing) error {
 	case errors.Is(herr, envelope.ErrNotSealed):
 		return nil // plaintext segment
 	case herr != nil:
-		return fmt.Errorf("log: %s: %w", s.paths[0], herr)
+		return fmt.Errorf("log: %s: %w", s.path(0), herr)
 	case z == nil:
-		return fmt.Errorf("%w: %s", ErrSealedWithoutKey, s.paths[0])
+		return fmt.Errorf("%w: %s", ErrSealedWithoutKey, s.path(0))
 	}
 	sealer, err := z.OpenFile(h)
 	if err != nil {
-		return fmt.Errorf("log: data key of %s: %w", s.paths[0], err)
+		return fmt.Errorf("log: data key of %s: %w", s.path(0), err)
 	}
 	s.sealer, s.dataStart = sealer, envelope.HeaderSize
 	return nil
@@ -240,7 +240,7 @@ func validFrameAfter(v view, pos int64) bool {
 // writeSealedTimeIndex replaces a sealed segment's .timeindex with an envelope file holding all
 // entries in one frame. Callers hold Log.mu.
 func (s *segment) writeSealedTimeIndex(f *os.File, z *Sealing) error {
-	b, sealer, err := z.NewFile(envelope.KindTimeIndex, s.paths[2])
+	b, sealer, err := z.NewFile(envelope.KindTimeIndex, s.path(2))
 	if err != nil {
 		return fmt.Errorf("log: time index key for segment %d: %w", s.base, err)
 	}
@@ -288,7 +288,7 @@ func (s *segment) shredHeaders() {
 	if s.sealer == nil {
 		return
 	}
-	for _, p := range []string{s.paths[0], s.paths[2]} {
+	for _, p := range []string{s.path(0), s.path(2)} {
 		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
 			if st, err := f.Stat(); err == nil && st.Size() >= envelope.HeaderSize {
 				_, _ = f.WriteAt(make([]byte, envelope.HeaderSize), 0)

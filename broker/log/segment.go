@@ -31,9 +31,12 @@ const (
 // their files open would triple the descriptors every partition costs (issue 17). After a crash
 // the active segment is rescanned and its indexes rebuilt, as before.
 type segment struct {
-	base  int64
-	paths [3]string // .log, .index, .timeindex (renamed to *.deleted when deleted)
-	f     *filecache.File
+	base int64
+	// dir is the log's directory, the same string (not a copy per segment): the file paths are
+	// built when needed (path) instead of kept, which cost about 250 bytes a partition.
+	dir     string
+	renamed [3]bool // which of the files remove renamed to *.deleted
+	f       *filecache.File
 
 	// published
 	size        int64
@@ -61,6 +64,21 @@ type segment struct {
 // empty reports whether the segment holds no batch yet.
 func (s *segment) empty() bool { return s.size <= s.dataStart }
 
+// segmentSuffixes names a segment's files in path's order.
+var segmentSuffixes = [3]string{logSuffix, indexSuffix, timeIndexSuffix}
+
+// path returns the path of the segment's file i: 0 the .log, 1 the .index, 2 the .timeindex.
+func (s *segment) path(i int) string {
+	p := segmentName(s.dir, s.base, segmentSuffixes[i])
+	if s.renamed[i] {
+		p += deletedSuffix
+	}
+	return p
+}
+
+// paths returns the paths of the segment's three files.
+func (s *segment) paths() [3]string { return [3]string{s.path(0), s.path(1), s.path(2)} }
+
 func segmentName(dir string, base int64, suffix string) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, suffix))
 }
@@ -79,15 +97,14 @@ func parseSegmentName(name string) (int64, bool) {
 
 // openSegment opens (creating when create is set) a segment's .log file through files.
 func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing, files *filecache.Cache) (*segment, error) {
-	s := &segment{base: base, next: base, maxTs: -1, maxTsOffset: -1, firstTs: -1, created: now, sealing: z}
-	s.paths = [3]string{segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix)}
+	s := &segment{base: base, dir: dir, next: base, maxTs: -1, maxTsOffset: -1, firstTs: -1, created: now, sealing: z}
 	s.refs.Store(1)
 	flag := os.O_RDWR
 	if create {
 		flag |= os.O_CREATE | os.O_TRUNC
 	}
 	var err error
-	if s.f, err = files.Open(s.paths[0], flag, 0o640); err != nil {
+	if s.f, err = files.Open(s.path(0), flag, 0o640); err != nil {
 		return nil, err
 	}
 	// A new segment's index files are first written when it is sealed: while it is active they
@@ -103,7 +120,7 @@ func openSegment(dir string, base int64, create bool, now time.Time, z *Sealing,
 		_ = s.closeFiles()
 		if create {
 			// Never leave a segment without its header behind: the next roll retries.
-			for _, p := range s.paths {
+			for _, p := range s.paths() {
 				_ = os.Remove(p)
 			}
 		}
@@ -142,7 +159,7 @@ func (s *segment) release() {
 	}
 	err := s.closeFiles()
 	if s.deleted.Load() {
-		for _, p := range s.paths {
+		for _, p := range s.paths() {
 			if rmErr := os.Remove(p); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 				err = errors.Join(err, rmErr)
 			}
@@ -156,7 +173,7 @@ func (s *segment) release() {
 // remove renames the files to *.deleted and drops the log's reference after delay; readers
 // still holding references keep the files open until they finish.
 func (s *segment) remove(delay time.Duration, logErr func(error)) {
-	for i, p := range s.paths {
+	for i, p := range s.paths() {
 		var err error
 		if i == 0 {
 			err = s.f.Rename(p + deletedSuffix) // a reopen after eviction must find it
@@ -167,7 +184,7 @@ func (s *segment) remove(delay time.Duration, logErr func(error)) {
 			logErr(err)
 			continue
 		}
-		s.paths[i] = p + deletedSuffix
+		s.renamed[i] = true
 	}
 	s.closeErrLog = logErr
 	s.deleted.Store(true)
@@ -254,8 +271,8 @@ func (s *segment) writeIndexes(sync bool) error {
 // openIndexes opens the .index and .timeindex files; the caller closes them (closeAll).
 func (s *segment) openIndexes(flag int) ([2]*os.File, error) {
 	var files [2]*os.File
-	for i, p := range s.paths[1:] {
-		f, err := fsutil.Open(p, flag, 0o640)
+	for i := range files {
+		f, err := fsutil.Open(s.path(i+1), flag, 0o640)
 		if err != nil {
 			closeAll(files)
 			return files, err

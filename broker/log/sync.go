@@ -93,7 +93,7 @@ func (l *Log) flushOnce() {
 	l.fsyncs.Add(1)
 	l.stats.Synced(time.Since(start), appends, err)
 	if err != nil {
-		err = fmt.Errorf("log: fsync %s: %w", s.paths[0], err)
+		err = fmt.Errorf("log: fsync %s: %w", s.path(0), err)
 		l.log().Error("fsync failed; the log refuses further syncs", "err", err)
 	}
 	l.setFlushed(target, err)
@@ -111,9 +111,15 @@ func (l *Log) setFlushed(off int64, err error) {
 	if err == nil && off > l.flushed {
 		l.flushed = off
 	}
-	if !l.fclosed {
+	l.wakeSyncersLocked()
+}
+
+// wakeSyncersLocked wakes the Sync callers waiting on flushCh; fmu is held. The channel is made
+// by the first waiter and dropped here, so a log nobody waits on holds none.
+func (l *Log) wakeSyncersLocked() {
+	if l.flushCh != nil {
 		close(l.flushCh)
-		l.flushCh = make(chan struct{})
+		l.flushCh = nil
 	}
 }
 
@@ -123,7 +129,14 @@ func (l *Log) Sync(ctx context.Context, end int64) error {
 	end = min(end, l.LogEndOffset())
 	for {
 		l.fmu.Lock()
-		flushed, ferr, closed, ch := l.flushed, l.flushErr, l.fclosed, l.flushCh
+		flushed, ferr, closed := l.flushed, l.flushErr, l.fclosed
+		var ch chan struct{}
+		if end > flushed && ferr == nil && !closed {
+			if l.flushCh == nil {
+				l.flushCh = make(chan struct{})
+			}
+			ch = l.flushCh
+		}
 		l.fmu.Unlock()
 		switch {
 		case end <= flushed:
@@ -157,3 +170,25 @@ func (l *Log) FlushedOffset() int64 {
 	defer l.fmu.Unlock()
 	return l.flushed
 }
+
+// WriteMark notes the writes a log's active segment file had finished when it was taken.
+type WriteMark struct {
+	f *filecache.File
+	n uint64
+}
+
+// WriteMark notes the writes made to the log's active segment file so far, for a caller about to
+// sync the whole file system (see Create).
+func (l *Log) WriteMark() WriteMark {
+	l.smu.RLock()
+	defer l.smu.RUnlock()
+	f := l.segs[len(l.segs)-1].f
+	return WriteMark{f: f, n: f.Written()}
+}
+
+// Synced tells the cache of open files that a sync of the whole file system, begun after the mark
+// was taken through a descriptor opened before the log was created (fsutil.FSSync), has
+// succeeded: the marked writes are durable, so the cache need not fsync the file before closing
+// it. Without this, creating partitions while the cache is full cost an fsync each, to close the
+// files the partitions before them had just written (issue 17).
+func (m WriteMark) Synced() { m.f.SyncedTo(m.n) }

@@ -167,6 +167,23 @@ func (h *File) Sync() error {
 	return err
 }
 
+// Written returns how many writes to the file have finished, for SyncedTo.
+func (h *File) Written() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.writes
+}
+
+// SyncedTo records that the first n writes (a count Written returned) are durable without an
+// fsync of this file: a sync of its whole file system (fsutil.FSSync) that began after Written
+// returned n, through a descriptor opened before those writes, has succeeded. The cache then
+// closes the file without an fsync of its own.
+func (h *File) SyncedTo(n uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.syncDoneLocked(n, nil)
+}
+
 // fsync runs the cache's fsync (a plain one for a File of a nil cache).
 func (h *File) fsync(f *os.File) error {
 	if h.c == nil {

@@ -263,6 +263,39 @@ func TestDirtyFileIsSyncedBeforeEviction(t *testing.T) {
 	}
 }
 
+// A file whose writes a sync of the whole file system covered (SyncedTo) is closed without an
+// fsync; a write after the mark keeps it dirty.
+func TestSyncedToSparesTheEvictionFsync(t *testing.T) {
+	c := New(2)
+	files := openN(t, c, 2)
+	covered, written := files[0], files[1]
+	for _, f := range files {
+		if _, err := f.WriteAt([]byte("written"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	covered.SyncedTo(covered.Written())
+	mark := written.Written()
+	if _, err := written.WriteAt([]byte("after the mark"), 0); err != nil {
+		t.Fatal(err)
+	}
+	written.SyncedTo(mark)
+	before := c.Stats()
+	third := openN(t, c, 1)[0] // needs a slot: the covered file gives up its own with no fsync
+	if st := c.Stats(); st.Syncs != before.Syncs || isOpen(covered) || !isOpen(written) {
+		t.Fatalf("stats %+v, covered open %v, written open %v: want the covered file evicted without an fsync",
+			st, isOpen(covered), isOpen(written))
+	}
+	if _, err := third.WriteAt([]byte("third"), 0); err != nil {
+		t.Fatal(err)
+	}
+	third.SyncedTo(third.Written())
+	openN(t, c, 1) // the file written after its mark is still dirty, so the third goes
+	if st := c.Stats(); st.Syncs != before.Syncs || isOpen(third) || !isOpen(written) {
+		t.Fatalf("stats %+v: want the third file evicted without an fsync and the one written after its mark kept", st)
+	}
+}
+
 // When the fsync the cache runs before closing a file fails, the file's next Sync reports it,
 // and every one after, though a fresh fsync of the file would succeed.
 func TestEvictionSyncFailureReachesSync(t *testing.T) {

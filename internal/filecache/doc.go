@@ -18,7 +18,10 @@
 // succeed (the PostgreSQL "fsyncgate" case). So a file with writes no successful fsync has
 // covered is dirty, the clock closes clean files first, and it closes a dirty one only after
 // fsyncing it; a failure of that fsync is kept and returned by the file's next Sync, where the
-// log treats it like any failed fsync.
+// log treats it like any failed fsync. Writes made durable another way, by a syncfs of the whole
+// file system through a descriptor opened before them (the broker's CreateTopics), are marked so
+// with SyncedTo: creating thousands of partitions into a full cache would otherwise cost an fsync
+// for each file it closes to make room.
 //
 // A file whose path was removed (Unlinked) is never reopened by name, so a reader of a deleted
 // partition never reads a file created under its name since.

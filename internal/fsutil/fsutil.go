@@ -64,7 +64,7 @@ func ReadFile(path string) ([]byte, error) {
 }
 
 // WriteNew creates (or truncates) path with data, without fsync: for files made durable later,
-// together with many others (SyncFS).
+// together with many others (FSSync).
 func WriteNew(path string, data []byte, perm os.FileMode) error {
 	f, err := Open(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
@@ -74,7 +74,7 @@ func WriteNew(path string, data []byte, perm os.FileMode) error {
 	return errors.Join(err, f.Close())
 }
 
-// SyncTree fsyncs every regular file directly in dir, then dir: SyncFS's fallback where the
+// SyncTree fsyncs every regular file directly in dir, then dir: FSSync's fallback where the
 // platform has no syncfs.
 func SyncTree(dir string) error {
 	entries, err := ReadDir(dir)
