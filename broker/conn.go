@@ -20,6 +20,7 @@ import (
 	"github.com/bulwark-kafka/bulwark/auth"
 	"github.com/bulwark-kafka/bulwark/broker/hook"
 	"github.com/bulwark-kafka/bulwark/broker/stats"
+	"github.com/bulwark-kafka/bulwark/internal/bufpool"
 )
 
 // maxInFlight bounds how many requests one connection may have read but not yet answered. Kafka
@@ -27,7 +28,10 @@ import (
 // this the reader stops reading, so a client cannot queue unbounded work.
 const maxInFlight = 16
 
-// maxReusedFrame is the largest request buffer a connection keeps between requests.
+// maxReusedFrame is the largest request buffer a connection keeps between requests. Larger
+// frames (the big produce requests of a busy producer) come from bufpool and go back to it once
+// handled: allocating each afresh made them the largest source of garbage, and with a large live
+// heap (100,000 partitions) every collection costs a full mark of it (issue 17).
 const maxReusedFrame = 4 << 20
 
 // conn is one client connection. Its reader goroutine (serve) reads, decodes and handles
@@ -209,8 +213,10 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		// Handlers finish with the request's bytes before returning (see handler), so the frame
-		// buffer is reused for the next request, up to a size worth keeping per connection.
-		if cap(frame) <= maxReusedFrame {
+		// buffer is reused for the next request, up to a size worth keeping per connection, and
+		// a larger one is returned to the pool once the request is handled.
+		pooled := cap(frame) > maxReusedFrame
+		if !pooled {
 			buf = frame
 		}
 		received := time.Now()
@@ -247,6 +253,9 @@ func (c *conn) readLoop() error {
 				p.throttle = c.throttleAfterHandler(p, req)
 				c.mute(p.throttle)
 			}
+		}
+		if pooled {
+			bufpool.Put(frame)
 		}
 		c.start(p)
 		select {

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/bulwark-kafka/bulwark/internal/bufpool"
 )
 
 // Frame errors. Each one means the connection is closed: Kafka answers a frame it cannot parse
@@ -25,7 +27,9 @@ var (
 // is the small pre-authentication one until the connection has authenticated.
 //
 // buf is reused when it is large enough, so a connection does not allocate a fresh buffer per
-// request; the caller must not keep the previous frame.
+// request; the caller must not keep the previous frame. A frame larger than buf comes from
+// bufpool; the caller keeps it as its next buf or, if it is too large to keep, returns it to the
+// pool once the request is handled (see conn.readLoop).
 func readFrame(r io.Reader, sizeBuf *[4]byte, limit int32, buf []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 		return nil, err
@@ -40,7 +44,7 @@ func readFrame(r io.Reader, sizeBuf *[4]byte, limit int32, buf []byte) ([]byte, 
 	if int(size) <= cap(buf) {
 		buf = buf[:size]
 	} else {
-		buf = make([]byte, size)
+		buf = bufpool.Get(int(size))
 	}
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, err
