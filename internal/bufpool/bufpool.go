@@ -56,6 +56,9 @@ func Get(n int) []byte {
 	}
 }
 
+// poisonByte is what Put fills a buffer with in race-detector builds (see poison).
+const poisonByte = 0xA5
+
 // Put returns b's storage for reuse. The caller must hold the only reference to it: nothing may
 // read or write b, or any slice of its storage, afterwards. Buffers whose capacity is not exactly
 // a pooled class (slices from the middle of one, or buffers allocated elsewhere), and buffers
@@ -68,6 +71,12 @@ func Put(b []byte) {
 	if retained.Add(int64(c)) > MaxRetained {
 		retained.Add(-int64(c))
 		return
+	}
+	if poison {
+		full := b[:c]
+		for j := range full {
+			full[j] = poisonByte
+		}
 	}
 	i, _ := class(c)
 	select {
